@@ -1,0 +1,107 @@
+"""Typed, validated pipeline configuration.
+
+``params.yaml`` is grouped by stage. :func:`load_params` parses it into a
+:class:`Params` object (one pydantic model per section) and refuses unknown
+keys, wrong types and out-of-range values with a message that names the key
+path and what is allowed, before any stage does work.
+
+Library code never reads ``params.yaml``: stage scripts load it here and pass
+plain keyword arguments on.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from audiolens.config.schema import Params
+from audiolens.io import atomic_write_text
+
+__all__ = ["ConfigError", "Params", "load_params", "parse_params", "save_resolved"]
+
+
+class ConfigError(ValueError):
+    """A params file that does not satisfy the schema; the message lists every problem."""
+
+
+def _allowed_keys(model_cls: type, loc: tuple) -> list[str]:
+    """Field names allowed at the parent of ``loc`` (for unknown-key messages)."""
+    cls = model_cls
+    for part in loc[:-1]:
+        field = getattr(cls, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        cls = field.annotation
+    return sorted(getattr(cls, "model_fields", {}))
+
+
+def _format_error(err: dict, source: str) -> str:
+    loc = tuple(p for p in err["loc"] if not isinstance(p, int) or True)
+    path = ".".join(str(p) for p in loc) or "<root>"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(Params, loc)
+        return f"{source}: {path}: unknown key (allowed here: {', '.join(allowed)})"
+    if kind == "missing":
+        return f"{source}: {path}: required key is missing"
+    got = err.get("input")
+    got_txt = "" if isinstance(got, dict) else f" (got {got!r})"
+    return f"{source}: {path}: {err['msg']}{got_txt}"
+
+
+def parse_params(raw: dict[str, Any] | None, *, source: str = "params.yaml") -> Params:
+    """Validate a params mapping.
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed YAML mapping.
+    source : str
+        Name used in error messages (usually the file path).
+
+    Raises
+    ------
+    ConfigError
+        Listing every offending key path and what is allowed.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: top level must be a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_format_error(e, source) for e in exc.errors()]
+        raise ConfigError("invalid parameters:\n  " + "\n  ".join(lines)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate a params YAML file (see :func:`parse_params`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"params file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_params(raw, source=str(path))
+
+
+def save_resolved(params: Params, path: str | Path, *, sections: list[str] | None = None) -> Path:
+    """Write the resolved (defaults filled in) config a stage ran with, atomically.
+
+    Parameters
+    ----------
+    params : Params
+        The validated configuration.
+    path : path
+        Destination YAML file, usually ``<stage output dir>/resolved_params.yaml``.
+    sections : list of str, optional
+        Only these top-level sections; all when omitted.
+    """
+    data = params.model_dump(mode="json")
+    if sections is not None:
+        data = {k: data[k] for k in sections}
+    return atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))

@@ -1,0 +1,66 @@
+"""Params sections for learning: ``split``, ``model``, ``train``, ``evaluate``."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from audiolens.config.base import Section
+
+
+class SplitParams(Section):
+    """``split``: leakage-safe train/val/test assignment."""
+
+    method: Literal["ratio", "folds", "cv"] = "ratio"
+    group_by: Literal["recording", "speaker"] = "recording"
+    train: float = Field(default=0.7, gt=0.0, lt=1.0)
+    val: float = Field(default=0.15, ge=0.0, lt=1.0)
+    test: float = Field(default=0.15, gt=0.0, lt=1.0)
+    test_fold: str | None = None
+    val_fold: str | None = None
+    cv_folds: int = Field(default=0, ge=0, le=50)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _ratios(self) -> "SplitParams":
+        if self.method == "ratio" and abs(self.train + self.val + self.test - 1.0) > 1e-6:
+            raise ValueError(f"split.train + split.val + split.test must be 1 "
+                             f"(got {self.train + self.val + self.test:g})")
+        return self
+
+
+class ModelParams(Section):
+    """``model``: architecture and its hyper-parameters."""
+
+    arch: Literal["seed_cnn", "compact_cnn", "resnet_small", "efficientnet_b0"] = "seed_cnn"
+    width: float = Field(default=0.5, gt=0.0, le=8.0)
+    dense_units: int = Field(default=128, ge=1)
+    dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
+    conv_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    weights: str | None = None
+
+
+class TrainParams(Section):
+    """``train``: optimisation and checkpointing."""
+
+    epochs: int = Field(default=12, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0.0)
+    weight_decay: float = Field(default=1e-4, ge=0.0)
+    patience: int = Field(default=4, ge=1)
+    lr_patience: int = Field(default=2, ge=1)
+    lr_factor: float = Field(default=0.5, gt=0.0, lt=1.0)
+    class_weight: Literal["balanced", "none"] = "balanced"
+    specaugment: bool = False
+    seed: int = 0
+    save_epochs: bool = True
+    distribute: Literal["auto", "none", "mirrored"] = "auto"
+    mixed_precision: Literal["auto", "off", "on"] = "auto"
+
+
+class EvaluateParams(Section):
+    """``evaluate``: operating threshold, aggregation and galleries."""
+
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    gallery_size: int = Field(default=25, ge=0)
+    seed: int = 0

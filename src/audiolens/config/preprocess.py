@@ -1,0 +1,62 @@
+"""Params sections for audio preprocessing: ``audio``, ``clean``, ``segment``, ``augment``, ``features``."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from audiolens.config.base import Section
+
+
+class AudioParams(Section):
+    """``audio``: the working sample rate every stage after ingest uses."""
+
+    sample_rate: int = Field(default=8000, ge=1000, le=192000)
+    n_jobs: int = Field(default=2, ge=1, le=256)
+
+
+class CleanParams(Section):
+    """``clean``: noise reduction and silence removal."""
+
+    enabled: bool = True
+    denoise: bool = True
+    noise_profile_s: float = Field(default=0.5, gt=0.0, le=10.0)
+    stationary: bool = True
+    prop_decrease: float = Field(default=1.0, ge=0.0, le=1.0)
+    remove_silence: bool = True
+    frame_ms: float = Field(default=25.0, gt=1.0, le=500.0)
+    threshold_db: float = Field(default=-35.0, le=0.0)
+    min_keep_s: float = Field(default=0.1, ge=0.0)
+
+
+class SegmentParams(Section):
+    """``segment``: fixed-length chunks and the policy for the short tail."""
+
+    length_s: float = Field(default=3.0, gt=0.0, le=600.0)
+    hop_s: float | None = Field(default=None, gt=0.0)
+    tail: Literal["drop", "pad", "keep"] = "pad"
+    min_tail_s: float = Field(default=1.0, ge=0.0)
+
+
+class AugmentParams(Section):
+    """``augment``: time stretch of chosen recordings (train only downstream)."""
+
+    enabled: bool = True
+    factors: list[float] = Field(default_factory=lambda: [0.35])
+    select_by: Literal["speaker", "label"] = "speaker"
+    values: list[str] | None = None
+
+
+class FeaturesParams(Section):
+    """``features``: spectrogram kind, resolution, dB scaling, normalisation, storage."""
+
+    kind: Literal["linear", "mel"] = "linear"
+    n_fft: int = Field(default=256, ge=16, le=16384)
+    hop_length: int = Field(default=256, ge=1)
+    n_mels: int = Field(default=64, ge=4, le=512)
+    fmin: float = Field(default=0.0, ge=0.0)
+    fmax: float | None = Field(default=None, gt=0.0)
+    top_db: float = Field(default=80.0, gt=0.0)
+    normalise: Literal["none", "per_sample", "dataset"] = "per_sample"
+    shard_size: int = Field(default=2048, ge=1)
+    export_png: int = Field(default=4, ge=0)

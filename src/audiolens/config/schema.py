@@ -1,0 +1,33 @@
+"""The whole params.yaml schema: one section model per stage group."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from audiolens.config.analysis import (AttributionParams, EdaParams, InterpretParams,
+                                       ReportParams, UncertaintyParams)
+from audiolens.config.base import Section
+from audiolens.config.data import DataParams, DemoParams
+from audiolens.config.learn import EvaluateParams, ModelParams, SplitParams, TrainParams
+from audiolens.config.preprocess import (AudioParams, AugmentParams, CleanParams,
+                                         FeaturesParams, SegmentParams)
+
+
+class Params(Section):
+    """All sections of params.yaml; a missing section takes its defaults."""
+
+    data: DataParams = Field(default_factory=DataParams)
+    demo: DemoParams = Field(default_factory=DemoParams)
+    audio: AudioParams = Field(default_factory=AudioParams)
+    clean: CleanParams = Field(default_factory=CleanParams)
+    segment: SegmentParams = Field(default_factory=SegmentParams)
+    augment: AugmentParams = Field(default_factory=AugmentParams)
+    features: FeaturesParams = Field(default_factory=FeaturesParams)
+    split: SplitParams = Field(default_factory=SplitParams)
+    model: ModelParams = Field(default_factory=ModelParams)
+    train: TrainParams = Field(default_factory=TrainParams)
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    eda: EdaParams = Field(default_factory=EdaParams)
+    uncertainty: UncertaintyParams = Field(default_factory=UncertaintyParams)
+    interpret: InterpretParams = Field(default_factory=InterpretParams)
+    attribution: AttributionParams = Field(default_factory=AttributionParams)
+    report: ReportParams = Field(default_factory=ReportParams)

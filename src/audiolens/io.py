@@ -1,0 +1,224 @@
+"""Safe file I/O: atomic writes, read-only audio reading, and the data-root path guard.
+
+Every output of every stage goes through :func:`atomic_path` (write to a temp file
+in the same directory, then ``os.replace``), so an interrupted stage never leaves a
+half-written file behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+__all__ = [
+    "AudioReadError", "PathEscapeError", "atomic_path", "atomic_dir", "atomic_write_text",
+    "atomic_write_json", "atomic_write_csv", "read_audio", "audio_info", "sha256_file",
+    "resolve_inside",
+]
+
+
+class AudioReadError(ValueError):
+    """An audio file that cannot be used; ``reason`` is a short machine-friendly tag."""
+
+    def __init__(self, path: str | Path, reason: str, detail: str = ""):
+        self.path = str(path)
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
+
+
+class PathEscapeError(ValueError):
+    """A path that resolves outside the data root (``../``, absolute elsewhere, symlink out)."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    Parameters
+    ----------
+    path : path
+        Final destination; parent directories are created.
+    suffix : str, optional
+        Suffix of the temp file (default: the destination's own suffix, so that
+        libraries choosing a format by extension keep working).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix,
+                               dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a fresh temporary directory beside ``path``; swap it in for ``path`` on success.
+
+    Any previous content of ``path`` is removed only once the new one is complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old.{os.getpid()}"
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically and return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON atomically (numpy scalars are converted)."""
+    def default(o: Any) -> Any:
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    return atomic_write_text(path, json.dumps(obj, indent=2, default=default) + "\n")
+
+
+def atomic_write_csv(path: str | Path, frame: "Any") -> Path:
+    """Write a pandas DataFrame as CSV (no index) atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return Path(path)
+
+
+def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks (read-only)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_inside(root: str | Path, relpath: str | Path) -> Path:
+    """Resolve ``relpath`` against ``root`` and refuse anything that ends up outside it.
+
+    Parameters
+    ----------
+    root : path
+        The data root.
+    relpath : path
+        A path relative to the root (absolute paths are allowed only if inside it).
+
+    Returns
+    -------
+    Path
+        The resolved absolute path (symlinks followed).
+
+    Raises
+    ------
+    PathEscapeError
+        If the resolved path is not inside ``root`` (``../``, absolute elsewhere,
+        or a symlink pointing out).
+    """
+    root_r = Path(root).resolve()
+    cand = Path(relpath)
+    full = (cand if cand.is_absolute() else root_r / cand).resolve()
+    if full != root_r and root_r not in full.parents:
+        raise PathEscapeError(f"{relpath}: path escapes the data root {root_r}")
+    return full
+
+
+def audio_info(path: str | Path) -> dict[str, Any]:
+    """Header facts of an audio file: ``sample_rate`` (Hz), ``frames``, ``channels``, ``duration_s``.
+
+    Raises
+    ------
+    AudioReadError
+        ``empty file`` (0 bytes), ``unreadable`` (not a format soundfile reads),
+        ``zero-length`` (no frames).
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise AudioReadError(path, "empty file")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
+        raise AudioReadError(path, "unreadable", str(exc).splitlines()[0][:200]) from None
+    if info.frames <= 0:
+        raise AudioReadError(path, "zero-length")
+    return {"sample_rate": int(info.samplerate), "frames": int(info.frames),
+            "channels": int(info.channels), "duration_s": info.frames / info.samplerate}
+
+
+def read_audio(path: str | Path, *, mono: bool = True, check_finite: bool = True,
+               start: int = 0, stop: int | None = None) -> tuple[np.ndarray, int]:
+    """Read an audio file read-only as float32.
+
+    Parameters
+    ----------
+    path : path
+        Any format soundfile reads (wav, flac, ogg, ...).
+    mono : bool
+        Average channels to mono (shape ``(n,)``); otherwise shape ``(n, channels)``.
+    check_finite : bool
+        Raise on NaN/inf samples.
+    start, stop : int
+        Frame range to read.
+
+    Returns
+    -------
+    y : ndarray, float32
+        Samples in [-1, 1] for integer formats.
+    sr : int
+        Sample rate (Hz).
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise AudioReadError(path, "empty file")
+    try:
+        with open(path, "rb") as fh:
+            y, sr = sf.read(fh, dtype="float32", always_2d=True, start=start, stop=stop)
+    except Exception as exc:
+        raise AudioReadError(path, "unreadable", str(exc).splitlines()[0][:200]) from None
+    if y.shape[0] == 0:
+        raise AudioReadError(path, "zero-length")
+    if check_finite and not np.isfinite(y).all():
+        raise AudioReadError(path, "non-finite samples", "NaN or inf in the signal")
+    if mono:
+        y = y.mean(axis=1, dtype=np.float32)
+    return y, int(sr)
+
+
+def write_audio(path: str | Path, y: np.ndarray, sr: int, *, subtype: str = "FLOAT") -> Path:
+    """Write audio atomically (default 32-bit float WAV, lossless for float32 data)."""
+    import soundfile as sf
+
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), np.asarray(y, dtype=np.float32), int(sr), subtype=subtype, format="WAV")
+    return Path(path)
