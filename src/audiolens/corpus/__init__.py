@@ -1,0 +1,1 @@
+"""Corpora: the synthetic demo corpus, data layouts and ingest (manifest building)."""

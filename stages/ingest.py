@@ -1,0 +1,46 @@
+"""Stage ingest: data root -> data/interim/ingest/manifest.csv (+ reports/ingest/skipped.csv)."""
+import sys
+from pathlib import Path
+
+from audiolens.config import save_resolved
+from audiolens.corpus.ingest import IngestError, ingest
+from audiolens.corpus.layouts import LayoutError
+from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
+from audiolens.runtime import start_stage, timed
+
+OUT = Path("data/interim/ingest")
+REPORT = Path("reports/ingest")
+
+
+def main() -> None:
+    params, log = start_stage("ingest")
+    d = params.data
+    try:
+        with timed(log, "ingest"):
+            res = ingest(root=d.root, layout=d.layout, pattern=d.pattern, manifest=d.manifest,
+                         label=d.label, positive=d.positive, class_names=d.class_names,
+                         speaker=d.speaker, group=d.group, fold=d.fold,
+                         filename_column=d.filename_column, extensions=d.extensions, n_jobs=d.n_jobs)
+    except IngestError as exc:
+        atomic_write_csv(REPORT / "skipped.csv", exc.skipped)
+        sys.exit(f"[ingest] {exc} -- see {REPORT / 'skipped.csv'}")
+    except LayoutError as exc:
+        sys.exit(f"[ingest] {exc}")
+    atomic_write_csv(REPORT / "skipped.csv", res.skipped)
+    for reason, n in res.skipped.reason.value_counts().items():
+        log.warning("skipped %d file(s): %s", n, reason)
+    m = res.manifest
+    summary = {"recordings": len(m), "skipped": len(res.skipped), "classes": len(res.classes["class_names"]),
+               "speakers": int(m.speaker[m.speaker != ""].nunique()),
+               "hours": round(m.duration_s.sum() / 3600, 4),
+               "per_class": {k: int(v) for k, v in m.label.value_counts().sort_index().items()}}
+    atomic_write_json(REPORT / "summary.json", summary)
+    with atomic_dir(OUT) as tmp:
+        atomic_write_csv(tmp / "manifest.csv", m)
+        atomic_write_json(tmp / "classes.json", {**res.classes, "root": d.root})
+        save_resolved(params, tmp / "resolved_params.yaml", sections=["data"])
+    log.info("manifest: %d recordings, %d classes, %d speakers", len(m), summary["classes"], summary["speakers"])
+
+
+if __name__ == "__main__":
+    main()
