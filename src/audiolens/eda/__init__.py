@@ -1,0 +1,1 @@
+"""Exploratory data analysis: dataset counts, spectra, pitch, image statistics, examples."""
