@@ -1,0 +1,110 @@
+"""Grad-CAM / CAM on tiny functional models that follow the model contract."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from audiolens.interpret.cam import CamNotApplicable, cam, grad_cam, normalise_maps
+
+F, T = 16, 16
+REGION = (slice(10, 14), slice(2, 6))  # rows (frequency bins), columns (frames) of the evidence
+
+
+def contract_model(*, hidden_relu: bool, seed: int = 0, n_classes: int = 2) -> keras.Model:
+    """Tiny model: conv -> pool -> conv -> GAP -> embedding -> head_dropout -> logits -> probs."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((F, T, 1), name="spectrogram")
+    x = keras.layers.Rescaling(1 / 20.0, offset=2.0, name="normalise")(inp)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool1")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = keras.layers.Dense(6, activation="relu" if hidden_relu else None, name="embedding")(x)
+    x = keras.layers.Dropout(0.2, name="head_dropout")(x)
+    x = keras.layers.Dense(n_classes, name="logits")(x)
+    out = keras.layers.Activation("softmax", name="probs")(x)
+    return keras.Model(inp, out)
+
+
+def evidence_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """dB noise; class 1 has a +25 dB patch inside REGION, class 0 has none."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(-50.0, 4.0, size=(n, F, T)).astype(np.float32)
+    y = np.arange(n) % 2
+    x[y == 1, REGION[0], REGION[1]] += 25.0
+    return np.clip(x, -80.0, 0.0), y
+
+
+@pytest.fixture(scope="module")
+def trained():
+    x, y = evidence_data(128)
+    model = contract_model(hidden_relu=True, seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x[..., None], y, epochs=12, batch_size=32, verbose=0, shuffle=False)
+    return model
+
+
+def test_gradcam_peaks_inside_evidence_region(trained):
+    x, y = evidence_data(40, seed=7)
+    probs = trained.predict(x[..., None], verbose=0)
+    assert (probs.argmax(1) == y).mean() >= 0.95, "tiny model failed to learn the patch"
+    pos = x[y == 1]
+    maps = grad_cam(trained, pos, class_index=np.ones(len(pos), dtype=int))
+    assert maps.shape == pos.shape and maps.dtype == np.float32
+    inside = np.zeros((F, T), bool)
+    inside[REGION] = True
+    # the peak lies in the region, grown by one cell for the 2x bilinear upsampling
+    grown = np.zeros((F, T), bool)
+    grown[9:15, 1:7] = True
+    peaks = [np.unravel_index(np.argmax(m), m.shape) for m in maps]
+    assert np.mean([grown[p] for p in peaks]) >= 0.9
+    # and most of the map's mass sits there (the region is 1/16 of the plane)
+    mass = (maps * inside).sum(axis=(1, 2)) / maps.sum(axis=(1, 2))
+    assert np.median(mass) > 0.3
+
+
+def test_gradcam_is_deterministic_and_relu(trained):
+    x, _ = evidence_data(6, seed=3)
+    a = grad_cam(trained, x)
+    b = grad_cam(trained, x[..., None], batch_size=2)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert a.min() >= 0.0
+    s = grad_cam(trained, x, signed=True)
+    np.testing.assert_allclose(np.maximum(s, 0), a, atol=1e-5 * max(1.0, np.abs(a).max()))
+
+
+def test_cam_equals_gradcam_up_to_scale_for_gap_linear_head():
+    model = contract_model(hidden_relu=False, seed=2, n_classes=3)
+    x, _ = evidence_data(5, seed=4)
+    cls = np.array([0, 1, 2, 1, 0])
+    c = cam(model, x, class_index=cls, signed=True)
+    g = grad_cam(model, x, class_index=cls, signed=True)
+    h, w = 8, 8  # conv2 feature grid
+    np.testing.assert_allclose(g * h * w, c, rtol=1e-3, atol=1e-4 * np.abs(c).max())
+    assert np.abs(c).max() > 0
+    # ReLU'd variants agree too, and the predicted class is used by default
+    np.testing.assert_allclose(grad_cam(model, x) * h * w, cam(model, x), rtol=1e-3,
+                               atol=1e-4 * np.abs(c).max())
+
+
+def test_cam_refuses_nonlinear_head(trained):
+    x, _ = evidence_data(2)
+    with pytest.raises(CamNotApplicable, match="embedding"):
+        cam(trained, x)
+
+
+def test_bad_inputs_are_named(trained):
+    with pytest.raises(ValueError, match=r"expects \(16, 16\)"):
+        grad_cam(trained, np.zeros((2, 8, 16), np.float32))
+    with pytest.raises(ValueError, match="class_index"):
+        grad_cam(trained, np.zeros((2, F, T), np.float32), class_index=np.array([0, 5]))
+    with pytest.raises(ValueError, match="4-D"):
+        grad_cam(trained, np.zeros((2, F, T), np.float32), layer="embedding")
+
+
+def test_normalise_maps():
+    m = np.array([[[0.0, 2.0], [-4.0, 1.0]], [[0.0, 0.0], [0.0, 0.0]]], np.float32)
+    np.testing.assert_allclose(normalise_maps(m, signed=True)[0], [[0, 0.5], [-1, 0.25]])
+    assert normalise_maps(m)[0].min() == 0 and np.all(normalise_maps(m)[1] == 0)
