@@ -26,6 +26,11 @@ class SplitParams(Section):
         if self.method == "ratio" and abs(self.train + self.val + self.test - 1.0) > 1e-6:
             raise ValueError(f"split.train + split.val + split.test must be 1 "
                              f"(got {self.train + self.val + self.test:g})")
+        if self.method == "folds" and not self.test_fold:
+            raise ValueError("split.test_fold is required when split.method is 'folds'")
+        if self.method == "cv" and self.cv_folds < 3:
+            raise ValueError(f"split.cv_folds must be >= 3 when split.method is 'cv' "
+                             f"(fold i is test, fold i+1 validation; got {self.cv_folds})")
         return self
 
 
@@ -38,6 +43,7 @@ class ModelParams(Section):
     dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
     conv_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     weights: str | None = None
+    pool: Literal["gap", "flatten"] = "gap"
 
 
 class TrainParams(Section):

@@ -1,0 +1,51 @@
+"""Pieces every architecture shares: the normalised input and the contract head.
+
+The head is a plain chain ``embedding -> head_dropout -> logits -> probs`` so the
+uncertainty stage can split a model at ``head_dropout`` for MC dropout.
+"""
+from __future__ import annotations
+
+import keras
+
+from audiolens.models.introspect import EMBEDDING, LOGITS, PROBS
+from audiolens.models.layers import normalisation_layer
+
+__all__ = ["HEAD_DROPOUT", "spectrogram_input", "classifier_head", "scaled"]
+
+HEAD_DROPOUT = "head_dropout"
+
+
+def scaled(base: int, width: float) -> int:
+    """Channel count ``base * width`` rounded, at least 4."""
+    return max(4, int(round(base * width)))
+
+
+def spectrogram_input(input_shape: tuple[int, int, int], *, normalise: str,
+                      stats: dict | None = None):
+    """Input ``(F, T, 1)`` dB tensor and its normalised version.
+
+    Returns
+    -------
+    inputs : KerasTensor
+        The model input named ``"spectrogram"``.
+    x : KerasTensor
+        After the normalisation layer (identity for ``normalise="none"``).
+    """
+    if len(input_shape) != 3 or input_shape[-1] != 1:
+        raise ValueError(f"input_shape must be (F, T, 1), got {tuple(input_shape)}")
+    inputs = keras.Input(shape=tuple(int(v) for v in input_shape), name="spectrogram")
+    layer = normalisation_layer(normalise, stats=stats)
+    return inputs, (layer(inputs) if layer is not None else inputs)
+
+
+def classifier_head(x, *, n_classes: int, dense_units: int, dropout: float):
+    """Pooled features ``(batch, C)`` -> ``embedding`` -> ``head_dropout`` -> ``logits`` -> ``probs``.
+
+    ``logits`` and ``probs`` compute in float32 even under mixed precision.
+    """
+    if n_classes < 2:
+        raise ValueError(f"need at least 2 classes, got {n_classes}")
+    x = keras.layers.Dense(dense_units, activation="relu", name=EMBEDDING)(x)
+    x = keras.layers.Dropout(dropout, name=HEAD_DROPOUT)(x)
+    x = keras.layers.Dense(n_classes, name=LOGITS, dtype="float32")(x)
+    return keras.layers.Activation("softmax", name=PROBS, dtype="float32")(x)

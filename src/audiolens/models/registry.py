@@ -1,0 +1,67 @@
+"""Architecture registry: ``model.arch`` name -> builder, plus saving/loading helpers.
+
+Every builder returns a functional model satisfying :mod:`audiolens.models.introspect`'s
+contract, so nothing downstream branches on the architecture name.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import keras
+
+from audiolens.models import compact_cnn, efficientnet_b0, resnet_small, seed_cnn
+from audiolens.models import layers as _layers  # noqa: F401  (registers custom layers)
+
+__all__ = ["ARCHS", "build_model", "load_model"]
+
+ARCHS: dict[str, Callable[..., keras.Model]] = {
+    "seed_cnn": seed_cnn.build,
+    "compact_cnn": compact_cnn.build,
+    "resnet_small": resnet_small.build,
+    "efficientnet_b0": efficientnet_b0.build,
+}
+
+
+def build_model(*, arch: str, input_shape: tuple[int, int, int], n_classes: int, width: float = 0.5,
+                dense_units: int = 128, dropout: float = 0.5, conv_dropout: float = 0.0,
+                weights: str | None = None, pool: str = "gap", normalise: str = "per_sample",
+                stats: dict | None = None) -> keras.Model:
+    """Build an (uncompiled) model.
+
+    Parameters
+    ----------
+    arch : str
+        One of :data:`ARCHS`.
+    input_shape : (F, T, 1)
+        dB spectrogram shape.
+    n_classes : int
+    width : float
+        Channel multiplier (EfficientNet: width coefficient).
+    dense_units : int
+        Size D of the ``embedding`` layer.
+    dropout, conv_dropout : float
+        Head dropout rate (``head_dropout``) and spatial dropout after conv blocks.
+    weights : str, optional
+        Local weights file (efficientnet_b0 backbone only).
+    pool : {"gap", "flatten"}
+        seed_cnn only.
+    normalise : {"none", "per_sample", "dataset"}
+    stats : dict, optional
+        Train-split per-frequency ``mean``/``std`` (dB) for ``normalise="dataset"``.
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"model.arch: unknown architecture {arch!r} (allowed: {', '.join(ARCHS)})")
+    if weights is not None and arch != "efficientnet_b0":
+        raise ValueError(f"model.weights is only supported for efficientnet_b0, not {arch!r}")
+    return ARCHS[arch](input_shape=tuple(input_shape), n_classes=int(n_classes), width=width,
+                       dense_units=dense_units, dropout=dropout, conv_dropout=conv_dropout,
+                       weights=weights, pool=pool, normalise=normalise, stats=stats)
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a saved ``.keras`` model (custom normalisation layers registered)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    return keras.models.load_model(path, compile=False)

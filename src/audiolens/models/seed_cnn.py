@@ -1,0 +1,30 @@
+"""``seed_cnn``: the seeds' 4-conv CNN (Conv 32/64/128/256, 3x3 ReLU + MaxPool each).
+
+Channel counts scale with ``width`` (0.5 -> 16/32/64/128, ~100k parameters), the
+feature map is pooled globally (``pool="gap"``, any input size) or flattened as in
+the seed notebook (``pool="flatten"``, many more parameters).
+"""
+from __future__ import annotations
+
+import keras
+
+from audiolens.models.blocks import classifier_head, scaled, spectrogram_input
+
+__all__ = ["build"]
+
+
+def build(*, input_shape, n_classes: int, width: float = 1.0, dense_units: int = 256,
+          dropout: float = 0.6, conv_dropout: float = 0.0, normalise: str = "per_sample",
+          stats: dict | None = None, pool: str = "gap", **_unused) -> keras.Model:
+    """Build the model; ``input_shape`` is ``(F, T, 1)`` dB."""
+    inputs, x = spectrogram_input(input_shape, normalise=normalise, stats=stats)
+    for i, base in enumerate((32, 64, 128, 256)):
+        x = keras.layers.Conv2D(scaled(base, width), 3, padding="same", activation="relu",
+                                name=f"conv{i + 1}")(x)
+        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i + 1}")(x)
+        if conv_dropout > 0:
+            x = keras.layers.SpatialDropout2D(conv_dropout, name=f"conv_dropout{i + 1}")(x)
+    x = (keras.layers.Flatten(name="flatten") if pool == "flatten"
+         else keras.layers.GlobalAveragePooling2D(name="gap"))(x)
+    outputs = classifier_head(x, n_classes=n_classes, dense_units=dense_units, dropout=dropout)
+    return keras.Model(inputs, outputs, name="seed_cnn")
