@@ -72,7 +72,11 @@ def test_gradcam_is_deterministic_and_relu(trained):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert a.min() >= 0.0
     s = grad_cam(trained, x, signed=True)
-    np.testing.assert_allclose(np.maximum(s, 0), a, atol=1e-5 * max(1.0, np.abs(a).max()))
+    assert s.min() < 0 < s.max()
+    # ReLU on the feature grid, then bilinear upsampling (non-negative weights), bounds the
+    # ReLU of the upsampled signed map from above: sum w max(v, 0) >= max(sum w v, 0)
+    assert np.all(a >= np.maximum(s, 0) - 1e-5 * np.abs(s).max())
+    assert np.allclose(a[s > 0.5 * s.max()], s[s > 0.5 * s.max()], rtol=0.3)
 
 
 def test_cam_equals_gradcam_up_to_scale_for_gap_linear_head():
