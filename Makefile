@@ -1,0 +1,28 @@
+# The two README commands: `make demo` (set up + run the pipeline) and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test bench clean-outputs
+
+$(BIN)/activate:
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	@git rev-parse --git-dir >/dev/null 2>&1 || (git init -q && git add -A && git -c user.name=audiolens -c user.email=audiolens@localhost commit -qm init)
+	DVC_NO_ANALYTICS=1 $(BIN)/dvc repro
+
+test: setup
+	DVC_NO_ANALYTICS=1 $(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/preprocess.py
+	$(BIN)/python benchmarks/uncertainty.py
