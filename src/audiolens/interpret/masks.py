@@ -1,0 +1,168 @@
+"""Masks from attribution maps, and applying a mask to a dB spectrogram.
+
+A mask ``M`` has the shape of the spectrogram and values in ``[0, 1]``; 1 keeps a
+time-frequency bin, 0 replaces it by the dB floor::
+
+    masked     = (X - floor) * M + floor
+    complement = (X - floor) * (1 - M) + floor
+
+Mask kinds (``MASK_KINDS``, the 14 canonical ones; the parser also accepts any
+``top<k>``, ``pos_top<k>``, ``t<pct>``, ``pos_t<pct>``):
+
+==============  =============================================================
+``minmax``      ``(A - min A) / (max A - min A)``
+``sigmoid``     ``sigmoid(A / std A)`` (scale-free; ``A > 0`` maps above 0.5)
+``binary``      ``1[A > 0]``
+``top<k>``      1 on the ``k`` % bins with the largest ``A`` (5, 30, 50)
+``t<pct>``      ``1[minmax(A) >= pct/100]`` (25, 50, 75)
+``pos_minmax``  ``max(A, 0) / max A`` (positive evidence only)
+``pos_top<k>``  1 on the ``k`` % largest bins among those with ``A > 0`` (5, 30, 50)
+``pos_t<pct>``  ``1[max(A, 0) / max A >= pct/100]`` (25, 50, 75)
+==============  =============================================================
+
+Every kind is computed per example (over that example's ``F x T`` bins). A constant map
+gives an all-zero mask (no bin is preferred); a map without positive values gives an
+all-zero ``pos_*`` mask.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+__all__ = ["MASK_KINDS", "parse_mask_kind", "make_mask", "make_masks", "apply_mask"]
+
+MASK_KINDS = ("minmax", "sigmoid", "binary", "top5", "top30", "top50", "t25", "t50", "t75",
+              "pos_minmax", "pos_top30", "pos_t25", "pos_t50", "pos_t75")
+
+_PATTERN = re.compile(r"^(?P<pos>pos_)?(?:(?P<family>minmax|sigmoid|binary)|top(?P<k>\d+(?:\.\d+)?)"
+                      r"|t(?P<t>\d+(?:\.\d+)?))$")
+
+
+def parse_mask_kind(kind: str) -> tuple[str, bool, float | None]:
+    """Split a mask name into ``(family, positive_only, value)``.
+
+    Returns
+    -------
+    family : {"minmax", "sigmoid", "binary", "top", "threshold"}
+    positive_only : bool
+    value : float or None
+        ``k`` in percent for ``top``, the threshold in ``[0, 1]`` for ``threshold``.
+
+    Raises
+    ------
+    ValueError
+        Unknown name, or ``k`` / threshold outside ``(0, 100]``.
+    """
+    m = _PATTERN.match(str(kind))
+    if m is None or (m.group("pos") and m.group("family") in ("sigmoid", "binary")):
+        raise ValueError(f"unknown mask kind {kind!r}; known: {', '.join(MASK_KINDS)} "
+                         f"(or top<k>, pos_top<k>, t<pct>, pos_t<pct>)")
+    pos = bool(m.group("pos"))
+    if m.group("family"):
+        return m.group("family"), pos, None
+    if m.group("k") is not None:
+        k = float(m.group("k"))
+        if not 0 < k <= 100:
+            raise ValueError(f"mask kind {kind!r}: top-k percentage must be in (0, 100]")
+        return "top", pos, k
+    t = float(m.group("t"))
+    if not 0 < t <= 100:
+        raise ValueError(f"mask kind {kind!r}: threshold percentage must be in (0, 100]")
+    return "threshold", pos, t / 100.0
+
+
+def _minmax(a: np.ndarray) -> np.ndarray:
+    lo, hi = a.min(), a.max()
+    if hi - lo <= 0:
+        return np.zeros_like(a)
+    return (a - lo) / (hi - lo)
+
+
+def _pos_scaled(a: np.ndarray) -> np.ndarray:
+    p = np.maximum(a, 0.0)
+    hi = p.max()
+    return p / hi if hi > 0 else np.zeros_like(a)
+
+
+def _top(a: np.ndarray, k: float, positive: bool) -> np.ndarray:
+    """1 on the ``ceil(k% of n)`` largest bins (ties broken by position, deterministic)."""
+    flat = a.ravel()
+    n_keep = int(np.ceil(flat.size * k / 100.0))
+    if positive:
+        n_keep = min(n_keep, int((flat > 0).sum()))
+    out = np.zeros(flat.size, dtype=np.float32)
+    if n_keep > 0 and flat.max() > flat.min():
+        order = np.argsort(-flat, kind="stable")
+        out[order[:n_keep]] = 1.0
+    return out.reshape(a.shape)
+
+
+def make_mask(attribution: np.ndarray, kind: str) -> np.ndarray:
+    """Mask of one attribution map.
+
+    Parameters
+    ----------
+    attribution : ndarray, shape (F, T)
+    kind : str
+        See the module docstring.
+
+    Returns
+    -------
+    ndarray, float32, shape (F, T), values in [0, 1]
+    """
+    family, pos, value = parse_mask_kind(kind)
+    a = np.asarray(attribution, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"attribution must be (F, T), got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError("attribution map contains NaN or inf")
+    if family == "minmax":
+        m = _pos_scaled(a) if pos else _minmax(a)
+    elif family == "sigmoid":
+        sd = a.std()
+        m = 1.0 / (1.0 + np.exp(-a / sd)) if sd > 0 else np.zeros_like(a)
+    elif family == "binary":
+        m = (a > 0).astype(np.float64)
+    elif family == "top":
+        m = _top(a, value, pos)
+    else:  # threshold
+        scaled = _pos_scaled(a) if pos else _minmax(a)
+        m = ((scaled >= value) & (scaled > 0)).astype(np.float64)
+    return np.clip(m, 0.0, 1.0).astype(np.float32)
+
+
+def make_masks(attributions: np.ndarray, kind: str) -> np.ndarray:
+    """Masks of a batch of maps, shape ``(n, F, T)`` → ``(n, F, T)`` float32."""
+    a = np.asarray(attributions)
+    if a.ndim != 3:
+        raise ValueError(f"attributions must be (n, F, T), got shape {a.shape}")
+    return np.stack([make_mask(m, kind) for m in a]) if len(a) else np.zeros(a.shape, np.float32)
+
+
+def apply_mask(spec_db: np.ndarray, mask: np.ndarray, *, floor_db: float = -100.0,
+               complement: bool = False) -> np.ndarray:
+    """Keep the masked bins of a dB spectrogram, set the rest towards the floor.
+
+    Parameters
+    ----------
+    spec_db : ndarray, shape (..., F, T)
+        dB spectrogram(s).
+    mask : ndarray, broadcastable to ``spec_db``
+        Values in [0, 1].
+    floor_db : float
+        The dB value a removed bin takes (default -100 dB, below any ``top_db`` clip).
+    complement : bool
+        Apply ``1 - mask`` instead (keep what the mask removes).
+
+    Returns
+    -------
+    ndarray, float32, same shape as ``spec_db``: ``(X - floor) * M + floor``.
+    """
+    x = np.asarray(spec_db, dtype=np.float32)
+    m = np.asarray(mask, dtype=np.float32)
+    if m.min(initial=0.0) < 0 or m.max(initial=0.0) > 1:
+        raise ValueError("mask values must lie in [0, 1]")
+    if complement:
+        m = 1.0 - m
+    return ((x - floor_db) * m + floor_db).astype(np.float32)
