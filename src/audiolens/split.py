@@ -1,0 +1,236 @@
+"""Leakage-safe train/val/test assignment of segments.
+
+Every segment belongs to a *group* (its source recording's ``group`` column, or its
+``speaker`` with ``group_by="speaker"``); a group never spans two splits. Groups are
+stratified by their dominant class and allocated greedily so each split gets close to
+its share of (original) segments. Augmented segments follow their source's group and
+are kept only when that group is in train; otherwise they are marked ``unused``.
+
+Methods: ``ratio`` (train/val/test fractions), ``folds`` (predefined ``fold`` column:
+``test_fold`` is test, ``val_fold`` validation or carved from the rest), ``cv``
+(``k`` group-stratified folds; arrangement ``i`` has fold ``i`` as test and fold
+``i+1 mod k`` as validation; the ``split`` column holds arrangement 0).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SplitError", "SPLITS", "make_split", "cv_arrangement", "split_counts", "check_split"]
+
+SPLITS = ("train", "val", "test")
+UNUSED = "unused"
+
+
+class SplitError(ValueError):
+    """The data cannot satisfy the requested split (message says why and what to change)."""
+
+
+def _group_keys(seg: pd.DataFrame, group_by: str) -> pd.Series:
+    if group_by == "speaker":
+        if "speaker" not in seg.columns:
+            raise SplitError("split.group_by is 'speaker' but the segments have no speaker column")
+        spk = seg["speaker"].fillna("").astype(str)
+        empty = spk == ""
+        if empty.any():
+            raise SplitError(f"split.group_by is 'speaker' but {int(empty.sum())} segment(s) have no "
+                             f"speaker (e.g. {seg.loc[empty, 'segment_id'].iloc[0]}); set data.speaker "
+                             f"or use split.group_by: recording")
+        return "spk:" + spk
+    if group_by != "recording":
+        raise SplitError(f"split.group_by: unknown value {group_by!r} (recording, speaker)")
+    for col in ("group", "source_id", "recording_id"):
+        if col in seg.columns:
+            g = seg[col].fillna("").astype(str)
+            if (g != "").all():
+                return g
+    raise SplitError("segments need a non-empty group (or source_id) column to split by recording")
+
+
+def _group_table(seg: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+    """One row per group: dominant label (mode of its original segments) and size."""
+    orig = ~seg["augmented"].to_numpy(bool)
+    base = pd.DataFrame({"group": keys.to_numpy(), "label": seg["label_index"].to_numpy(int)})
+    use = base[orig] if orig.any() else base
+    lab = use.groupby("group")["label"].agg(lambda s: int(s.value_counts().sort_index(kind="stable").idxmax()))
+    size = use.groupby("group").size()
+    out = pd.DataFrame({"label": lab, "size": size}).reset_index()
+    missing = sorted(set(keys) - set(out["group"]))  # groups with only augmented rows
+    if missing:
+        raise SplitError(f"{len(missing)} group(s) have only augmented segments (e.g. {missing[0]}); "
+                         f"augmented segments need their source's original segments")
+    return out
+
+
+def _allocate(groups: pd.DataFrame, targets: dict[str, float], *, seed: int) -> dict[str, str]:
+    """Assign each group to a target name, per dominant-label stratum.
+
+    Largest groups first (seeded tie-break); each goes to the name with the largest
+    remaining segment deficit, except that names still empty get the last groups.
+    """
+    names = [k for k, v in targets.items() if v > 0]
+    rng = np.random.default_rng(seed)
+    out: dict[str, str] = {}
+    for _, stratum in groups.groupby("label", sort=True):
+        stratum = stratum.iloc[rng.permutation(len(stratum))]
+        stratum = stratum.sort_values("size", ascending=False, kind="stable")
+        total = float(stratum["size"].sum())
+        cur = {k: 0.0 for k in names}
+        cnt = {k: 0 for k in names}
+        for i, (g, size) in enumerate(zip(stratum["group"], stratum["size"])):
+            empty = [k for k in names if cnt[k] == 0]
+            pool = empty if (len(stratum) - i) <= len(empty) else names
+            k = max(pool, key=lambda n: (targets[n] * total - cur[n], targets[n]))
+            out[g] = k
+            cur[k] += size
+            cnt[k] += 1
+    return out
+
+
+def _require_classes(seg: pd.DataFrame, split: pd.Series, needed: list[str], group_by: str,
+                     keys: pd.Series, class_names: list[str] | None) -> None:
+    orig = ~seg["augmented"].to_numpy(bool)
+    for c in sorted(seg.loc[orig, "label_index"].unique()):
+        in_c = orig & (seg["label_index"].to_numpy() == c)
+        have = set(split[in_c])
+        lacking = [s for s in needed if s not in have]
+        if lacking:
+            name = class_names[c] if class_names and c < len(class_names) else str(c)
+            n_groups = keys[in_c].nunique()
+            raise SplitError(f"class {name!r} has {n_groups} group(s) (split.group_by: {group_by}) and "
+                             f"cannot appear in every split ({', '.join(needed)}): none in "
+                             f"{', '.join(lacking)}. Add recordings of this class, use fewer splits "
+                             f"(split.val: 0 / fewer cv_folds) or group by recording.")
+
+
+def cv_arrangement(cv_fold: pd.Series, augmented: pd.Series, *, fold: int, k: int) -> pd.Series:
+    """Split names for CV arrangement ``fold``: test = ``fold``, val = ``fold+1 mod k``, rest train.
+
+    Augmented rows outside train become ``unused``.
+    """
+    role = np.where(cv_fold == fold, "test", np.where(cv_fold == (fold + 1) % k, "val", "train"))
+    role = np.where(augmented.to_numpy(bool) & (role != "train"), UNUSED, role)
+    return pd.Series(role, index=cv_fold.index, name="split")
+
+
+def make_split(segments: pd.DataFrame, *, method: str = "ratio", group_by: str = "recording",
+               train: float = 0.7, val: float = 0.15, test: float = 0.15,
+               test_fold: str | None = None, val_fold: str | None = None, cv_folds: int = 0,
+               seed: int = 0, class_names: list[str] | None = None) -> pd.DataFrame:
+    """Assign every segment to ``train``/``val``/``test`` (or ``unused``).
+
+    Parameters
+    ----------
+    segments : DataFrame
+        Features ``index.csv`` / ``segments.csv`` rows: ``segment_id``, ``label_index``,
+        ``augmented``, ``group`` (and ``speaker``, ``fold`` when used).
+    method, group_by, train, val, test, test_fold, val_fold, cv_folds, seed
+        The ``split`` params.
+    class_names : list of str, optional
+        For error messages.
+
+    Returns
+    -------
+    DataFrame
+        ``segment_id, split, group_key, label_index, augmented`` (+ ``cv_fold`` for ``cv``),
+        in the input order.
+
+    Raises
+    ------
+    SplitError
+        When a class cannot be present in every split, a fold is unknown, a group spans
+        predefined folds, or speakers are missing for ``group_by="speaker"``.
+    """
+    need = {"segment_id", "label_index", "augmented"} - set(segments.columns)
+    if need:
+        raise SplitError(f"segments table lacks columns {sorted(need)}")
+    if segments["segment_id"].duplicated().any():
+        dup = segments.loc[segments["segment_id"].duplicated(), "segment_id"].iloc[0]
+        raise SplitError(f"duplicate segment_id {dup!r} in the segments table")
+    seg = segments.reset_index(drop=True).copy()
+    seg["augmented"] = seg["augmented"].astype(str).str.lower().isin(["true", "1"])
+    keys = _group_keys(seg, group_by)
+    groups = _group_table(seg, keys)
+    extra: dict[str, np.ndarray] = {}
+    if method == "ratio":
+        assign = _allocate(groups, {"train": train, "val": val, "test": test}, seed=seed)
+        split = keys.map(assign)
+        needed = [s for s, f in zip(SPLITS, (train, val, test)) if f > 0]
+    elif method == "folds":
+        split, needed = _fold_split(seg, keys, groups, test_fold=test_fold, val_fold=val_fold,
+                                    train=train, val=val, seed=seed)
+    elif method == "cv":
+        if cv_folds < 3:
+            raise SplitError(f"split.cv_folds must be >= 3 for method 'cv' (got {cv_folds})")
+        assign = _allocate(groups, {i: 1.0 / cv_folds for i in range(cv_folds)}, seed=seed)
+        fold = keys.map(assign).astype(int)
+        _require_classes(seg, fold.astype(str), [str(i) for i in range(cv_folds)], group_by, keys,
+                         class_names)
+        extra["cv_fold"] = fold.to_numpy()
+        split = cv_arrangement(fold, seg["augmented"], fold=0, k=cv_folds)
+        needed = list(SPLITS)
+    else:
+        raise SplitError(f"split.method: unknown value {method!r} (ratio, folds, cv)")
+    split = pd.Series(np.where(seg["augmented"] & (split != "train"), UNUSED, split), name="split")
+    _require_classes(seg, split, needed, group_by, keys, class_names)
+    out = pd.DataFrame({"segment_id": seg["segment_id"], "split": split, "group_key": keys,
+                        "label_index": seg["label_index"].astype(int), "augmented": seg["augmented"],
+                        **extra})
+    check_split(out)
+    return out
+
+
+def _fold_split(seg, keys, groups, *, test_fold, val_fold, train, val, seed):
+    if "fold" not in seg.columns:
+        raise SplitError("split.method is 'folds' but the segments have no fold column (set data.fold)")
+    fold = seg["fold"].fillna("").astype(str)
+    orig = ~seg["augmented"].to_numpy(bool)
+    available = sorted(set(fold[orig]) - {""})
+    for name, value in (("test_fold", test_fold), ("val_fold", val_fold)):
+        if value is not None and str(value) not in available:
+            raise SplitError(f"split.{name} = {value!r} is not a fold of the data (folds: {available})")
+    per_group = pd.DataFrame({"g": keys[orig], "f": fold[orig]}).groupby("g")["f"].nunique()
+    if (per_group > 1).any():
+        bad = per_group[per_group > 1].index[0]
+        raise SplitError(f"group {bad!r} has segments in several predefined folds; folds must not "
+                         f"split a group (check data.fold / data.group)")
+    gfold = pd.DataFrame({"g": keys[orig], "f": fold[orig]}).drop_duplicates("g").set_index("g")["f"]
+    role = {g: ("test" if f == str(test_fold) else "val" if val_fold is not None and f == str(val_fold)
+                else "rest") for g, f in gfold.items()}
+    needed = ["train", "test"]
+    if val_fold is not None:
+        needed.append("val")
+        role = {g: ("train" if r == "rest" else r) for g, r in role.items()}
+    else:
+        rest = groups[groups["group"].map(role) == "rest"]
+        frac_val = val / (train + val) if val > 0 else 0.0
+        assign = _allocate(rest, {"train": 1.0 - frac_val, "val": frac_val}, seed=seed)
+        role.update(assign)
+        if frac_val > 0:
+            needed.append("val")
+    return keys.map(role), needed
+
+
+def check_split(table: pd.DataFrame) -> None:
+    """Raise ``AssertionError`` if a group spans splits or an augmented row is outside train."""
+    used = table[table["split"] != UNUSED]
+    spans = used.groupby("group_key")["split"].nunique()
+    if (spans > 1).any():
+        raise AssertionError(f"group {spans[spans > 1].index[0]!r} is in several splits")
+    bad = table["augmented"].astype(bool) & table["split"].isin(["val", "test"])
+    if bad.any():
+        raise AssertionError(f"augmented segment {table.loc[bad, 'segment_id'].iloc[0]!r} outside train")
+
+
+def split_counts(table: pd.DataFrame, class_names: list[str] | None = None) -> pd.DataFrame:
+    """Counts per split and class: ``split, label_index, label, segments, originals, augmented, groups``."""
+    rows = []
+    for (s, c), sub in table.groupby(["split", "label_index"], sort=True):
+        rows.append({"split": s, "label_index": int(c),
+                     "label": class_names[c] if class_names and c < len(class_names) else str(c),
+                     "segments": len(sub), "originals": int((~sub["augmented"]).sum()),
+                     "augmented": int(sub["augmented"].sum()), "groups": sub["group_key"].nunique()})
+    order = {s: i for i, s in enumerate((*SPLITS, UNUSED))}
+    out = pd.DataFrame(rows)
+    return out.sort_values(["split", "label_index"], key=lambda c: c.map(order) if c.name == "split" else c,
+                           kind="stable").reset_index(drop=True)
