@@ -1,0 +1,109 @@
+"""Fidelity metrics against hand-computed values; randomisation sanity check on a tiny model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audiolens.interpret.fidelity import complexity, fidelity_metrics, gini, spectral_fidelity, summarise
+
+
+def test_metrics_by_hand():
+    probs = np.array([[0.2, 0.8], [0.0, 1.0], [0.6, 0.4]])
+    p_in = np.array([[0.5, 0.5], [0.3, 0.7], [0.1, 0.9]])
+    p_out = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3]])
+    c = np.array([1, 1, 1])
+    masks = np.ones((3, 2, 2))
+    m = fidelity_metrics(probs, p_in, p_out, c, masks)
+    np.testing.assert_allclose(m["FF"], [0.7, 0.8, 0.1])
+    np.testing.assert_allclose(m["AI"], [0, 0, 100])
+    # AD = 100 max(0, p - p_in) / p; example 2 has p_c = 1 -> 100 * 0.3 / 1 = 30
+    np.testing.assert_allclose(m["AD"], [100 * 0.3 / 0.8, 30.0, 0.0])
+    # AG = 100 max(0, p_in - p) / (1 - p); p_c = 1 -> 0 (nothing to gain)
+    np.testing.assert_allclose(m["AG"], [0.0, 0.0, 100 * 0.5 / 0.6])
+    np.testing.assert_allclose(m["fid_in"], [0, 1, 1])   # argmax of p_in: 0, 1, 1
+    np.testing.assert_allclose(m["mask_mean"], 1.0)
+    np.testing.assert_allclose(m["SPS"], 0.0)            # uniform mask: Gini 0
+    np.testing.assert_allclose(m["COMP"], np.log(4))     # uniform: max entropy
+    np.testing.assert_allclose(m["COMP_norm"], 1.0)
+
+
+def test_ad_when_p_is_one_and_fully_kept():
+    one = np.array([[0.0, 1.0]])
+    m = fidelity_metrics(one, one, np.array([[1.0, 0.0]]), np.array([1]), np.ones((1, 2, 2)))
+    assert m["AD"][0] == 0 and m["AG"][0] == 0 and m["AI"][0] == 0 and m["FF"][0] == 1.0
+
+
+@pytest.mark.parametrize("n,k", [(10, 1), (10, 3), (64, 16), (7, 7)])
+def test_sps_of_binary_mask_is_one_minus_k_over_n(n, k):
+    mask = np.zeros(n)
+    mask[np.random.default_rng(k).choice(n, k, replace=False)] = 1
+    assert gini(mask) == pytest.approx(1 - k / n)
+
+
+def test_gini_and_complexity_by_hand():
+    assert gini(np.array([0, 0, 0, 1.0])) == pytest.approx(0.75)
+    # a = [1, 3]: sorted; sum (2i - n - 1) a_i = -1*1 + 1*3 = 2; / (n * sum) = 2 / 8
+    assert gini(np.array([3.0, 1.0])) == pytest.approx(0.25)
+    assert np.isnan(gini(np.zeros(4)))
+    h, hn = complexity(np.array([1.0, 1.0, 2.0, 0.0]))
+    p = np.array([0.25, 0.25, 0.5])
+    assert h == pytest.approx(-(p * np.log(p)).sum()) and hn == pytest.approx(h / np.log(4))
+    assert complexity(np.array([0.0, 5.0]))[0] == 0.0
+
+
+def test_spectral_fidelity_uses_masked_inputs():
+    # "model": p_1 = sigmoid(mean dB of bin [0, 0] / 10 + 5)
+    def predict(x):
+        z = x[:, 0, 0] / 10 + 5
+        p1 = 1 / (1 + np.exp(-z))
+        return np.stack([1 - p1, p1], axis=1)
+    x = np.full((2, 2, 2), -20.0)
+    masks = np.zeros((2, 2, 2))
+    masks[0, 0, 0] = 1       # example 0 keeps the evidence bin, example 1 removes it
+    m = spectral_fidelity(predict, x, masks, np.array([1, 1]), floor_db=-100)
+    p = 1 / (1 + np.exp(-3.0))
+    p_floor = 1 / (1 + np.exp(5.0))
+    np.testing.assert_allclose(m["AD"], [0.0, 100 * (p - p_floor) / p])
+    np.testing.assert_allclose(m["FF"], [p - p_floor, 0.0], atol=1e-6)
+    s = summarise(m)
+    assert s["n"] == 2 and s["AD"] == pytest.approx(50 * (p - p_floor) / p)
+    assert np.isnan(m["SPS"][1]) and s["SPS"] == pytest.approx(0.75)   # NaN ignored in the mean
+
+
+def test_map_similarity_identity_and_independence():
+    from audiolens.interpret.sanity import map_similarity
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(16, 20))
+    same = map_similarity(a, a)
+    assert same["spearman"] == pytest.approx(1) and same["ssim"] == pytest.approx(1)
+    other = map_similarity(a, rng.normal(size=(16, 20)))
+    assert abs(other["spearman"]) < 0.2 and abs(other["spearman_abs"]) < 0.2
+    assert np.isnan(map_similarity(a, np.zeros_like(a))["spearman"])
+
+
+def test_cascading_randomisation_lowers_similarity_and_restores_weights():
+    import keras
+
+    from audiolens.interpret.attribution import explain, resolve_classes
+    from audiolens.interpret.sanity import cascading_randomisation, weighted_layers
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((12, 12, 1))
+    h = keras.layers.Rescaling(1 / 40.0, offset=1.0)(inp)
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(h)
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv2")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.Dense(6, activation="relu", name="embedding")(h)
+    logits = keras.layers.Dense(2, name="logits")(h)
+    model = keras.Model(inp, keras.layers.Activation("softmax", name="probs")(logits))
+    x = np.random.default_rng(1).uniform(-80, 0, size=(3, 12, 12)).astype(np.float32)
+    c = resolve_classes(model, x)
+    before = [w.copy() for w in model.get_weights()]
+    fns = {"saliency": lambda m, xx, cc: explain("saliency", m, xx, class_index=cc)}
+    table = cascading_randomisation(model, x, c, fns, seed=3)
+    assert [l.name for l in weighted_layers(model)] == ["conv1", "conv2", "embedding", "logits"]
+    assert list(table["layer"]) == ["none", "logits", "embedding", "conv2", "conv1"]
+    assert table["spearman"].iloc[0] == pytest.approx(1.0)
+    assert table["spearman_abs"].iloc[-1] < 0.9          # fully random model: different maps
+    for w0, w1 in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(w0, w1)
