@@ -1,98 +1,37 @@
 """tf.data pipelines streaming dB spectrograms from feature shards.
 
-Feature shards (see docs/contracts.md): ``index.csv`` (one row per segment, with ``shard``
-and ``row``), ``shard_NNN.npy`` float32 ``(n, F, T)`` dB, ``meta.json``. Shards are opened
-memory-mapped; a batch is gathered from them on demand, so the data never has to fit in
+Feature shards (see docs/contracts.md) are read through :class:`audiolens.shards.FeatureStore`
+(memory-mapped); a batch is gathered from them on demand, so the data never has to fit in
 memory. Shuffling and SpecAugment are done with a NumPy generator seeded by
 ``(seed, epoch)``, so a training run is reproducible.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
+from audiolens.shards import FeatureStore
 
 __all__ = ["FeatureStore", "open_features", "dataset_stats", "spec_augment", "BatchStream",
            "make_dataset"]
 
 
-def _shard_name(value) -> str:
-    if isinstance(value, str) and value.endswith(".npy"):
-        return value
-    return f"shard_{int(value):03d}.npy"
-
-
-@dataclass
-class FeatureStore:
-    """Memory-mapped access to a features folder.
-
-    Attributes
-    ----------
-    root : Path
-    index : DataFrame
-        ``index.csv`` (one row per segment; positions below are row positions in it).
-    meta : dict
-        ``meta.json`` (``shape`` = [F, T], ``class_names``, ...).
-    """
-
-    root: Path
-    index: pd.DataFrame
-    meta: dict
-    _shards: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """Spectrogram shape ``(F, T)``."""
-        return tuple(int(v) for v in self.meta["shape"])
-
-    def _shard(self, name: str) -> np.ndarray:
-        if name not in self._shards:
-            path = self.root / name
-            if not path.is_file():
-                raise FileNotFoundError(f"feature shard missing: {path} (named in {self.root}/index.csv)")
-            self._shards[name] = np.load(path, mmap_mode="r")
-        return self._shards[name]
-
-    def get(self, positions) -> np.ndarray:
-        """Spectrograms at index-row ``positions``: float32 ``(n, F, T)`` dB, in the given order."""
-        positions = np.asarray(positions, dtype=np.int64)
-        out = np.empty((len(positions), *self.shape), dtype=np.float32)
-        sub = self.index.iloc[positions]
-        shards = sub["shard"].map(_shard_name).to_numpy()
-        rows = sub["row"].to_numpy(dtype=np.int64)
-        for name in pd.unique(shards):
-            sel = np.flatnonzero(shards == name)
-            order = np.argsort(rows[sel], kind="stable")  # read each shard sequentially
-            out[sel[order]] = self._shard(name)[rows[sel][order]]
-        return out
-
-
 def open_features(root: str | Path) -> FeatureStore:
-    """Open a features folder (``index.csv``, ``meta.json``, ``shard_NNN.npy``).
+    """Open a features folder (:class:`audiolens.shards.FeatureStore`) and check the columns training needs.
 
     Raises
     ------
     FileNotFoundError
-        Naming the missing file.
+        Naming the missing ``index.csv`` / ``meta.json``.
     ValueError
-        If ``index.csv`` lacks ``segment_id``, ``shard`` or ``row``.
+        If ``index.csv`` lacks ``segment_id``, ``shard``, ``row`` or ``label_index``.
     """
-    root = Path(root)
-    for name in ("index.csv", "meta.json"):
-        if not (root / name).is_file():
-            raise FileNotFoundError(f"features folder {root} has no {name} (run the spectrogram stage)")
-    index = pd.read_csv(root / "index.csv", keep_default_na=False, dtype={"speaker": str, "group": str,
-                                                                            "fold": str})
-    missing = {"segment_id", "shard", "row", "label_index"} - set(index.columns)
+    store = FeatureStore(root)
+    missing = {"segment_id", "shard", "row", "label_index"} - set(store.index.columns)
     if missing:
-        raise ValueError(f"{root / 'index.csv'}: missing columns {sorted(missing)}")
-    meta = json.loads((root / "meta.json").read_text())
-    if "shape" not in meta:
-        raise ValueError(f"{root / 'meta.json'}: no 'shape' [F, T]")
-    return FeatureStore(root=root, index=index, meta=meta)
+        raise ValueError(f"{Path(root) / 'index.csv'}: missing columns {sorted(missing)}")
+    return store
 
 
 def dataset_stats(store: FeatureStore, positions, *, batch: int = 512) -> dict:
