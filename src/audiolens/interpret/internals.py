@@ -1,0 +1,111 @@
+"""Learned filters and feature maps of every convolution, via the model contract only."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from audiolens.interpret.common import as_batch, layer_output, predict_batched, tap_model
+from audiolens.models.introspect import conv_layers
+
+__all__ = ["FilterSummary", "spatial_kernel", "filter_summaries", "block_layers", "feature_maps",
+           "top_channels"]
+
+
+@dataclass(frozen=True)
+class FilterSummary:
+    """What to draw for one conv layer.
+
+    Attributes
+    ----------
+    layer : str
+    kind : {"direct", "energy"}
+        ``direct``: the kernels themselves (first conv; input channels summed, which is the
+        effective kernel when they are copies of one spectrogram). ``energy``: per output
+        channel, the L2 norm over input channels at each kernel tap.
+    images : ndarray, shape (c_out, kh, kw)
+    channel_norms : ndarray, shape (c_in, c_out)
+        L2 norm of each (input, output) channel kernel: which inputs an output uses.
+    """
+
+    layer: str
+    kind: str
+    images: np.ndarray
+    channel_norms: np.ndarray
+
+
+def spatial_kernel(layer: keras.layers.Layer) -> np.ndarray:
+    """The spatial kernel ``(kh, kw, c_in, c_out)`` of a Conv2D / DepthwiseConv2D / SeparableConv2D.
+
+    Depthwise kernels are ``(kh, kw, c_in, multiplier)`` (each output sees one input).
+    """
+    for attr in ("depthwise_kernel", "kernel"):
+        var = getattr(layer, attr, None)
+        if var is not None:
+            k = np.asarray(var, dtype=np.float32)
+            if k.ndim == 4:
+                return k
+    raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no 4-D spatial kernel")
+
+
+def filter_summaries(model: keras.Model) -> list[FilterSummary]:
+    """One :class:`FilterSummary` per conv layer (nested backbones included), in order."""
+    out = []
+    for i, layer in enumerate(conv_layers(model)):
+        k = spatial_kernel(layer)
+        norms = np.sqrt((k.astype(np.float64) ** 2).sum(axis=(0, 1))).astype(np.float32)
+        if i == 0:
+            images, kind = k.sum(axis=2), "direct"
+        else:
+            images, kind = np.sqrt((k.astype(np.float64) ** 2).sum(axis=2)).astype(np.float32), "energy"
+        out.append(FilterSummary(layer.name, kind, np.moveaxis(images, -1, 0), norms))
+    if not out:
+        raise ValueError(f"model {model.name!r} has no convolution layer")
+    return out
+
+
+def block_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The last layer of every conv block (top level).
+
+    Among layers from the first convolution on with a 4-D output, consecutive layers
+    sharing one spatial grid form a block; its last layer (usually post-activation, before
+    pooling) is returned. A nested backbone counts as one block.
+    """
+    kinds = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
+             keras.Model)
+    layers = model.layers
+    first = next((i for i, l in enumerate(layers) if isinstance(l, kinds)), None)
+    if first is None:
+        raise ValueError(f"model {model.name!r} has no convolution layer")
+    cand = [(l, tuple(layer_output(l).shape[1:3])) for l in layers[first:]
+            if len(layer_output(l).shape) == 4]
+    blocks = [l for (l, grid), nxt in zip(cand, cand[1:] + [(None, None)]) if grid != nxt[1]]
+    return blocks
+
+
+def feature_maps(model: keras.Model, x: np.ndarray, *, layers: list[keras.layers.Layer] | None = None,
+                 batch_size: int = 16) -> dict[str, np.ndarray]:
+    """Activations of conv blocks for a few spectrograms.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, F, T) or (n, F, T, 1)
+        dB spectrograms.
+    layers : list of Layer, optional
+        Default :func:`block_layers`.
+
+    Returns
+    -------
+    dict
+        Layer name -> float32 ``(n, h, w, c)`` in model order.
+    """
+    layers = block_layers(model) if layers is None else layers
+    outs = predict_batched(tap_model(model, layers), as_batch(model, x), batch_size=batch_size)
+    return {layer.name: o for layer, o in zip(layers, outs)}
+
+
+def top_channels(fmap: np.ndarray, m: int) -> np.ndarray:
+    """Indices of the ``m`` channels of a ``(h, w, c)`` map with the largest mean activation."""
+    mean = fmap.reshape(-1, fmap.shape[-1]).mean(axis=0)
+    return np.argsort(-mean, kind="stable")[:m]

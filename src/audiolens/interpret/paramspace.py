@@ -1,0 +1,284 @@
+"""Parameter space: how far each layer moves during training, and whether resetting it matters.
+
+Terms
+-----
+- *parameters* of a layer: all its weights except BatchNormalization moving statistics;
+- *statistics*: BatchNormalization ``moving_mean`` / ``moving_variance`` (data estimates, not
+  learned by gradient). They are tracked separately in the drift table, and the reset study
+  treats them explicitly (``bn_stats``):
+
+  ``keep``      the trained statistics stay in place whatever is reset;
+  ``reset``     resetting a BatchNormalization layer also resets its statistics (to the
+                initial snapshot, or to its initializers for a fresh random reset);
+  ``recompute`` after every reset (and for the reference) all statistics are re-estimated
+                on a sample of training spectrograms, so a reset is judged with statistics
+                that match the network it produces.
+
+Layers are found by walking the model (nested backbones included), never by arch name.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from audiolens.interpret.common import as_batch
+
+__all__ = ["STATS", "weight_layers", "split_weights", "epoch_weight_files", "snapshot",
+           "weight_history", "drift_table", "fresh_weights", "bn_layers", "recompute_bn_stats",
+           "evaluate", "reset_robustness"]
+
+STATS = ("moving_mean", "moving_variance")
+_EPOCH_RE = re.compile(r"epoch_(\d+)\.weights\.h5$")
+
+
+def _walk(model: keras.Model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _walk(layer)
+        else:
+            yield layer
+
+
+def split_weights(layer: keras.layers.Layer) -> tuple[list, list]:
+    """``(parameters, statistics)`` variables of a layer (statistics: BN moving mean/var)."""
+    is_bn = isinstance(layer, keras.layers.BatchNormalization)
+    params = [v for v in layer.weights if not (is_bn and v.name in STATS)]
+    stats = [v for v in layer.weights if is_bn and v.name in STATS]
+    return params, stats
+
+
+def weight_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Every (possibly nested) layer holding parameters, in model order."""
+    return [layer for layer in _walk(model) if split_weights(layer)[0]]
+
+
+def bn_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Every (possibly nested) BatchNormalization layer, in model order."""
+    return [layer for layer in _walk(model) if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def snapshot(model: keras.Model) -> dict[str, np.ndarray]:
+    """All weights as ``{variable.path: array}`` copies."""
+    return {v.path: np.array(v) for v in model.weights}
+
+
+def _restore(model: keras.Model, snap: dict[str, np.ndarray]) -> None:
+    for v in model.weights:
+        v.assign(snap[v.path])
+
+
+def epoch_weight_files(weights_dir: str | Path) -> list[tuple[int, Path]]:
+    """``[(0, initial.weights.h5), (1, epoch_001.weights.h5), ...]`` sorted by epoch.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``initial.weights.h5`` is missing (drift is measured from it).
+    """
+    weights_dir = Path(weights_dir)
+    initial = weights_dir / "initial.weights.h5"
+    if not initial.is_file():
+        raise FileNotFoundError(f"{initial} is missing: train with save_epochs to get the "
+                                f"initial and per-epoch weights")
+    found = [(int(m.group(1)), p) for p in weights_dir.iterdir() if (m := _EPOCH_RE.search(p.name))]
+    return [(0, initial)] + sorted(found)
+
+
+def weight_history(model: keras.Model, files: list[tuple[int, Path]]) -> dict[int, dict[str, np.ndarray]]:
+    """Load each weights file into ``model`` and snapshot it; the model's weights are restored.
+
+    Returns ``{epoch: {variable.path: array}}``.
+    """
+    current = snapshot(model)
+    out = {}
+    try:
+        for epoch, path in files:
+            try:
+                with warnings.catch_warnings():  # optimizer slots differ between epochs: irrelevant
+                    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                    model.load_weights(path)
+            except Exception as exc:  # h5 mismatch / unreadable
+                raise ValueError(f"{path}: cannot load into model {model.name!r}: {exc}") from None
+            out[int(epoch)] = snapshot(model)
+    finally:
+        _restore(model, current)
+    return out
+
+
+def _norm(arrays: list[np.ndarray]) -> float:
+    return float(np.sqrt(sum(float((np.asarray(a, np.float64) ** 2).sum()) for a in arrays)))
+
+
+def drift_table(model: keras.Model, history: dict[int, dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Per layer and epoch: ``‖W_e − W_0‖`` and ``‖W_e − W_0‖ / ‖W_0‖`` (W_0: epoch 0).
+
+    Columns ``layer, kind, epoch, n_params, norm, change, relative_change, stats_change``
+    (``stats_change``: relative change of BN moving statistics, NaN for other layers).
+    ``relative_change`` is NaN when ``‖W_0‖ = 0``.
+    """
+    if 0 not in history:
+        raise ValueError("weight history needs epoch 0 (the initial weights)")
+    w0 = history[0]
+    rows = []
+    for layer in weight_layers(model):
+        params, stats = split_weights(layer)
+        p_paths, s_paths = [v.path for v in params], [v.path for v in stats]
+        n0, s0 = _norm([w0[p] for p in p_paths]), _norm([w0[p] for p in s_paths])
+        for epoch in sorted(history):
+            we = history[epoch]
+            change = _norm([we[p] - w0[p] for p in p_paths])
+            s_change = _norm([we[p] - w0[p] for p in s_paths]) / s0 if s_paths and s0 > 0 else np.nan
+            rows.append({"layer": layer.name, "kind": type(layer).__name__, "epoch": epoch,
+                         "n_params": int(sum(np.size(w0[p]) for p in p_paths)),
+                         "norm": _norm([we[p] for p in p_paths]), "change": change,
+                         "relative_change": change / n0 if n0 > 0 else np.nan,
+                         "stats_change": s_change})
+    return pd.DataFrame(rows)
+
+
+def fresh_weights(layer: keras.layers.Layer, *, seed: int) -> dict[str, np.ndarray]:
+    """New random values for every weight of ``layer`` from its own initializers.
+
+    Each variable ``name`` uses the layer's ``<name>_initializer`` (``depthwise_kernel`` ->
+    ``depthwise_initializer``), re-seeded with ``seed`` so the result is reproducible and
+    independent of the initializer's stored seed.
+
+    Raises
+    ------
+    ValueError
+        When a variable has no matching initializer attribute.
+    """
+    out = {}
+    for i, v in enumerate(layer.weights):
+        init = None
+        for attr in (f"{v.name}_initializer", f"{v.name.replace('_kernel', '')}_initializer"):
+            init = getattr(layer, attr, None)
+            if init is not None:
+                break
+        if init is None:
+            raise ValueError(f"layer {layer.name!r}: no initializer found for weight {v.name!r}")
+        cfg = keras.initializers.serialize(keras.initializers.get(init))
+        if isinstance(cfg.get("config"), dict) and "seed" in cfg["config"]:
+            cfg["config"]["seed"] = int(seed) * 1000 + i
+        fresh = keras.initializers.deserialize(cfg)
+        out[v.path] = np.asarray(fresh(tuple(v.shape), dtype=v.dtype), dtype=np.float32)
+    return out
+
+
+def recompute_bn_stats(model: keras.Model, x: np.ndarray, *, batch_size: int = 64) -> None:
+    """Re-estimate every BatchNormalization's moving mean/variance on ``x``, in model order.
+
+    Each layer's statistics are the exact mean and (biased) variance of its input over
+    ``x`` computed in inference mode with the already re-estimated earlier layers.
+    Top-level and one-level-nested BN layers are supported.
+    """
+    xb = as_batch(model, x)
+    for bn in bn_layers(model):
+        acts = _bn_inputs(model, bn, xb, batch_size=batch_size)
+        axes = tuple(i for i in range(acts.ndim) if i != (bn.axis if bn.axis >= 0 else acts.ndim + bn.axis))
+        bn.moving_mean.assign(acts.mean(axis=axes).astype(np.float32))
+        bn.moving_variance.assign(acts.var(axis=axes).astype(np.float32))
+
+
+def _bn_inputs(model: keras.Model, bn, xb: np.ndarray, *, batch_size: int) -> np.ndarray:
+    if bn in model.layers:
+        fn = keras.Model(model.inputs[0], bn.input)
+        return np.concatenate([np.asarray(fn(xb[s:s + batch_size], training=False), np.float64)
+                               for s in range(0, len(xb), batch_size)])
+    for outer in model.layers:
+        if isinstance(outer, keras.Model) and bn in outer.layers:
+            outer_in = outer._inbound_nodes[0].input_tensors[0]
+            feed = keras.Model(model.inputs[0], outer_in)
+            inner = keras.Model(outer.inputs[0], bn.input)
+            return np.concatenate([np.asarray(inner(feed(xb[s:s + batch_size], training=False),
+                                                    training=False), np.float64)
+                                   for s in range(0, len(xb), batch_size)])
+    raise ValueError(f"BatchNormalization {bn.name!r} is nested too deep to re-estimate")
+
+
+def evaluate(predict, x: np.ndarray, y: np.ndarray, *, batch_size: int = 64) -> tuple[float, float]:
+    """``(accuracy, mean cross-entropy loss)`` of a probs-returning callable on ``(x, y)``."""
+    probs = np.concatenate([np.asarray(predict(x[s:s + batch_size]), np.float64)
+                            for s in range(0, len(x), batch_size)])
+    p_true = np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)
+    return float((probs.argmax(axis=1) == y).mean()), float(-np.log(p_true).mean())
+
+
+def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
+                     initial: dict[str, np.ndarray], seed: int = 0,
+                     bn_stats: Literal["keep", "reset", "recompute"] = "keep",
+                     x_stats: np.ndarray | None = None, critical_drop: float = 0.05,
+                     batch_size: int = 64, progress=None) -> tuple[pd.DataFrame, dict]:
+    """Reset one layer at a time to its initial weights, and separately to fresh random ones.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The trained model (its weights are restored on return).
+    x, y : ndarray, shapes (n, F, T[, 1]) dB and (n,) int
+        Test spectrograms and labels.
+    initial : dict
+        ``{variable.path: array}`` of the initial weights (see :func:`weight_history`).
+    bn_stats : {"keep", "reset", "recompute"}
+        BatchNormalization statistics handling (module docstring).
+    x_stats : ndarray, optional
+        Training spectrograms for ``recompute``.
+    critical_drop : float
+        A reset that lowers test accuracy by more than this marks the layer critical.
+    progress : callable, optional
+        Wraps the layer iterable (e.g. ``tqdm``).
+
+    Returns
+    -------
+    table : DataFrame
+        One row per layer: ``layer, kind, n_params, acc_initial, loss_initial, acc_random,
+        loss_random, drop_initial, drop_random, status_initial, status_random``
+        (status ``robust``/``critical``).
+    reference : dict
+        ``accuracy``, ``loss`` of the unmodified model (after the same BN treatment).
+    """
+    if bn_stats not in ("keep", "reset", "recompute"):
+        raise ValueError(f"bn_stats must be keep, reset or recompute, got {bn_stats!r}")
+    if bn_stats == "recompute" and bn_layers(model) and x_stats is None:
+        raise ValueError("bn_stats='recompute' needs x_stats (training spectrograms)")
+    xb, y = as_batch(model, x), np.asarray(y, dtype=np.int64)
+    predict = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
+    trained = snapshot(model)
+    recompute = bn_stats == "recompute" and bool(bn_layers(model))
+
+    def measure() -> tuple[float, float]:
+        if recompute:
+            recompute_bn_stats(model, x_stats, batch_size=batch_size)
+        return evaluate(predict, xb, y, batch_size=batch_size)
+
+    rows = []
+    try:
+        ref_acc, ref_loss = measure()
+        _restore(model, trained)
+        layers = weight_layers(model)
+        for li, layer in enumerate(progress(layers) if progress else layers):
+            params, stats = split_weights(layer)
+            row = {"layer": layer.name, "kind": type(layer).__name__,
+                   "n_params": int(sum(np.size(v) for v in params))}
+            for mode in ("initial", "random"):
+                new = ({v.path: initial[v.path] for v in layer.weights} if mode == "initial"
+                       else fresh_weights(layer, seed=seed + li))
+                for v in params + (stats if bn_stats == "reset" else []):
+                    v.assign(new[v.path])
+                acc, loss = measure()
+                _restore(model, trained)
+                row[f"acc_{mode}"], row[f"loss_{mode}"] = acc, loss
+                row[f"drop_{mode}"] = ref_acc - acc
+                row[f"status_{mode}"] = "critical" if ref_acc - acc > critical_drop else "robust"
+            rows.append(row)
+    finally:
+        _restore(model, trained)
+    return pd.DataFrame(rows), {"accuracy": ref_acc, "loss": ref_loss, "bn_stats": bn_stats,
+                                "critical_drop": critical_drop, "n_test": int(len(y))}
