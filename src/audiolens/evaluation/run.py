@@ -14,7 +14,7 @@ from audiolens.evaluation.metrics import (aggregate_recordings, class_report, cl
 from audiolens.io import atomic_write_csv, atomic_write_json
 from audiolens.tfdata import FeatureStore, make_dataset
 
-__all__ = ["predict_probs", "prediction_table", "binary_metrics", "evaluate_split"]
+__all__ = ["predict_probs", "prediction_table", "binary_metrics", "evaluate_split", "cv_summary"]
 
 LOG = logging.getLogger("audiolens.evaluation")
 
@@ -129,3 +129,33 @@ def evaluate_split(*, model, store: FeatureStore, positions, class_names: list[s
              len(pred), metrics["accuracy"], metrics["balanced_accuracy"],
              rec_metrics["mean_prob"]["accuracy"])
     return metrics
+
+
+CV_KEYS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc")
+
+
+def cv_summary(folds, *, store: FeatureStore, threshold: float = 0.5) -> dict:
+    """Cross-validation metrics: each ``(model, test_positions)`` fold, then mean and std.
+
+    Returns
+    -------
+    dict
+        ``k``, ``<metric>_mean``, ``<metric>_std`` (population std over folds) for accuracy,
+        balanced accuracy, macro F1, ROC AUC (and EER for binary tasks), plus ``folds``
+        (the per-fold values).
+    """
+    per_fold = []
+    for model, pos in folds:
+        probs = predict_probs(model, store, pos)
+        y = store.index["label_index"].to_numpy(int)[np.asarray(pos)]
+        m = {key: classification_metrics(y, probs)[key] for key in CV_KEYS}
+        if probs.shape[1] == 2 and len(np.unique(y)) == 2:
+            m["eer"] = eer(probs[:, 1], y == 1)[0]
+        per_fold.append(m)
+    out: dict = {"k": len(per_fold)}
+    for key in per_fold[0]:
+        vals = np.array([f[key] for f in per_fold if f.get(key) is not None], dtype=float)
+        out[f"{key}_mean"] = float(vals.mean()) if len(vals) else None
+        out[f"{key}_std"] = float(vals.std()) if len(vals) else None
+    out["folds"] = per_fold
+    return out

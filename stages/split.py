@@ -1,0 +1,37 @@
+"""Stage split: features index -> data/processed/split/split.csv (+ counts.csv), leakage-safe."""
+import sys
+from pathlib import Path
+
+from audiolens.config import save_resolved
+from audiolens.io import atomic_dir, atomic_write_csv
+from audiolens.runtime import start_stage, timed
+from audiolens.shards import FeatureStore
+from audiolens.split import SplitError, make_split, split_counts
+
+FEATURES = Path("data/processed/features")
+OUT = Path("data/processed/split")
+
+
+def main() -> None:
+    params, log = start_stage("split")
+    s = params.split
+    store = FeatureStore(FEATURES)
+    try:
+        with timed(log, "split"):
+            table = make_split(store.index, method=s.method, group_by=s.group_by, train=s.train, val=s.val,
+                               test=s.test, test_fold=s.test_fold, val_fold=s.val_fold,
+                               cv_folds=s.cv_folds, seed=s.seed, class_names=store.class_names)
+    except SplitError as exc:
+        sys.exit(f"[split] {exc}")
+    counts = split_counts(table, store.class_names)
+    with atomic_dir(OUT) as tmp:
+        atomic_write_csv(tmp / "split.csv", table)
+        atomic_write_csv(tmp / "counts.csv", counts)
+        save_resolved(params, tmp / "resolved_params.yaml", sections=["split"])
+    per_split = counts.groupby("split")[["segments", "groups"]].sum()
+    for name, row in per_split.iterrows():
+        log.info("%-6s %5d segments in %4d groups", name, row.segments, row.groups)
+
+
+if __name__ == "__main__":
+    main()
