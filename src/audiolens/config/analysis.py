@@ -3,21 +3,34 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from audiolens.config.base import Section
 
 
 class EdaParams(Section):
-    """``eda``: bounded-cost dataset analysis."""
+    """``eda``: bounded-cost dataset analysis (samples, never scans a large corpus).
+
+    Spectra and pitch are grouped by speaker (by label when there is no speaker).
+    """
 
     max_recordings_per_speaker: int = Field(default=10, ge=1)
+    spectrum_n_fft: int = Field(default=1024, ge=32, le=16384)
     pyin_seconds_per_speaker: float = Field(default=6.0, gt=0.0)
     pyin_fmin: float = Field(default=60.0, gt=0.0)
     pyin_fmax: float = Field(default=500.0, gt=0.0)
     max_images: int = Field(default=2000, ge=1)
-    examples: int = Field(default=3, ge=1)
+    entropy_bins: int = Field(default=64, ge=2, le=4096)
+    examples: int = Field(default=3, ge=1, le=50)
+    example_seconds: float = Field(default=4.0, gt=0.0, le=120.0)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _pyin_range(self) -> "EdaParams":
+        if self.pyin_fmin >= self.pyin_fmax:
+            raise ValueError(f"eda.pyin_fmin ({self.pyin_fmin:g} Hz) must be below eda.pyin_fmax "
+                             f"({self.pyin_fmax:g} Hz)")
+        return self
 
 
 class UncertaintyParams(Section):

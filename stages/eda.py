@@ -1,0 +1,30 @@
+"""Stage eda: manifest, cleaned audio, segments and spectrograms -> figures and tables in reports/eda."""
+from pathlib import Path
+
+from audiolens.config import save_resolved
+from audiolens.eda.run import EdaSettings, run_eda
+from audiolens.runtime import start_stage, timed
+
+OUT = Path("reports/eda")
+
+
+def main() -> None:
+    params, log = start_stage("eda")
+    e = params.eda
+    settings = EdaSettings(**e.model_dump())
+    with timed(log, "eda"):
+        summary = run_eda(manifest_path="data/interim/ingest/manifest.csv",
+                          clean_dir="data/interim/clean", clean_log_path="data/interim/clean/clean_log.csv",
+                          segments_paths=["data/interim/segments/segments.csv",
+                                          "data/interim/augmented/segments.csv"],
+                          features_dir="data/processed/features", data_root=params.data.root,
+                          sample_rate=params.audio.sample_rate, out_dir=OUT, settings=settings, log=log)
+    save_resolved(params, OUT / "resolved_params.yaml", sections=["eda", "audio", "data"])
+    log.info("eda: %d recordings, %d segments (+%d augmented), %d of %d images analysed, "
+             "%.1f s of pYIN audio, %d skipped", summary["recordings"], summary["segments"],
+             summary["augmented_segments"], summary["images_analysed"], summary["images_total"],
+             summary["pyin_seconds"], summary["skipped"])
+
+
+if __name__ == "__main__":
+    main()
