@@ -1,0 +1,162 @@
+"""The uncertainty stage's analysis: three methods, two splits, tables, figures, abstention."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from audiolens.io import atomic_write_csv, atomic_write_json, atomic_write_text
+from audiolens.uncertainty import figures
+from audiolens.uncertainty.compare import compare_methods, markdown_table
+from audiolens.uncertainty.gate import predictive
+from audiolens.uncertainty.mc_dropout import MCDropout
+from audiolens.uncertainty.selective import selective_summary, threshold_for_accuracy
+
+__all__ = ["run_uncertainty", "HEADLINE_KEYS"]
+
+log = logging.getLogger("audiolens.uncertainty")
+HEADLINE_KEYS = ("accuracy", "nll", "brier", "ece", "mce")
+
+
+def _predict_all(models: Mapping[int, object], ensemble_ids: Sequence[int], x: np.ndarray, *,
+                 mc: MCDropout, mc_samples: int, batch_size: int, timings: dict, split: str) -> dict:
+    out = {}
+    for method in ("single", "mc_dropout", "ensemble"):
+        ms = [models[i] for i in ensemble_ids] if method == "ensemble" else [models[0]]
+        t0 = time.perf_counter()
+        out[method] = predictive(method, models=ms, x=x, mc_samples=mc_samples, mc=mc,
+                                 batch_size=batch_size)
+        timings[f"{split}_{method}_s"] = round(time.perf_counter() - t0, 3)
+        log.info("%s %s: %d examples, %d samples, %.2f s", split, method, x.shape[0],
+                 out[method].n_samples, timings[f"{split}_{method}_s"])
+    return out
+
+
+def _per_example(ids: Sequence[str], y: np.ndarray, preds: Mapping, class_names) -> pd.DataFrame:
+    df = pd.DataFrame({"segment_id": list(ids), "label_index": y,
+                       "label": [class_names[i] for i in y]})
+    for name, p in preds.items():
+        df[f"{name}_pred"] = p.predicted
+        df[f"{name}_max_prob"] = p.max_prob.round(6)
+        for score, vals in p.scores().items():
+            if score != "max_prob":
+                df[f"{name}_{score}"] = np.asarray(vals).round(6)
+    return df
+
+
+def run_uncertainty(*, models: Mapping[int, object], ensemble_ids: Sequence[int], splits: Mapping[str, tuple], out_dir: str | Path,
+                    class_names: Sequence[str], mc_samples: int, mc_layer: str | None, seed: int,
+                    ece_bins: int, batch_size: int, abstain_method: str, abstain_score: str,
+                    abstain_threshold: float, abstain_target_accuracy: float,
+                    max_scatter_classes: int = 12) -> dict:
+    """Compare single model / MC dropout / ensemble and write ``out_dir``.
+
+    Parameters
+    ----------
+    models : {member id: keras.Model}
+        Member 0 is the main model (used for ``single`` and ``mc_dropout``).
+    ensemble_ids : sequence of int
+        The members (keys of ``models``) forming the ensemble, in order.
+    splits : {"val": (ids, x, y), "test": (ids, x, y)}
+        ``x`` (n, F, T, 1) dB, ``y`` (n,) class indices. Metrics and figures use ``test``;
+        the abstention threshold is evaluated on ``val`` (``test`` when val is empty).
+
+    Writes
+    ------
+    ``comparison.json`` / ``comparison.md`` (all metrics, both splits), ``metrics.json``
+    (headline), ``vs_count.csv``, ``abstain.json``, ``predictions_test.csv`` and figures.
+
+    Returns
+    -------
+    dict
+        The headline metrics.
+    """
+    out = Path(out_dir)
+    if 0 not in models:
+        raise ValueError("the main model (member 0) is needed for single / mc_dropout")
+    missing = [i for i in ensemble_ids if i not in models]
+    if missing or not ensemble_ids:
+        raise ValueError(f"ensemble members {missing or ensemble_ids} have no model")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    mc = MCDropout(models[0], start=mc_layer, seed=seed)
+    timings["mc_split_s"] = round(time.perf_counter() - t0, 3)
+    results, preds_by_split = {}, {}
+    for split, (ids, x, y) in splits.items():
+        if len(y) == 0:
+            log.warning("split %r is empty; skipped", split)
+            continue
+        preds = _predict_all(models, ensemble_ids, x, mc=mc, mc_samples=mc_samples, batch_size=batch_size,
+                             timings=timings, split=split)
+        preds_by_split[split] = (ids, y, preds)
+        results[split] = compare_methods(preds, y, bins=ece_bins)
+    if "test" not in results:
+        raise ValueError("the test split is empty: nothing to evaluate")
+    ids, y, preds = preds_by_split["test"]
+    cal_split = "val" if "val" in preds_by_split else "test"
+    if cal_split == "test":
+        log.warning("no validation examples: the abstention threshold is evaluated on test")
+
+    # Abstention on the calibration split (and what it gives on test).
+    abstain = {"method": abstain_method, "score": abstain_score, "threshold": abstain_threshold,
+               "rule": "accept if max probability >= threshold" if abstain_score == "max_prob"
+               else f"accept if {abstain_score} <= threshold",
+               "members": list(ensemble_ids) if abstain_method == "ensemble" else [0],
+               "mc_samples": mc_samples, "mc_layer": mc.start.name, "seed": seed,
+               "class_names": list(class_names), "calibrated_on": cal_split,
+               "target_accuracy": abstain_target_accuracy}
+    for split, (_, ys, ps) in preds_by_split.items():
+        p = ps[abstain_method]
+        abstain[split] = selective_summary(abstain_score, p.scores(), abstain_threshold, p.predicted == ys)
+    _, ys, ps = preds_by_split[cal_split]
+    p = ps[abstain_method]
+    abstain["threshold_for_target"] = threshold_for_accuracy(abstain_score, p.scores(), p.predicted == ys,
+                                                             abstain_target_accuracy)
+    atomic_write_json(out / "abstain.json", abstain)
+
+    test = results["test"]
+    headline = {m: {k: r[k] for k in HEADLINE_KEYS} | {"aurc_max_prob": r["scores"]["max_prob"]["aurc"]}
+                for m, r in test["methods"].items()}
+    headline["abstain"] = {f"{cal_split}_coverage": abstain[cal_split]["coverage"],
+                           f"{cal_split}_accuracy": abstain[cal_split]["selective_accuracy"],
+                           "test_coverage": abstain["test"]["coverage"],
+                           "test_accuracy": abstain["test"]["selective_accuracy"]}
+    headline["ensemble_size"] = len(ensemble_ids)
+    headline["mc_samples"] = mc_samples
+    atomic_write_json(out / "metrics.json", headline)
+    rows = [{"split": s, "method": m, **r} for s, res in results.items()
+            for m, rs in res["vs_count"].items() for r in rs]
+    atomic_write_csv(out / "vs_count.csv", pd.DataFrame(rows))
+    atomic_write_csv(out / "predictions_test.csv", _per_example(ids, y, preds, class_names))
+
+    labels = {"mc_dropout": "MC dropout (passes)", "ensemble": "ensemble (members)"}
+    figures.uncertainty_histograms(preds, y, out / "hist_uncertainty.png")
+    figures.reliability_diagrams(preds, y, out / "reliability.png", bins=ece_bins)
+    figures.risk_coverage_curves(preds, y, out / "risk_coverage.png")
+    for m in ("mc_dropout", "ensemble"):
+        figures.mean_std_scatter(preds[m], y, out / f"scatter_{m}.png", class_names=class_names,
+                                 max_classes=max_scatter_classes, title=f"{m}: mean vs std per class")
+    figures.metrics_vs_count_figure(test["vs_count"], out / "vs_count.png", labels=labels)
+
+    md = ["# Uncertainty: single model vs MC dropout vs deep ensemble", "",
+          f"MC dropout from layer `{mc.start.name}` ({mc.n_tail_layers} tail layers), "
+          f"T = {mc_samples}; ensemble of {len(ensemble_ids)} members {list(ensemble_ids)} "
+          f"(0 = the main model).", ""]
+    for split in results:
+        md.append(markdown_table(results[split], title=f"{split} split (n = {len(preds_by_split[split][1])})"))
+    a = abstain[cal_split]
+    md += ["## Abstention", "",
+           f"`{abstain_method}` / {abstain['rule']} with threshold {abstain_threshold:g}: "
+           f"coverage {a['coverage']:.3f}, accuracy on accepted "
+           f"{'–' if a['selective_accuracy'] is None else format(a['selective_accuracy'], '.3f')} "
+           f"({cal_split}); threshold reaching accuracy ≥ {abstain_target_accuracy:g}: "
+           f"{abstain['threshold_for_target']}.", ""]
+    atomic_write_text(out / "comparison.md", "\n".join(md))
+    atomic_write_json(out / "comparison.json", {"splits": results, "timings": timings,
+                                                "mc_layer": mc.start.name,
+                                                "mc_tail_layers": mc.n_tail_layers})
+    return headline

@@ -1,0 +1,43 @@
+"""Stage train_member@i: deep-ensemble member i (seed train.seed + 1000*i) -> models/ensemble/<i>/.
+
+Same recipe as the ``train`` stage (``model`` + ``train`` params) except the seed, no
+per-epoch checkpoints or DVCLive, and ``uncertainty.member_epochs`` epochs when set.
+"""
+import argparse
+from pathlib import Path
+
+from audiolens.config import save_resolved
+from audiolens.io import atomic_write_json
+from audiolens.runtime import start_stage, timed
+from audiolens.training import train_model
+from audiolens.uncertainty.members import member_dir, member_seed
+
+FEATURES = Path("data/processed/features")
+SPLIT = Path("data/processed/split/split.csv")
+MODELS = Path("models")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--member", type=int, required=True, help="member id (>= 1)")
+    args, rest = ap.parse_known_args()
+    params, log = start_stage(f"train_member@{args.member}", rest)
+    u = params.uncertainty
+    if args.member not in u.members:
+        raise SystemExit(f"[train_member] --member {args.member} is not in uncertainty.members {u.members}")
+    train = params.train.model_dump()
+    train.update(seed=member_seed(params.train.seed, args.member), save_epochs=False,
+                 epochs=u.member_epochs or params.train.epochs)
+    out = member_dir(MODELS, args.member)
+    log.info("member %d: seed %d, %d epochs -> %s", args.member, train["seed"], train["epochs"], out)
+    with timed(log, f"training member {args.member}"):
+        _, meta = train_model(features_dir=FEATURES, split=SPLIT, out_dir=out,
+                              **params.model.model_dump(), **train, live_dir=None, verbose=0)
+    atomic_write_json(out / "member.json", {"member": args.member, "seed": train["seed"],
+                                            "epochs": train["epochs"], "epochs_run": meta["epochs_run"],
+                                            "best_epoch": meta["best_epoch"]})
+    save_resolved(params, out / "resolved_params.yaml", sections=["model", "train"])
+
+
+if __name__ == "__main__":
+    main()

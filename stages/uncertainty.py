@@ -1,0 +1,56 @@
+"""Stage uncertainty: single model vs MC dropout vs deep ensemble -> reports/uncertainty/.
+
+Calibration (NLL, Brier, ECE/MCE), misclassification detection (AUROC/AUPRC), risk–coverage
+and AURC on the test split, metrics vs MC passes / ensemble size, figures, and the abstention
+threshold (evaluated on validation) in ``abstain.json`` for the voice gate.
+"""
+from pathlib import Path
+
+import pandas as pd
+
+from audiolens.config import save_resolved
+from audiolens.io import atomic_dir
+from audiolens.models.registry import load_model
+from audiolens.runtime import seed_everything, start_stage, timed
+from audiolens.tfdata import open_features
+from audiolens.training import split_positions
+from audiolens.uncertainty.members import member_paths
+from audiolens.uncertainty.report import run_uncertainty
+
+FEATURES = Path("data/processed/features")
+SPLIT = Path("data/processed/split/split.csv")
+MODELS = Path("models")
+OUT = Path("reports/uncertainty")
+
+
+def main() -> None:
+    params, log = start_stage("uncertainty")
+    u = params.uncertainty
+    seed_everything(u.seed)
+    ids = [0] + [m for m in u.member_ids if m != 0]  # the main model is always loaded (single, MC)
+    models = {i: load_model(p) for i, p in zip(ids, member_paths(MODELS, ids))}
+    if not u.include_main:
+        log.info("include_main: false -> the ensemble uses members %s only", u.members)
+    store = open_features(FEATURES)
+    split = pd.read_csv(SPLIT, keep_default_na=False)
+    y_all = store.index["label_index"].to_numpy()
+    splits = {}
+    for name in ("val", "test"):
+        pos = split_positions(store.index, split, name)
+        splits[name] = (store.index["segment_id"].to_numpy()[pos], store.get(pos)[..., None], y_all[pos])
+        log.info("%s: %d segments", name, len(pos))
+    with timed(log, "uncertainty analysis"), atomic_dir(OUT) as tmp:
+        head = run_uncertainty(models=models, ensemble_ids=u.member_ids, splits=splits, out_dir=tmp,
+                               class_names=store.meta["class_names"], mc_samples=u.mc_samples,
+                               mc_layer=u.mc_layer, seed=u.seed, ece_bins=u.ece_bins,
+                               batch_size=u.batch_size, abstain_method=u.abstain_method,
+                               abstain_score=u.abstain_score, abstain_threshold=u.abstain_threshold,
+                               abstain_target_accuracy=u.abstain_target_accuracy,
+                               max_scatter_classes=u.max_scatter_classes)
+        save_resolved(params, tmp / "resolved_params.yaml", sections=["uncertainty"])
+    for m in ("single", "mc_dropout", "ensemble"):
+        log.info("%-10s acc %.3f  NLL %.3f  ECE %.3f", m, head[m]["accuracy"], head[m]["nll"], head[m]["ece"])
+
+
+if __name__ == "__main__":
+    main()
