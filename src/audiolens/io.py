@@ -216,9 +216,17 @@ def read_audio(path: str | Path, *, mono: bool = True, check_finite: bool = True
 
 
 def write_audio(path: str | Path, y: np.ndarray, sr: int, *, subtype: str = "FLOAT") -> Path:
-    """Write audio atomically (default 32-bit float WAV, lossless for float32 data)."""
+    """Write audio atomically (default 32-bit float WAV, lossless for float32 data).
+
+    The output is byte-identical for identical input: libsndfile's PEAK chunk (which
+    stores the wall-clock time in float WAVs) is switched off.
+    """
     import soundfile as sf
 
+    y = np.asarray(y, dtype=np.float32)
     with atomic_path(path) as tmp:
-        sf.write(str(tmp), np.asarray(y, dtype=np.float32), int(sr), subtype=subtype, format="WAV")
+        with sf.SoundFile(str(tmp), "w", int(sr), 1 if y.ndim == 1 else y.shape[1],
+                          subtype=subtype, format="WAV") as fh:
+            sf._snd.sf_command(fh._file, 0x1050, sf._ffi.NULL, 0)  # SFC_SET_ADD_PEAK_CHUNK off
+            fh.write(y)
     return Path(path)

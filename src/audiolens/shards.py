@@ -1,0 +1,176 @@
+"""Feature shards: a few memory-mappable ``.npy`` arrays plus ``index.csv`` and ``meta.json``.
+
+Layout of a feature folder (see ``docs/contracts.md``, "features")::
+
+    shard_000.npy   float32 (n_0, F, T) dB spectrograms
+    shard_001.npy   ...
+    index.csv       one row per spectrogram, in global row order: the segments.csv
+                    columns + ``shard``, ``row`` (position inside the shard), ``ref_amplitude``
+    meta.json       kind, shape [F, T], sample_rate, n_fft, hop_length, n_mels, fmin, fmax,
+                    top_db, freqs_hz, frame_s, class_names, normalise, n_rows, shard_size
+
+Global row ``i`` lives in shard ``i // shard_size`` at row ``i % shard_size``.
+
+Reading (the API other stages use)::
+
+    from audiolens.shards import FeatureStore
+    store = FeatureStore("data/processed/features")
+    store.index          # pandas DataFrame (index.csv), row i = global row i
+    store.meta           # dict (meta.json)
+    store.shape          # (F, T)
+    len(store)           # number of spectrograms
+    x = store.get([0, 5, 7])            # (3, F, T) float32, in the order asked
+    for rows, x in store.batches(rows, batch_size=64): ...
+
+Writing: :class:`ShardWriter` (used by the spectrogram stage) appends blocks in order.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+__all__ = ["FeatureStore", "ShardWriter", "shard_name"]
+
+
+def shard_name(i: int) -> str:
+    """File name of shard ``i`` (``shard_000.npy``)."""
+    return f"shard_{i:03d}.npy"
+
+
+class ShardWriter:
+    """Write ``n_rows`` arrays of shape ``(F, T)`` into fixed-size float32 shards, in order.
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder for the shards (usually a temporary folder from ``atomic_dir``).
+    n_rows : int
+        Total number of rows that will be appended.
+    shape : (int, int)
+        ``(F, T)``.
+    shard_size : int
+        Rows per shard (the last shard may be shorter).
+    """
+
+    def __init__(self, out_dir: str | Path, *, n_rows: int, shape: tuple[int, int], shard_size: int):
+        if shard_size < 1:
+            raise ValueError(f"shard_size must be >= 1 (got {shard_size})")
+        self.out_dir = Path(out_dir)
+        self.n_rows, self.shape, self.shard_size = int(n_rows), tuple(int(s) for s in shape), int(shard_size)
+        self.n_written = 0
+        self._shard: np.memmap | None = None
+        self._shard_i = -1
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def _open(self, i: int) -> None:
+        self._flush()
+        rows = min(self.shard_size, self.n_rows - i * self.shard_size)
+        self._shard = np.lib.format.open_memmap(self.out_dir / shard_name(i), mode="w+",
+                                                dtype=np.float32, shape=(rows, *self.shape))
+        self._shard_i = i
+
+    def _flush(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard = None
+
+    def append(self, block: np.ndarray) -> None:
+        """Append ``block`` of shape ``(k, F, T)`` at the next ``k`` global rows."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 3 or block.shape[1:] != self.shape:
+            raise ValueError(f"block must have shape (k, {self.shape[0]}, {self.shape[1]}), got {block.shape}")
+        if self.n_written + len(block) > self.n_rows:
+            raise ValueError(f"more rows than announced ({self.n_written + len(block)} > {self.n_rows})")
+        done = 0
+        while done < len(block):
+            g = self.n_written
+            i, r = divmod(g, self.shard_size)
+            if i != self._shard_i:
+                self._open(i)
+            take = min(len(block) - done, len(self._shard) - r)
+            self._shard[r: r + take] = block[done: done + take]
+            done += take
+            self.n_written += take
+
+    def close(self) -> None:
+        """Flush; raises if fewer rows were appended than announced."""
+        self._flush()
+        if self.n_written != self.n_rows:
+            raise ValueError(f"only {self.n_written} of {self.n_rows} announced rows were written")
+        if self.n_rows == 0:
+            np.save(self.out_dir / shard_name(0), np.zeros((0, *self.shape), np.float32))
+
+    def locations(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(shard, row)`` of every global row, each shape ``(n_rows,)`` int."""
+        g = np.arange(self.n_rows)
+        return g // self.shard_size, g % self.shard_size
+
+
+class FeatureStore:
+    """Read-only, memory-mapped access to a feature folder (see the module docstring).
+
+    Parameters
+    ----------
+    path : path
+        The feature folder (``data/processed/features``).
+    """
+
+    def __init__(self, path: str | Path):
+        from audiolens.segments import read_table
+
+        self.path = Path(path)
+        for name in ("index.csv", "meta.json"):
+            if not (self.path / name).is_file():
+                raise FileNotFoundError(f"{self.path / name} is missing: not a feature folder "
+                                        f"(run the spectrogram stage)")
+        self.meta: dict = json.loads((self.path / "meta.json").read_text())
+        self.index = read_table(self.path / "index.csv")
+        self.shape: tuple[int, int] = tuple(int(s) for s in self.meta["shape"])
+        self._shards: dict[int, np.ndarray] = {}
+        self._shard_of = self.index["shard"].to_numpy(dtype=np.int64) if len(self.index) else np.zeros(0, int)
+        self._row_of = self.index["row"].to_numpy(dtype=np.int64) if len(self.index) else np.zeros(0, int)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __repr__(self) -> str:
+        return f"FeatureStore({str(self.path)!r}, n={len(self)}, shape={self.shape}, kind={self.meta.get('kind')})"
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta.get("class_names", []))
+
+    def _shard(self, i: int) -> np.ndarray:
+        if i not in self._shards:
+            self._shards[i] = np.load(self.path / shard_name(i), mmap_mode="r")
+        return self._shards[i]
+
+    def get(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Spectrograms of global ``rows`` (positions in :attr:`index`), in that order.
+
+        Returns
+        -------
+        ndarray, shape (len(rows), F, T), float32 (a copy, safe to modify)
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            raise IndexError(f"rows must be in [0, {len(self)}) (got {rows.min()}..{rows.max()})")
+        out = np.empty((len(rows), *self.shape), dtype=np.float32)
+        shards = self._shard_of[rows]
+        for s in np.unique(shards):
+            sel = np.flatnonzero(shards == s)
+            local = self._row_of[rows[sel]]
+            order = np.argsort(local, kind="stable")  # ascending reads from the memmap
+            out[sel[order]] = self._shard(int(s))[local[order]]
+        return out
+
+    def batches(self, rows: Iterable[int] | None = None, *, batch_size: int = 64
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(rows_batch, x_batch)`` over ``rows`` (default: all) in order."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(list(rows), dtype=np.int64)
+        for a in range(0, len(rows), batch_size):
+            r = rows[a: a + batch_size]
+            yield r, self.get(r)

@@ -1,0 +1,21 @@
+"""ordered_map: input order whatever the pool does, same results as serial."""
+from __future__ import annotations
+
+import os
+import time
+
+from audiolens.parallel import ordered_map
+
+
+def _slow_square(x: int) -> tuple[int, int]:
+    time.sleep(0.002 * (x % 5))  # uneven task times shuffle completion order
+    return x * x, os.getpid()
+
+
+def test_results_keep_input_order_and_use_workers():
+    items = list(range(200))
+    serial = [r[0] for r in ordered_map(_slow_square, items, n_jobs=1)]
+    pooled = list(ordered_map(_slow_square, items, n_jobs=2, chunksize=3, inflight_per_job=2))
+    assert serial == [x * x for x in items] == [r[0] for r in pooled]
+    assert len({pid for _, pid in pooled}) == 2 and os.getpid() not in {pid for _, pid in pooled}
+    assert list(ordered_map(_slow_square, [], n_jobs=2)) == []

@@ -1,0 +1,62 @@
+"""Feature shards: writing across shard boundaries, memory-mapped reads in any order."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audiolens.shards import FeatureStore, ShardWriter, shard_name
+
+
+def _write(tmp_path, n=10, shard_size=4, blocks=(3, 1, 4, 2), shape=(5, 7)):
+    data = np.arange(n * shape[0] * shape[1], dtype=np.float32).reshape(n, *shape)
+    w = ShardWriter(tmp_path, n_rows=n, shape=shape, shard_size=shard_size)
+    pos = 0
+    for b in blocks:
+        w.append(data[pos: pos + b])
+        pos += b
+    w.close()
+    shard, row = w.locations()
+    index = pd.DataFrame({"segment_id": [f"s{i}" for i in range(n)], "label": "a",
+                          "shard": shard, "row": row, "ref_amplitude": 1.0})
+    index.to_csv(tmp_path / "index.csv", index=False)
+    (tmp_path / "meta.json").write_text(json.dumps({"shape": list(shape), "class_names": ["a"], "kind": "linear"}))
+    return data
+
+
+def test_shards_split_blocks_and_read_back_memory_mapped(tmp_path):
+    data = _write(tmp_path)
+    sizes = [np.load(tmp_path / shard_name(i), mmap_mode="r").shape[0] for i in range(3)]
+    assert sizes == [4, 4, 2] and not (tmp_path / shard_name(3)).exists()
+    assert isinstance(np.load(tmp_path / shard_name(0), mmap_mode="r"), np.memmap)
+    store = FeatureStore(tmp_path)
+    assert len(store) == 10 and store.shape == (5, 7) and store.class_names == ["a"]
+    rows = [9, 0, 5, 4, 4, 3]
+    got = store.get(rows)
+    assert got.dtype == np.float32 and got.shape == (6, 5, 7)
+    assert np.array_equal(got, data[rows])
+    got[0] = -1  # a copy: the store is untouched
+    assert np.array_equal(store.get([9]), data[[9]])
+    seen = np.concatenate([x for _, x in store.batches(batch_size=3)])
+    assert np.array_equal(seen, data)
+    assert store.get([]).shape == (0, 5, 7)
+    with pytest.raises(IndexError):
+        store.get([10])
+
+
+def test_writer_checks_shapes_and_counts(tmp_path):
+    w = ShardWriter(tmp_path, n_rows=3, shape=(2, 2), shard_size=2)
+    with pytest.raises(ValueError, match="shape"):
+        w.append(np.zeros((1, 3, 2)))
+    w.append(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="more rows"):
+        w.append(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="only 2 of 3"):
+        w.close()
+
+
+def test_missing_feature_folder_is_explained(tmp_path):
+    with pytest.raises(FileNotFoundError, match="spectrogram stage"):
+        FeatureStore(tmp_path)
