@@ -1,0 +1,172 @@
+"""``audiolens predict FILE... [--model ...] [--json] [--explain DIR]``: the voice gate.
+
+Exit status: 0 all files scored; 2 usage or configuration error; 3 unreadable, corrupt or
+wrong-format input; 4 silent / pure noise (nothing left after cleaning); 5 too short.
+With several files the highest status is returned; each file still gets its answer.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audiolens", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("predict", help="accept / reject / abstain on new recordings")
+    p.add_argument("files", nargs="+", type=Path, help="audio files (wav, flac, ogg, ...)")
+    p.add_argument("--model", type=Path, default=Path("models/model.keras"),
+                   help="trained model (its folder holds resolved_params.yaml); default models/model.keras")
+    p.add_argument("--config", type=Path, default=None,
+                   help="resolved config the model was trained with (default: <model dir>/resolved_params.yaml)")
+    p.add_argument("--gate", type=Path, default=Path("reports/uncertainty/abstain.json"),
+                   help="abstention settings from the uncertainty stage (method, score, threshold)")
+    p.add_argument("--method", choices=["single", "mc_dropout", "ensemble"], default=None,
+                   help="override the uncertainty method of --gate")
+    p.add_argument("--threshold", type=float, default=None, help="override the abstention threshold")
+    p.add_argument("--min-seconds", type=float, default=0.25, help="minimum sound after cleaning (s)")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    p.add_argument("--explain", type=Path, default=None, metavar="DIR",
+                   help="write a Grad-CAM overlay PNG and a masked-in WAV per recording into DIR")
+    return parser
+
+
+def _gate_config(args, params) -> dict:
+    cfg = {"method": "single", "score": "max_prob", "threshold": params.uncertainty.abstain_threshold,
+           "mc_samples": params.uncertainty.mc_samples, "members": [0], "seed": 0}
+    if args.gate.is_file():
+        cfg.update(json.loads(args.gate.read_text()))
+    if args.method:
+        cfg["method"] = args.method
+    if args.threshold is not None:
+        cfg["threshold"] = args.threshold
+    return cfg
+
+
+def _load(args):
+    from audiolens.config import ConfigError, load_params
+    from audiolens.models.registry import load_model
+    from audiolens.uncertainty.members import member_paths
+
+    config = args.config or args.model.parent / "resolved_params.yaml"
+    if not args.model.is_file():
+        raise SystemExit(f"audiolens: model not found: {args.model} (train it with `dvc repro`)")
+    try:
+        params = load_params(config)
+    except ConfigError as exc:
+        raise SystemExit(f"audiolens: {exc}") from None
+    meta_path = args.model.parent / "train_meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    class_names = meta.get("class_names") or params.data.class_names
+    cfg = _gate_config(args, params)
+    if cfg["method"] == "ensemble":
+        models = [load_model(p) for p in member_paths(args.model.parent, cfg["members"])]
+    else:
+        models = [load_model(args.model)]
+    positive = 1 if params.data.positive is not None and len(class_names) == 2 else None
+    return params, models, class_names, positive, cfg
+
+
+def _score(prep, models, cfg):
+    from audiolens.uncertainty.gate import predictive
+
+    x = prep.x[..., None]
+    pred = predictive(cfg["method"], models=models, x=x, mc_samples=int(cfg.get("mc_samples", 30)),
+                      mc_layer=cfg.get("mc_layer"), seed=int(cfg.get("seed", 0)))
+    return pred
+
+
+def _explain(path: Path, prep, model, label_index: int, segment_probs, params, out_dir: Path) -> dict:
+    """Grad-CAM of the most confident segment for the predicted class, and its masked-in audio."""
+    import numpy as np
+
+    from audiolens.features import db_to_audio
+    from audiolens.inference import spectrogram_config
+    from audiolens.interpret.cam import grad_cam
+    from audiolens.interpret.masks import apply_mask, make_mask
+    from audiolens.io import write_audio
+    from audiolens.plots import new_figure, save_figure, show_spectrogram
+
+    c = label_index
+    k = int(np.argmax(segment_probs[:, c]))
+    x = prep.x[k]
+    cam = grad_cam(model, x[None], class_index=np.array([c]))[0]
+    mask = make_mask(cam, "minmax")
+    masked = apply_mask(x, mask, floor_db=-100.0)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = path.stem
+    fig, ax = new_figure(1, 3, size=(3.2, 2.6))
+    show_spectrogram(ax[0, 0], x, title="input (dB)")
+    show_spectrogram(ax[0, 1], cam, title="Grad-CAM", cmap="inferno")
+    show_spectrogram(ax[0, 2], x, title="overlay")
+    ax[0, 2].imshow(cam, origin="lower", aspect="auto", cmap="inferno", alpha=0.5)
+    png = save_figure(fig, out_dir / f"{stem}_gradcam.png")
+    cfg = spectrogram_config(params)
+    audio = db_to_audio(masked, config=cfg, ref_amplitude=float(prep.ref_amplitude[k]),
+                        length=prep.segments_audio.shape[1], source_audio=prep.segments_audio[k])
+    wav = write_audio(out_dir / f"{stem}_masked_in.wav", audio, prep.sample_rate)
+    return {"segment": k, "gradcam_png": str(png), "masked_in_wav": str(wav)}
+
+
+def _text(r: dict) -> str:
+    if "error" in r:
+        return f"{r['file']}: ERROR ({r['error']['code']}) {r['error']['message']}"
+    u = r["uncertainty"]
+    line = (f"{r['file']}: {r['decision'].upper()}  label={r['label']} confidence={r['confidence']:.3f} "
+            f"{u['score']}={'%.3f' % (1 - u['max_prob']) if u['score'] == 'max_prob' else '%.3f' % u[u['score']]}"
+            f" (threshold {u['threshold']:g}, {r['method']}, {r['n_segments']} segment(s), "
+            f"{r['sound_s']:.2f} s of sound)")
+    if "explain" in r:
+        line += f"\n  explain: {r['explain']['gradcam_png']}, {r['explain']['masked_in_wav']}"
+    return line
+
+
+def predict(args) -> int:
+    import numpy as np
+
+    from audiolens.inference import PredictError, prepare_recording, recording_decision
+
+    params, models, class_names, positive, cfg = _load(args)
+    results, status = [], 0
+    for path in args.files:
+        try:
+            prep = prepare_recording(path, params=params, min_seconds=args.min_seconds)
+        except PredictError as exc:
+            results.append({"file": str(path), "error": {"code": exc.code, "message": str(exc)}})
+            status = max(status, exc.code)
+            continue
+        pred = _score(prep, models, cfg)
+        r = {"file": str(path), "method": cfg["method"],
+             **recording_decision(pred.samples, score=cfg["score"], threshold=cfg["threshold"],
+                                  class_names=class_names, positive_index=positive),
+             "n_segments": int(prep.x.shape[0]), "duration_s": prep.info["duration_in_s"],
+             "sound_s": prep.info["duration_out_s"],
+             "segments": [{"start_s": float(s), "label": class_names[int(np.argmax(p))],
+                           "confidence": float(np.max(p))} for s, p in zip(prep.starts_s, pred.mean)]}
+        if args.explain is not None:
+            r["explain"] = _explain(path, prep, models[0], class_names.index(r["label"]), pred.mean,
+                                    params, args.explain)
+        results.append(r)
+    if args.json:
+        print(json.dumps({"results": results, "class_names": class_names, "gate": {
+            k: cfg[k] for k in ("method", "score", "threshold")}}, indent=2))
+    else:
+        print("\n".join(_text(r) for r in results))
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    if args.command == "predict":
+        return predict(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

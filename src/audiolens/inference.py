@@ -1,0 +1,170 @@
+"""Score new recordings exactly as the pipeline scored its own (the voice gate's core).
+
+The settings come from the resolved config the model was trained with
+(``models/resolved_params.yaml``: ``audio``, ``clean``, ``segment``, ``features``),
+never re-typed. A recording is cleaned, segmented and turned into dB spectrograms with
+the same library functions the stages use; segment predictions (with MC dropout or
+ensemble samples) are averaged per stochastic sample into one recording-level
+prediction, whose uncertainty decides accept / reject / abstain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audiolens.audio import CleanSettings, clean_signal
+from audiolens.config import Params
+from audiolens.features import SpectrogramConfig, spectrogram_db
+from audiolens.io import AudioReadError, read_audio
+from audiolens.segments import segment_bounds
+
+__all__ = ["PredictError", "EXIT_UNREADABLE", "EXIT_SILENT", "EXIT_TOO_SHORT", "Prepared",
+           "clean_settings", "spectrogram_config", "prepare_recording", "recording_decision"]
+
+EXIT_UNREADABLE = 3
+EXIT_SILENT = 4
+EXIT_TOO_SHORT = 5
+
+
+class PredictError(RuntimeError):
+    """A recording that cannot be scored; ``code`` is the CLI exit status."""
+
+    def __init__(self, path: str | Path, code: int, message: str):
+        self.path, self.code = str(path), code
+        super().__init__(f"{path}: {message}")
+
+
+@dataclass
+class Prepared:
+    """Model inputs of one recording.
+
+    Attributes
+    ----------
+    x : ndarray, shape (k, F, T), float32
+        dB spectrograms of the k segments.
+    ref_amplitude : ndarray, shape (k,)
+    segments_audio : ndarray, shape (k, L), float32
+        The (zero-padded) cleaned audio of each segment, L samples at ``sample_rate``.
+    starts_s : ndarray, shape (k,)
+        Segment starts in the cleaned audio (s).
+    sample_rate : int
+        Hz.
+    info : dict
+        Cleaning log: ``duration_in_s``, ``duration_out_s``, ``removed_fraction``.
+    """
+
+    x: np.ndarray
+    ref_amplitude: np.ndarray
+    segments_audio: np.ndarray
+    starts_s: np.ndarray
+    sample_rate: int
+    info: dict
+
+
+def clean_settings(params: Params) -> CleanSettings:
+    """The :class:`CleanSettings` of a resolved config (``audio`` + ``clean`` sections)."""
+    c = params.clean.model_dump()
+    fields = set(CleanSettings.__dataclass_fields__)
+    return CleanSettings(sample_rate=params.audio.sample_rate, **{k: v for k, v in c.items() if k in fields})
+
+
+def spectrogram_config(params: Params) -> SpectrogramConfig:
+    """The :class:`SpectrogramConfig` of a resolved config (``audio`` + ``features``)."""
+    f = params.features
+    return SpectrogramConfig(kind=f.kind, sample_rate=params.audio.sample_rate, n_fft=f.n_fft,
+                             hop_length=f.hop_length, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax,
+                             top_db=f.top_db)
+
+
+def prepare_recording(path: str | Path, *, params: Params, min_seconds: float = 0.25,
+                      noise_only_db: float = 12.0) -> Prepared:
+    """Read, clean, segment and featurise one recording.
+
+    A recording whose power falls by more than ``noise_only_db`` dB under noise reduction
+    is its own noise profile throughout (no foreground sound) and is refused as silent.
+
+    Raises
+    ------
+    PredictError
+        ``EXIT_UNREADABLE`` (missing, corrupt, not audio, NaN), ``EXIT_SILENT`` (nothing left
+        after cleaning: silence or pure noise), ``EXIT_TOO_SHORT`` (less than ``min_seconds``
+        of sound after cleaning).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PredictError(path, EXIT_UNREADABLE, "file not found")
+    try:
+        y, sr = read_audio(path, mono=False)
+    except AudioReadError as exc:
+        raise PredictError(path, EXIT_UNREADABLE, f"cannot read audio: {exc.reason}"
+                           + (f" ({exc.detail})" if exc.detail else "")) from None
+    settings = clean_settings(params)
+    clean, info = clean_signal(y, sr=sr, settings=settings)
+    sr_out = params.audio.sample_rate
+    peak = float(np.max(np.abs(clean))) if clean.size else 0.0
+    if clean.size == 0 or peak < 1e-6:
+        raise PredictError(path, EXIT_SILENT, "no sound left after cleaning (silence)")
+    drop_db = 10 * np.log10(np.mean(np.square(y, dtype=np.float64)) / max(np.mean(np.square(clean, dtype=np.float64)), 1e-20))
+    if settings.enabled and settings.denoise and info.get("denoised") and drop_db > noise_only_db:
+        raise PredictError(path, EXIT_SILENT, f"only background noise: noise reduction removed {drop_db:.1f} dB "
+                           f"of the signal's power (more than {noise_only_db:g} dB)")
+    if clean.size < min_seconds * sr_out:
+        raise PredictError(path, EXIT_TOO_SHORT, f"only {clean.size / sr_out:.2f} s of sound after cleaning "
+                           f"(need at least {min_seconds:g} s)")
+    seg = params.segment
+    length = int(round(seg.length_s * sr_out))
+    hop = int(round(seg.hop_s * sr_out)) if seg.hop_s else None
+    plan = segment_bounds(clean.size, length=length, hop=hop, tail=seg.tail, min_tail=int(seg.min_tail_s * sr_out))
+    if plan.starts.size == 0:  # shorter than one segment under a drop/keep policy: score it padded
+        plan = segment_bounds(clean.size, length=length, hop=hop, tail="pad")
+    padded = np.zeros(int(plan.starts[-1]) + length, np.float32)
+    padded[: clean.size] = clean
+    audio = np.stack([padded[s: s + length] for s in plan.starts])
+    x, ref = spectrogram_db(audio, config=spectrogram_config(params))
+    return Prepared(x=x, ref_amplitude=ref, segments_audio=audio, starts_s=plan.starts / sr_out,
+                    sample_rate=sr_out, info=info)
+
+
+def recording_decision(samples: np.ndarray, *, score: str, threshold: float,
+                       class_names: list[str], positive_index: int | None) -> dict:
+    """Aggregate segment samples into one decision.
+
+    Parameters
+    ----------
+    samples : ndarray, shape (S, k, C)
+        S stochastic predictions (S = 1 for a single model) of the k segments.
+    score : {"max_prob", "entropy", "mutual_info", "std"}
+    threshold : float
+        Abstention threshold (see :mod:`audiolens.uncertainty.selective`).
+    class_names : list of str
+    positive_index : int or None
+        For a binary gate, the class that means "accept".
+
+    Returns
+    -------
+    dict
+        ``decision`` (accept / reject / abstain for a gate, otherwise the label or abstain),
+        ``label``, ``confidence``, ``probabilities``, ``uncertainty`` (all scores, nats).
+    """
+    from audiolens.uncertainty.decompose import summarise
+    from audiolens.uncertainty.selective import accept_mask
+
+    rec = summarise(np.asarray(samples).mean(axis=1, keepdims=True))  # (S, 1, C)
+    scores = rec.scores()
+    if score not in scores:  # e.g. mutual information of a single deterministic model
+        score = "max_prob"
+    accepted = bool(accept_mask(score, scores, threshold)[0])
+    pred = int(rec.predicted[0])
+    if not accepted:
+        decision = "abstain"
+    elif positive_index is not None:
+        decision = "accept" if pred == positive_index else "reject"
+    else:
+        decision = class_names[pred]
+    return {"decision": decision, "label": class_names[pred], "confidence": float(rec.max_prob[0]),
+            "probabilities": {n: float(p) for n, p in zip(class_names, rec.mean[0])},
+            "uncertainty": {"score": score, "threshold": float(threshold),
+                            **{k: float(v[0]) for k, v in scores.items()},
+                            "samples": int(rec.n_samples)}}
