@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+import re
+
+from pydantic import Field, field_validator, model_validator
 
 from audiolens.config.base import Section
 
@@ -90,25 +92,102 @@ class UncertaintyParams(Section):
 
 
 class InterpretParams(Section):
-    """``interpret``: internals, retrieval, CAM and parameter space."""
+    """``interpret`` (filters, feature maps, retrieval, CAM) and ``paramspace`` stages."""
 
-    examples_per_class: int = Field(default=2, ge=1)
-    top_k: int = Field(default=5, ge=1)
+    examples_per_class: int = Field(default=2, ge=1, le=50)
+    queries_per_class: int = Field(default=2, ge=1, le=20)
+    top_k: int = Field(default=5, ge=1, le=100)
+    max_index: int = Field(default=2000, ge=1)
+    max_queries: int = Field(default=1000, ge=1)
+    include_augmented: bool = False
     tsne: bool = False
+    max_filters: int = Field(default=32, ge=1)
+    max_channels: int = Field(default=6, ge=1, le=32)
+    cam_layer: str | None = None
+    batch_size: int = Field(default=32, ge=1)
+    reset_bn_stats: Literal["keep", "reset", "recompute"] = "recompute"
+    critical_drop: float = Field(default=0.05, ge=0.0, le=1.0)
+    max_eval: int = Field(default=1000, ge=1)
+    bn_samples: int = Field(default=256, ge=1)
     seed: int = 0
 
 
+#: Grammar of attribution mask names (see :mod:`audiolens.interpret.masks`); kept here so that
+#: params validation needs no TensorFlow import.
+MASK_KIND_PATTERN = (r"^(?P<pos>pos_)?(?:(?P<family>minmax|sigmoid|binary)|top(?P<k>\d+(?:\.\d+)?)"
+                     r"|t(?P<t>\d+(?:\.\d+)?))$")
+
+
 class AttributionParams(Section):
-    """``attribution``: explainers, masks, fidelity metrics and noise contamination."""
+    """``attribution``: explainers, masks, mask-and-reconstruct, fidelity, sanity check, noise.
+
+    Sample sizes are bounded so the stage stays a small part of the demo's time budget.
+    """
 
     explainers: list[str] = Field(default_factory=lambda: [
         "saliency", "smoothgrad", "integrated_gradients", "occlusion", "gradcam", "lime", "shap"])
     masks: list[str] = Field(default_factory=lambda: ["minmax", "binary", "top30", "pos_t50"])
+    headline_mask: str = "top30"
     n_examples: int = Field(default=16, ge=1)
     floor_db: float = -100.0
+    target: Literal["logits", "probs"] = "logits"
+    baseline_db: float | None = None
+    smoothgrad_samples: int = Field(default=8, ge=1)
+    smoothgrad_noise: float = Field(default=0.1, gt=0.0)
+    ig_steps: int = Field(default=16, ge=1)
+    occlusion_patch: float = Field(default=0.125, gt=0.0, le=1.0)
+    lime_samples: int = Field(default=96, ge=10)
+    lime_grid_freq: int = Field(default=8, ge=1)
+    lime_grid_time: int = Field(default=8, ge=1)
+    shap_background: int = Field(default=16, ge=1)
+    shap_samples: int = Field(default=32, ge=1)
+    gradcam_signed: bool = False
+    roundtrip_examples: int = Field(default=4, ge=0)
+    wav_examples: int = Field(default=2, ge=0)
+    figure_examples: int = Field(default=3, ge=0)
+    sanity_examples: int = Field(default=4, ge=0)
+    sanity_explainers: list[str] = Field(default_factory=lambda: [
+        "saliency", "smoothgrad", "integrated_gradients", "gradcam"])
+    sanity_layers: int | None = Field(default=None, ge=1)
     noise_files: list[str] = Field(default_factory=list)
+    white_noise: bool = True
     snr_db: list[float] = Field(default_factory=lambda: [20.0, 10.0, 3.5])
+    noise_examples: int = Field(default=32, ge=0)
+    noise_explainers: list[str] = Field(default_factory=lambda: ["saliency", "gradcam"])
+    ece_bins: int = Field(default=10, ge=1)
     seed: int = 0
+
+    @field_validator("explainers", "sanity_explainers", "noise_explainers")
+    @classmethod
+    def _known_explainers(cls, v: list[str]) -> list[str]:
+        known = ("saliency", "smoothgrad", "integrated_gradients", "occlusion", "gradcam", "lime", "shap")
+        bad = [e for e in v if e not in known]
+        if bad:
+            raise ValueError(f"unknown explainer(s) {bad}; known: {', '.join(known)}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"explainers listed twice: {v}")
+        return v
+
+    @field_validator("masks")
+    @classmethod
+    def _known_masks(cls, v: list[str]) -> list[str]:
+        for kind in v:
+            m = re.match(MASK_KIND_PATTERN, kind)
+            if m is None or (m["pos"] and m["family"] in ("sigmoid", "binary")):
+                raise ValueError(f"unknown mask kind {kind!r} (minmax, sigmoid, binary, top<k>, t<pct>, "
+                                 f"pos_minmax, pos_top<k>, pos_t<pct>)")
+            if not 0 < float(m["k"] or m["t"] or 1) <= 100:
+                raise ValueError(f"mask kind {kind!r}: percentage must be in (0, 100]")
+        if not v or len(set(v)) != len(v):
+            raise ValueError(f"masks must be a non-empty list without repeats, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _headline_in_masks(self) -> "AttributionParams":
+        if self.headline_mask not in self.masks:
+            raise ValueError(f"attribution.headline_mask {self.headline_mask!r} must be one of "
+                             f"attribution.masks {self.masks}")
+        return self
 
 
 class ReportParams(Section):

@@ -30,13 +30,14 @@ import re
 
 import numpy as np
 
+from audiolens.config.analysis import MASK_KIND_PATTERN
+
 __all__ = ["MASK_KINDS", "parse_mask_kind", "make_mask", "make_masks", "apply_mask"]
 
 MASK_KINDS = ("minmax", "sigmoid", "binary", "top5", "top30", "top50", "t25", "t50", "t75",
               "pos_minmax", "pos_top30", "pos_t25", "pos_t50", "pos_t75")
 
-_PATTERN = re.compile(r"^(?P<pos>pos_)?(?:(?P<family>minmax|sigmoid|binary)|top(?P<k>\d+(?:\.\d+)?)"
-                      r"|t(?P<t>\d+(?:\.\d+)?))$")
+_PATTERN = re.compile(MASK_KIND_PATTERN)
 
 
 def parse_mask_kind(kind: str) -> tuple[str, bool, float | None]:

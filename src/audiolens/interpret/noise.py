@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import pandas as pd
 
 from audiolens.audio import resample
 from audiolens.io import read_audio
 
-__all__ = ["NoiseSource", "white_noise", "load_noise", "noise_sources", "fit_length", "mix_at_snr", "snr_db"]
+__all__ = ["NoiseSource", "white_noise", "load_noise", "noise_sources", "fit_length", "mix_at_snr", "snr_db",
+           "noise_robustness"]
 
 
 @dataclass(frozen=True)
@@ -115,3 +118,60 @@ def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr: float, *, offset: int
         raise ValueError("cannot mix at an SNR: the noise segment is silent")
     g = np.sqrt(ps / (pn * 10.0 ** (snr / 10.0)))
     return (s + g * n).astype(np.float32)
+
+
+def noise_robustness(*, predict: Callable[[np.ndarray], np.ndarray], audio: np.ndarray, labels: np.ndarray,
+                     sources: list[NoiseSource], snrs: list[float],
+                     featurize: Callable[[np.ndarray], np.ndarray],
+                     explainers: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]], mask: str,
+                     floor_db: float = -100.0, ece_bins: int = 10, seed: int = 0
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Accuracy, calibration and fidelity on clean and noise-contaminated audio.
+
+    Parameters
+    ----------
+    predict : callable ``(n, F, T) dB -> (n, K)`` probabilities
+    audio : ndarray (n, L)
+        Test segment audio (none silent), at the noise sources' sample rate.
+    labels : ndarray of int (n,)
+    sources : noise signals (:func:`noise_sources`)
+    snrs : list of float
+        SNRs in dB.
+    featurize : callable ``(n, L) -> (n, F, T)`` dB spectrograms
+    explainers : {name: f(x (n, F, T), c (n,)) -> maps (n, F, T)}
+        Explained class = the prediction on the (noisy) input.
+    mask : str
+        Mask kind for the fidelity metrics.
+
+    Returns
+    -------
+    performance : DataFrame, one row per condition: ``noise, snr_db, n, accuracy, nll, brier, ece``
+        (the clean condition is ``noise="clean"``, ``snr_db=inf``).
+    fidelity : DataFrame, one row per condition × explainer: the mean of each fidelity metric.
+    """
+    from audiolens.interpret.fidelity import spectral_fidelity, summarise
+    from audiolens.interpret.masks import make_masks
+    from audiolens.uncertainty.metrics import accuracy, brier, ece_mce, nll
+
+    audio = np.asarray(audio, dtype=np.float32)
+    labels = np.asarray(labels, dtype=int)
+    rng = np.random.default_rng(seed)
+    conditions = [("clean", float("inf"), audio)]
+    for src in sources:
+        offsets = rng.integers(0, len(src.audio), size=len(audio))
+        for snr in snrs:
+            mixed = np.stack([mix_at_snr(a, src.audio, snr, offset=o) for a, o in zip(audio, offsets)])
+            conditions.append((src.name, float(snr), mixed))
+    perf, fid = [], []
+    for name, snr, sig in conditions:
+        x = featurize(sig)
+        probs = predict(x)
+        perf.append({"noise": name, "snr_db": snr, "n": len(x), "accuracy": accuracy(probs, labels),
+                     "nll": nll(probs, labels), "brier": brier(probs, labels),
+                     "ece": ece_mce(probs, labels, bins=ece_bins)[0]})
+        c = probs.argmax(axis=1)
+        for ex_name, fn in explainers.items():
+            m = make_masks(fn(x, c), mask)
+            summary = summarise(spectral_fidelity(predict, x, m, c, floor_db=floor_db, probs=probs))
+            fid.append({"noise": name, "snr_db": snr, "explainer": ex_name, "mask": mask, **summary})
+    return pd.DataFrame(perf), pd.DataFrame(fid)

@@ -1,0 +1,312 @@
+"""The attribution stage's analysis: explain, mask, measure, reconstruct, sanity-check, contaminate.
+
+:func:`run_attribution` takes the loaded model, the chosen test examples (dB spectrograms,
+labels, segment audio) and a train background, and writes tables, figures and WAVs into
+``out_dir`` (see :mod:`audiolens.interpret.attribution_report`). Every sample size is an
+explicit argument (bounded in params).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from audiolens.features import SpectrogramConfig, read_segment_audio, spectrogram_db
+from audiolens.interpret.attribution import explain, predict_probs
+from audiolens.interpret.fidelity import METRICS, fidelity_metrics, spectral_fidelity
+from audiolens.interpret.masks import make_masks
+from audiolens.interpret.reconstruct import error_db, masked_audio, roundtrip_probs
+from audiolens.io import atomic_write_csv, atomic_write_json
+
+__all__ = ["select_examples", "explainer_kwargs", "compute_maps", "fidelity_frame", "roundtrip_frame",
+           "reconstruction_errors", "featurize", "run_attribution", "headline"]
+
+log = logging.getLogger("audiolens.attribution")
+
+
+def select_examples(labels: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray:
+    """Up to ``n`` positions, stratified by class (round-robin over a seeded shuffle per class).
+
+    Returns positions sorted ascending (deterministic for the same inputs).
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    pools = [list(rng.permutation(np.flatnonzero(labels == k))) for k in np.unique(labels)]
+    out: list[int] = []
+    while len(out) < min(n, len(labels)):
+        for pool in pools:
+            if pool and len(out) < n:
+                out.append(int(pool.pop(0)))
+    return np.sort(np.asarray(out, dtype=np.int64))
+
+
+def explainer_kwargs(name: str, *, target: str, baseline_db: float | None, smoothgrad_samples: int,
+                     smoothgrad_noise: float, ig_steps: int, occlusion_patch: float, lime_samples: int,
+                     lime_grid_freq: int, lime_grid_time: int, shap_samples: int, gradcam_signed: bool,
+                     background: np.ndarray | None, seed: int) -> dict:
+    """Options of one explainer from the stage's settings (see :func:`audiolens.interpret.attribution.explain`)."""
+    base = "min" if baseline_db is None else float(baseline_db)
+    return {
+        "saliency": {"target": target},
+        "smoothgrad": {"target": target, "n_samples": smoothgrad_samples, "noise_level": smoothgrad_noise,
+                       "seed": seed},
+        "integrated_gradients": {"target": target, "steps": ig_steps, "baseline": base},
+        "occlusion": {"patch": (occlusion_patch, occlusion_patch), "baseline": base},
+        "gradcam": {"signed": gradcam_signed},
+        "lime": {"num_samples": lime_samples, "n_freq": lime_grid_freq, "n_time": lime_grid_time,
+                 "baseline": base, "seed": seed},
+        "shap": {"target": target, "background": background, "n_samples": shap_samples, "seed": seed},
+    }[name]
+
+
+def compute_maps(model, x: np.ndarray, c: np.ndarray, explainers: Sequence[str], kwargs: dict[str, dict]
+                 ) -> tuple[dict[str, np.ndarray], dict[str, float], list[dict]]:
+    """Maps of every explainer; an explainer that fails is listed (``skipped``) and left out.
+
+    Returns
+    -------
+    maps : {name: (n, F, T)}, seconds : {name: float}, skipped : list of dict rows
+        (``id, path, reason, detail``).
+    """
+    maps, seconds, skipped = {}, {}, []
+    for name in explainers:
+        t0 = time.perf_counter()
+        try:
+            maps[name] = explain(name, model, x, class_index=c, **kwargs[name])
+        except Exception as exc:  # one broken explainer must not hide the others
+            log.warning("explainer %s failed: %s", name, exc)
+            skipped.append({"id": name, "path": "", "reason": "explainer failed", "detail": str(exc)[:300]})
+            continue
+        seconds[name] = round(time.perf_counter() - t0, 3)
+        log.info("%-21s %d maps in %.2f s", name, len(x), seconds[name])
+    return maps, seconds, skipped
+
+
+def _rows(metrics: dict[str, np.ndarray], **keys) -> pd.DataFrame:
+    df = pd.DataFrame({k: np.asarray(v) for k, v in metrics.items()})
+    for k, v in reversed(list(keys.items())):
+        df.insert(0, k, v)
+    return df
+
+
+def fidelity_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], maps: dict[str, np.ndarray],
+                   masks: Sequence[str], *, floor_db: float, probs: np.ndarray) -> pd.DataFrame:
+    """Per-example spectral fidelity metrics for every explainer × mask kind (``domain = "spectral"``)."""
+    predict = lambda z: predict_probs(model, z)  # noqa: E731
+    frames = []
+    for name, a in maps.items():
+        for kind in masks:
+            m = make_masks(a, kind)
+            met = spectral_fidelity(predict, x, m, c, floor_db=floor_db, probs=probs)
+            frames.append(_rows(met, domain="spectral", explainer=name, mask=kind, segment_id=list(ids)))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["domain", *METRICS])
+
+
+def roundtrip_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], maps: dict[str, np.ndarray],
+                    masks: Sequence[str], *, config: SpectrogramConfig, ref_amplitude: np.ndarray,
+                    audio: list[np.ndarray], floor_db: float) -> pd.DataFrame:
+    """Per-example fidelity after the audio round trip (``domain = "audio"``).
+
+    ``p_c(X)`` is the model on the unmasked round trip, so the metrics measure the mask
+    and not the resynthesis.
+    """
+    predict = lambda z: predict_probs(model, z)  # noqa: E731
+    frames = []
+    for name, a in maps.items():
+        for kind in masks:
+            m = make_masks(a, kind)
+            p, p_in, p_out = roundtrip_probs(predict, x, m, config=config, ref_amplitude=ref_amplitude,
+                                             source_audio=audio, floor_db=floor_db)
+            met = fidelity_metrics(p, p_in, p_out, c, m)
+            frames.append(_rows(met, domain="audio", explainer=name, mask=kind, segment_id=list(ids)))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def reconstruction_errors(x: np.ndarray, *, config: SpectrogramConfig, ref_amplitude: np.ndarray,
+                          audio: list[np.ndarray]) -> np.ndarray:
+    """dB error of the all-ones-mask reconstruction against the segment audio, per example."""
+    out = []
+    for xi, ref, y in zip(x, ref_amplitude, audio):
+        rec = masked_audio(xi, np.ones_like(xi), config=config, ref_amplitude=float(ref), source_audio=y,
+                           length=len(y))["masked_in"]
+        out.append(error_db(y, rec) if np.any(y) else float("nan"))
+    return np.asarray(out)
+
+
+def featurize(audio: np.ndarray, *, config: SpectrogramConfig, shape: tuple[int, int]) -> np.ndarray:
+    """dB spectrograms ``(n, F, T)`` of equal-length audio ``(n, L)``, checked against the model's shape."""
+    db = spectrogram_db(audio, config=config, mel_basis=config.mel_basis() if config.kind == "mel" else None)[0]
+    if db.shape[1:] != tuple(shape):
+        raise ValueError(f"recomputed spectrogram shape {db.shape[1:]} differs from the features' {tuple(shape)}")
+    return db
+
+
+def _read_audio(rows: pd.DataFrame, root: str | Path, skipped: list[dict]) -> list[np.ndarray | None]:
+    out = []
+    for row in rows.to_dict(orient="records"):
+        path = Path(root) / str(row["audio_dir"]) / f"{row['recording_id']}.wav"
+        try:
+            y = read_segment_audio(row, root=root)
+        except (OSError, ValueError) as exc:
+            skipped.append({"id": row["segment_id"], "path": str(path), "reason": "segment audio unreadable",
+                            "detail": str(exc)[:300]})
+            y = None
+        else:
+            if not np.any(y):
+                skipped.append({"id": row["segment_id"], "path": str(path), "reason": "silent segment",
+                                "detail": "audio round trip and noise mixing need a non-silent segment"})
+                y = None
+        out.append(y)
+    return out
+
+
+def run_attribution(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray,
+                    config: SpectrogramConfig, out_dir: str | Path, audio_root: str | Path = ".",
+                    explainers: list[str], masks: list[str], headline_mask: str, n_examples: int,
+                    floor_db: float, target: str, baseline_db: float | None, smoothgrad_samples: int,
+                    smoothgrad_noise: float, ig_steps: int, occlusion_patch: float, lime_samples: int,
+                    lime_grid_freq: int, lime_grid_time: int, shap_background: int, shap_samples: int,
+                    gradcam_signed: bool, roundtrip_examples: int, wav_examples: int, figure_examples: int,
+                    sanity_examples: int, sanity_explainers: list[str], sanity_layers: int | None,
+                    noise_files: list[str], white_noise: bool, snr_db: list[float], noise_examples: int,
+                    noise_explainers: list[str], ece_bins: int, seed: int) -> dict:
+    """Run the whole analysis on a bounded sample of the test split and write ``out_dir``.
+
+    Parameters are the ``attribution`` params (see ``AttributionParams``) plus the loaded
+    model, the :class:`~audiolens.shards.FeatureStore`, split positions and the STFT config.
+
+    Returns
+    -------
+    dict
+        The headline metrics (also written to ``out_dir/metrics.json``).
+    """
+    from audiolens.interpret import attribution_report as rep
+    from audiolens.interpret.noise import noise_robustness, noise_sources
+    from audiolens.interpret.reconstruct import write_example_wavs
+    from audiolens.interpret.sanity import cascading_randomisation
+
+    out = Path(out_dir)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    skipped: list[dict] = []
+    index = store.index
+    labels_all = index["label_index"].to_numpy(dtype=int)
+    pos = np.asarray(test_positions)[select_examples(labels_all[test_positions], n_examples, seed=seed)]
+    if len(pos) == 0:
+        raise ValueError("the test split is empty: nothing to explain")
+    x, y, rows = store.get(pos), labels_all[pos], index.iloc[pos].reset_index(drop=True)
+    ids = rows["segment_id"].astype(str).tolist()
+    bg_pos = np.asarray(train_positions)[select_examples(labels_all[train_positions], shap_background, seed=seed + 1)]
+    background = store.get(bg_pos) if len(bg_pos) else None
+    probs = predict_probs(model, x)
+    c = probs.argmax(axis=1)
+    log.info("explaining %d test segments (accuracy %.3f), background %d train segments",
+             len(x), float(np.mean(c == y)), len(bg_pos))
+
+    kw = dict(target=target, baseline_db=baseline_db, smoothgrad_samples=smoothgrad_samples,
+              smoothgrad_noise=smoothgrad_noise, ig_steps=ig_steps, occlusion_patch=occlusion_patch,
+              lime_samples=lime_samples, lime_grid_freq=lime_grid_freq, lime_grid_time=lime_grid_time,
+              shap_samples=shap_samples, gradcam_signed=gradcam_signed, background=background, seed=seed)
+    kwargs = {name: explainer_kwargs(name, **kw) for name in set(explainers) | set(sanity_explainers)
+              | set(noise_explainers)}
+    maps, seconds, skipped_ex = compute_maps(model, x, c, explainers, kwargs)
+    skipped += skipped_ex
+    per_example = fidelity_frame(model, x, c, ids, maps, masks, floor_db=floor_db, probs=probs)
+
+    # audio: round trip, reconstruction error, WAVs
+    audio = _read_audio(rows, audio_root, skipped)
+    ok = [i for i, a in enumerate(audio) if a is not None]
+    rt = ok[:roundtrip_examples]
+    rec_err = np.array([])
+    if rt:
+        sel = np.asarray(rt)
+        rec_err = reconstruction_errors(x[sel], config=config, ref_amplitude=rows["ref_amplitude"].to_numpy()[sel],
+                                        audio=[audio[i] for i in rt])
+        rtf = roundtrip_frame(model, x[sel], c[sel], [ids[i] for i in rt], {k: v[sel] for k, v in maps.items()},
+                              masks, config=config, ref_amplitude=rows["ref_amplitude"].to_numpy()[sel],
+                              audio=[audio[i] for i in rt], floor_db=floor_db)
+        per_example = pd.concat([per_example, rtf], ignore_index=True)
+    for i in ok[:wav_examples]:
+        for name, a in maps.items():
+            pair = masked_audio(x[i], make_masks(a[i:i + 1], headline_mask)[0], config=config,
+                                ref_amplitude=float(rows["ref_amplitude"].iloc[i]), source_audio=audio[i],
+                                length=len(audio[i]), floor_db=floor_db)
+            write_example_wavs(out / "wav", f"{i:02d}_{ids[i]}_{name}_{headline_mask}", original=audio[i],
+                               sample_rate=config.sample_rate, **pair)
+
+    summary = rep.summary_table(per_example)
+    rep.write_table(per_example, out, "fidelity_examples", title="Fidelity per example")
+    rep.write_table(summary, out, "fidelity", title="Fidelity per explainer × mask (mean over examples)")
+    rep.fidelity_heatmaps(out / "figures" / "fidelity_spectral.png", summary, domain="spectral")
+    rep.fidelity_heatmaps(out / "figures" / "fidelity_audio.png", summary, domain="audio")
+    names = [str(n) for n in store.class_names] or [str(k) for k in range(probs.shape[1])]
+    for i in range(min(figure_examples, len(x))):
+        rep.example_figure(out / "figures" / f"example_{i:02d}_{ids[i]}.png", x[i], {k: v[i] for k, v in maps.items()},
+                           mask_kind=headline_mask, floor_db=floor_db,
+                           title=f"{ids[i]}: label {names[y[i]]}, predicted {names[c[i]]} (p={probs[i, c[i]]:.2f})")
+
+    # sanity check
+    sanity = pd.DataFrame()
+    if sanity_examples > 0 and sanity_explainers:
+        fns = {n: (lambda m, xx, cc, n=n: explain(n, m, xx, class_index=cc, **kwargs[n])) for n in sanity_explainers}
+        t0 = time.perf_counter()
+        sanity = cascading_randomisation(model, x[:sanity_examples], c[:sanity_examples], fns, seed=seed,
+                                         max_layers=sanity_layers)
+        seconds["sanity"] = round(time.perf_counter() - t0, 3)
+        rep.write_table(sanity, out, "sanity", title="Model-parameter randomisation (cascading, top-down)")
+        rep.sanity_figure(out / "figures" / "sanity.png", sanity)
+
+    # noise contamination
+    perf, nfid = pd.DataFrame(), pd.DataFrame()
+    sources = noise_sources(noise_files, sample_rate=config.sample_rate, white=white_noise, seed=seed)
+    if noise_examples > 0 and sources and snr_db:
+        npos = np.asarray(test_positions)[select_examples(labels_all[test_positions], noise_examples, seed=seed + 2)]
+        nrows = index.iloc[npos].reset_index(drop=True)
+        naudio = _read_audio(nrows, audio_root, skipped)
+        keep = [i for i, a in enumerate(naudio) if a is not None]
+        if keep:
+            t0 = time.perf_counter()
+            fns = {n: (lambda xx, cc, n=n: explain(n, model, xx, class_index=cc, **kwargs[n])) for n in noise_explainers}
+            perf, nfid = noise_robustness(
+                predict=lambda z: predict_probs(model, z), audio=np.stack([naudio[i] for i in keep]),
+                labels=labels_all[npos][keep], sources=sources, snrs=list(snr_db),
+                featurize=lambda a: featurize(a, config=config, shape=store.shape), explainers=fns,
+                mask=headline_mask, floor_db=floor_db, ece_bins=ece_bins, seed=seed)
+            seconds["noise"] = round(time.perf_counter() - t0, 3)
+            rep.write_table(perf, out, "noise_performance", title="Accuracy and calibration per noise × SNR")
+            rep.write_table(nfid, out, "noise_fidelity", title=f"Fidelity ({headline_mask} mask) per noise × SNR")
+            rep.noise_figure(out / "figures" / "noise.png", perf, nfid)
+
+    atomic_write_csv(out / "skipped.csv", pd.DataFrame(skipped, columns=["id", "path", "reason", "detail"]))
+    atomic_write_json(out / "timings.json", seconds)
+    head = headline(summary, sanity, perf, headline_mask=headline_mask, n=len(x),
+                    accuracy=float(np.mean(c == y)), reconstruction_error_db=rec_err)
+    atomic_write_json(out / "metrics.json", head)
+    return head
+
+
+def headline(summary: pd.DataFrame, sanity: pd.DataFrame, perf: pd.DataFrame, *, headline_mask: str, n: int,
+             accuracy: float, reconstruction_error_db: np.ndarray) -> dict:
+    """The dvc metrics: per explainer FF/AD/AI/AG/fid_in/SPS (headline mask, both domains),
+    the last sanity step's similarity, and accuracy/ECE per noise condition."""
+    def num(v):
+        v = float(v)
+        return round(v, 5) if np.isfinite(v) else None
+    out: dict = {"n_examples": n, "accuracy": num(accuracy), "headline_mask": headline_mask,
+                 "reconstruction_error_db": num(np.nanmean(reconstruction_error_db))
+                 if np.isfinite(reconstruction_error_db).any() else None, "explainers": {}}
+    for row in summary[summary["mask"] == headline_mask].itertuples(index=False):
+        d = out["explainers"].setdefault(row.explainer, {})
+        prefix = "" if row.domain == "spectral" else "audio_"
+        for met in ("FF", "AD", "AI", "AG", "fid_in", "SPS", "COMP_norm"):
+            d[prefix + met] = num(getattr(row, met))
+    if not sanity.empty:
+        last = sanity[sanity["step"] == sanity["step"].max()]
+        for row in last.itertuples(index=False):
+            out["explainers"].setdefault(row.explainer, {})["sanity_spearman_abs"] = num(row.spearman_abs)
+    out["noise"] = {f"{r.noise}" + ("" if r.noise == "clean" else f"@{r.snr_db:g}dB"):
+                    {"accuracy": num(r.accuracy), "ece": num(r.ece)} for r in perf.itertuples(index=False)}
+    return out
