@@ -1,0 +1,61 @@
+"""What the ``paramspace`` stage does: weight drift over epochs and the layer-reset study."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from audiolens.interpret import figures
+from audiolens.interpret.paramspace import (drift_table, epoch_weight_files, reset_robustness,
+                                            weight_history)
+from audiolens.interpret.selection import split_positions_for, subsample
+from audiolens.io import atomic_write_csv, atomic_write_json
+from audiolens.plots import save_figure
+
+__all__ = ["run_paramspace"]
+
+
+def run_paramspace(*, model: keras.Model, weights_dir: str | Path, store, split_df: pd.DataFrame,
+                   out_dir: str | Path, bn_stats: str, critical_drop: float, max_eval: int,
+                   bn_samples: int, include_augmented: bool, batch_size: int, seed: int) -> dict:
+    """Weight drift over epochs and the layer re-initialisation study into ``out_dir``.
+
+    Writes ``drift.csv``, ``drift.png``, ``robustness.csv``, ``robustness.json``,
+    ``robustness.png`` and returns the summary (``summary.json``).
+    """
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    files = epoch_weight_files(weights_dir)
+    hist = weight_history(model, files)
+    drift = drift_table(model, hist)
+    atomic_write_csv(out / "drift.csv", drift)
+    save_figure(figures.drift_figure(drift), out / "drift.png")
+    t_drift = time.perf_counter() - t0
+
+    train, test = split_positions_for(store, split_df, include_augmented=include_augmented)
+    ev = subsample(test, max_eval, seed=seed)
+    labels = store.index["label_index"].to_numpy(dtype=np.int64)
+    x_stats = store.get(subsample(train, bn_samples, seed=seed + 1))
+    table, ref = reset_robustness(model, store.get(ev), labels[ev], initial=hist[0], seed=seed,
+                                  bn_stats=bn_stats, x_stats=x_stats, critical_drop=critical_drop,
+                                  batch_size=batch_size,
+                                  progress=lambda it: tqdm(it, desc="layer resets", unit="layer"))
+    last = drift[drift["epoch"] == drift["epoch"].max()].set_index("layer")
+    table["relative_change_final"] = table["layer"].map(last["relative_change"])
+    atomic_write_csv(out / "robustness.csv", table)
+    atomic_write_json(out / "robustness.json", {
+        "reference": ref, "epochs": [e for e, _ in files],
+        "layers": table.replace({np.nan: None}).to_dict(orient="records"),
+        "critical_initial": table.loc[table.status_initial == "critical", "layer"].tolist(),
+        "critical_random": table.loc[table.status_random == "critical", "layer"].tolist()})
+    save_figure(figures.robustness_figure(table, ref), out / "robustness.png")
+    summary = {"n_layers": int(len(table)), "epochs": len(files) - 1, "reference": ref,
+               "n_critical_initial": int((table.status_initial == "critical").sum()),
+               "n_critical_random": int((table.status_random == "critical").sum()),
+               "timings_s": {"drift_s": round(t_drift, 3), "total_s": round(time.perf_counter() - t0, 3)}}
+    atomic_write_json(out / "summary.json", summary)
+    return summary
