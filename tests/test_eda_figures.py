@@ -55,3 +55,8 @@ def test_spectra_pitch_stats_pairs(tmp_path):
     _assert_png(figures.plot_pairs(rows, out=tmp_path / "pairs.png", col_titles=["linear", "mel"]))
     with pytest.raises(ValueError):
         figures.plot_pairs([], out=tmp_path / "none.png")
+
+
+def test_natural_sorted_orders_numbers_numerically():
+    assert figures.natural_sorted(["f10", "f2", "m1", "f1", "f2"]) == ["f1", "f2", "f10", "m1"]
+    assert figures.natural_sorted([3, 20, 1]) == ["1", "3", "20"]

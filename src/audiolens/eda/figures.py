@@ -13,7 +13,7 @@ import pandas as pd
 from audiolens.eda.stats import STAT_COLUMNS
 from audiolens.plots import new_figure, save_figure, show_spectrogram
 
-__all__ = ["plot_counts", "plot_durations", "plot_class_totals", "plot_spectra", "plot_pitch",
+__all__ = ["natural_sorted", "plot_counts", "plot_durations", "plot_class_totals", "plot_spectra", "plot_pitch",
            "plot_image_stats", "plot_pairs"]
 
 ORIGINAL = "#1f77b4"
@@ -22,6 +22,14 @@ BEFORE = "#9e9e9e"
 AFTER = "#2ca02c"
 STAT_UNITS = {"mean": "dB", "variance": "dB²", "entropy": "bits", "skewness": "", "kurtosis": "excess",
               "dominant_hz": "Hz"}
+
+
+def natural_sorted(values) -> list[str]:
+    """Distinct values as str, sorted so that ``f2`` comes before ``f10``."""
+    import re
+
+    return sorted({str(v) for v in values},
+                  key=lambda x: [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", x)])
 
 
 def _colours(n: int) -> list:
@@ -44,7 +52,7 @@ def plot_counts(manifest: pd.DataFrame, *, out: str | Path, speaker_col: str = "
 
     ``manifest`` needs ``label`` and optionally ``speaker`` (empty strings → no speaker panel).
     """
-    labels = sorted(manifest[label_col].astype(str).unique())
+    labels = natural_sorted(manifest[label_col])
     colour = dict(zip(labels, _colours(len(labels))))
     has_spk = speaker_col in manifest.columns and manifest[speaker_col].astype(str).str.len().gt(0).any()
     n_spk = manifest[speaker_col].nunique() if has_spk else 0
@@ -57,9 +65,9 @@ def plot_counts(manifest: pd.DataFrame, *, out: str | Path, speaker_col: str = "
     _rotate(ax, labels)
     if has_spk:
         ax = axes[0, 0]
-        table = (manifest.assign(_l=manifest[label_col].astype(str))
-                 .groupby([speaker_col, "_l"]).size().unstack(fill_value=0).reindex(columns=labels,
-                                                                                    fill_value=0))
+        table = (manifest.assign(_l=manifest[label_col].astype(str), _s=manifest[speaker_col].astype(str))
+                 .groupby(["_s", "_l"]).size().unstack(fill_value=0)
+                 .reindex(index=natural_sorted(manifest[speaker_col]), columns=labels, fill_value=0))
         bottom = np.zeros(len(table))
         for lab in labels:
             vals = table[lab].to_numpy()
@@ -67,7 +75,7 @@ def plot_counts(manifest: pd.DataFrame, *, out: str | Path, speaker_col: str = "
             bottom += vals
         ax.set_title(f"recordings per {speaker_col}")
         ax.set_ylabel("recordings")
-        ax.legend(title=label_col, fontsize=7)
+        ax.legend(title=label_col, fontsize=7, bbox_to_anchor=(1.01, 1.0), loc="upper left")
         _rotate(ax, list(table.index.astype(str)))
     return save_figure(fig, out)
 
@@ -77,7 +85,7 @@ def plot_durations(durations: pd.DataFrame, *, out: str | Path, by: str = "speak
 
     ``durations`` needs ``<by>``, ``duration_before_s``, ``duration_after_s`` (seconds).
     """
-    groups = sorted(durations[by].astype(str).unique())
+    groups = natural_sorted(durations[by])
     fig, axes = new_figure(1, 1, size=(max(5.0, 0.45 * len(groups) + 1.5), 3.4))
     ax = axes[0, 0]
     pos = np.arange(len(groups), dtype=float)
@@ -103,7 +111,7 @@ def plot_class_totals(segments: pd.DataFrame, *, out: str | Path, label_col: str
 
     ``segments`` needs ``<label_col>``, ``augmented`` (bool), ``seconds`` (segment length, s).
     """
-    labels = sorted(segments[label_col].astype(str).unique())
+    labels = natural_sorted(segments[label_col])
     seg = segments.assign(_l=segments[label_col].astype(str), _aug=segments["augmented"].astype(bool))
     fig, axes = new_figure(1, 2, size=(max(3.5, 0.6 * len(labels) + 1.5), 3.2))
     x = np.arange(len(labels), dtype=float)
@@ -136,19 +144,20 @@ def plot_spectra(spectra: dict[str, pd.DataFrame], freqs_hz: np.ndarray, *, out:
     """
     freqs = np.asarray(freqs_hz, dtype=float)
     keep = freqs > 0
-    groups = sorted({str(g) for df in spectra.values() for g in df.index})
+    groups = natural_sorted(g for df in spectra.values() for g in df.index)
     colour = dict(zip(groups, _colours(len(groups))))
     fig, axes = new_figure(1, len(spectra), size=(4.6, 3.4), sharey=True)
     for ax, (name, df) in zip(axes[0], spectra.items()):
-        for g, row in df.iterrows():
-            power = np.asarray(row.to_numpy(dtype=float))
+        for g in natural_sorted(df.index):
+            power = np.asarray(df.loc[g].to_numpy(dtype=float))
             ax.plot(freqs[keep], 10 * np.log10(np.maximum(power[keep], 1e-20)), lw=0.9,
                     color=colour[str(g)], label=str(g))
         ax.set_xscale("log")
         ax.set_xlabel("frequency (Hz)")
         ax.set_title(f"mean spectrum per {by}: {name}")
     axes[0, 0].set_ylabel("mean power (dB)")
-    axes[0, -1].legend(fontsize=6, ncol=2 if len(groups) > 10 else 1, loc="lower left")
+    axes[0, -1].legend(fontsize=6, ncol=2 if len(groups) > 12 else 1, title=by,
+                       bbox_to_anchor=(1.01, 1.0), loc="upper left")
     return save_figure(fig, out)
 
 
@@ -159,7 +168,7 @@ def plot_pitch(frames: pd.DataFrame, summary: pd.DataFrame, *, out: str | Path,
     ``frames``: ``<by>``, ``f0_hz``, ``voiced``; ``summary``: output of
     :func:`audiolens.eda.pitch.pitch_summary`.
     """
-    groups = sorted(summary[by].astype(str).unique())
+    groups = natural_sorted(summary[by])
     fig, axes = new_figure(1, 2, size=(max(4.0, 0.35 * len(groups) + 1.5), 3.4))
     voiced = frames[frames["voiced"].astype(bool) & np.isfinite(frames["f0_hz"])]
     data = [voiced.loc[voiced[by].astype(str) == g, "f0_hz"].to_numpy() for g in groups]
@@ -182,7 +191,7 @@ def plot_pitch(frames: pd.DataFrame, summary: pd.DataFrame, *, out: str | Path,
 def plot_image_stats(stats: pd.DataFrame, *, out: str | Path, by: str = "label",
                      columns: Sequence[str] = STAT_COLUMNS) -> Path:
     """Distribution of each image statistic per class: overlaid histograms (≤ 8 classes) or boxplots."""
-    groups = sorted(stats[by].astype(str).unique())
+    groups = natural_sorted(stats[by])
     colour = dict(zip(groups, _colours(len(groups))))
     ncols = 3
     nrows = int(np.ceil(len(columns) / ncols))
