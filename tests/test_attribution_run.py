@@ -120,3 +120,23 @@ def test_run_attribution_writes_tables_figures_wavs(corpus, tmp_path):
     assert set(metrics["explainers"]) == {"saliency", "integrated_gradients", "occlusion", "gradcam", "lime", "shap"}
     assert "audio_FF" in metrics["explainers"]["saliency"] and "sanity_spearman_abs" in metrics["explainers"]["saliency"]
     assert set(metrics["noise"]) == {"clean", "white@10dB", "white@0dB"}
+
+
+@pytest.mark.shared
+def test_run_with_real_noise_files(corpus, tmp_path, shared_data):
+    import soundfile as sf_
+
+    root, store = corpus
+    files = sorted(str(p) for p in (shared_data / "noises").glob("*.wav"))
+    assert sum(sf_.info(f).channels == 2 for f in files) == 2
+    head = run_attribution(model=tiny_model(store.shape), store=store, test_positions=np.arange(6, 12),
+                           train_positions=np.arange(0, 6), config=CFG, out_dir=tmp_path, audio_root=root,
+                           **settings(explainers=["saliency"], roundtrip_examples=0, wav_examples=0,
+                                      figure_examples=0, sanity_examples=0, noise_files=files, white_noise=False,
+                                      snr_db=[3.5]))
+    perf = pd.read_csv(tmp_path / "noise_performance.csv")
+    stems = [p.rsplit("/", 1)[-1][:-4] for p in files]
+    assert list(perf["noise"]) == ["clean", *stems] and (perf["n"] == 5).all()
+    assert set(head["noise"]) == {"clean", *(f"{s}@3.5dB" for s in stems)}
+    nf = pd.read_csv(tmp_path / "noise_fidelity.csv")
+    assert len(nf) == 4 and nf["FF"].notna().all()
