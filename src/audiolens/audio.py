@@ -6,8 +6,6 @@ unless stated) and explicit keyword arguments; none reads files or params.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import gcd
-
 import numpy as np
 
 __all__ = [
@@ -31,7 +29,7 @@ def to_mono(y: np.ndarray) -> np.ndarray:
 
 
 def resample(y: np.ndarray, *, sr_in: int, sr_out: int) -> np.ndarray:
-    """Polyphase resampling (anti-aliased, deterministic) from ``sr_in`` to ``sr_out`` Hz.
+    """Band-limited resampling (libsoxr, high quality, deterministic) from ``sr_in`` to ``sr_out`` Hz.
 
     Parameters
     ----------
@@ -41,17 +39,16 @@ def resample(y: np.ndarray, *, sr_in: int, sr_out: int) -> np.ndarray:
 
     Returns
     -------
-    ndarray, shape (round(n * sr_out / sr_in),), float32
+    ndarray, shape (ceil(n * sr_out / sr_in),), float32
     """
     if sr_in <= 0 or sr_out <= 0:
         raise ValueError(f"sample rates must be positive (got sr_in={sr_in}, sr_out={sr_out})")
     y = np.asarray(y, dtype=np.float32)
     if sr_in == sr_out:
         return y
-    from scipy.signal import resample_poly
+    import soxr
 
-    g = gcd(int(sr_in), int(sr_out))
-    return resample_poly(y, int(sr_out) // g, int(sr_in) // g).astype(np.float32, copy=False)
+    return soxr.resample(y, int(sr_in), int(sr_out), quality="HQ").astype(np.float32, copy=False)
 
 
 def denoise(y: np.ndarray, *, sr: int, noise_profile_s: float, stationary: bool = True,
@@ -75,7 +72,8 @@ def denoise(y: np.ndarray, *, sr: int, noise_profile_s: float, stationary: bool 
     freq_smooth_hz, time_smooth_ms : float
         Extent of the gate-mask smoothing (Hz, ms). noisereduce's default 500 Hz dilutes
         the mask of narrow-band sound (a tone, a voice harmonic) and attenuates it by
-        10-15 dB; 50 Hz keeps such sound within 1 dB.
+        10-15 dB; 50 Hz keeps such sound within 1 dB. Below one FFT bin (``sr / (n_fft/2)``)
+        or one hop, no smoothing along that axis.
 
     Returns
     -------
@@ -91,8 +89,11 @@ def denoise(y: np.ndarray, *, sr: int, noise_profile_s: float, stationary: bool 
 
     y = np.asarray(y, dtype=np.float32)
     n_fft = int(2 ** np.ceil(np.log2(max(64, 0.064 * sr))))  # ~64 ms window
+    # noisereduce refuses smoothing narrower than one bin / one hop: that means no smoothing
+    bin_hz, hop_ms = sr / (n_fft / 2), 1000.0 * (n_fft // 4) / sr
     common = dict(sr=sr, prop_decrease=prop_decrease, n_fft=n_fft, padding=max(n_fft, sr // 4),
-                  freq_mask_smooth_hz=freq_smooth_hz or None, time_mask_smooth_ms=time_smooth_ms or None,
+                  freq_mask_smooth_hz=freq_smooth_hz if freq_smooth_hz >= bin_hz else None,
+                  time_mask_smooth_ms=time_smooth_ms if time_smooth_ms >= hop_ms else None,
                   chunk_size=max(60 * sr, 4 * n_fft))
     if stationary:
         n_prof = int(round(noise_profile_s * sr))

@@ -1,0 +1,42 @@
+"""Stage augment: time-stretched copies of chosen recordings -> data/interim/augmented/ (+ segments.csv)."""
+import json
+from pathlib import Path
+
+from audiolens.config import save_resolved
+from audiolens.io import atomic_dir, atomic_write_csv
+from audiolens.prep.augment import augment_corpus, select_recordings
+from audiolens.prep.common import unsegmented
+from audiolens.runtime import start_stage, timed
+from audiolens.segments import read_table, segment_table
+
+INGEST = Path("data/interim/ingest")
+CLEAN = Path("data/interim/clean")
+OUT = Path("data/interim/augmented")
+REPORT = Path("reports/augment")
+
+def main() -> None:
+    params, log = start_stage("augment")
+    a, s, sr = params.augment, params.segment, params.audio.sample_rate
+    manifest = read_table(INGEST / "manifest.csv")
+    classes = json.loads((INGEST / "classes.json").read_text())
+    positive_class = classes["class_names"][-1] if classes.get("positive") else None
+    cleaned = set(read_table(CLEAN / "clean_log.csv")["id"])
+    chosen = select_recordings(manifest[manifest["id"].isin(cleaned)], select_by=a.select_by, values=a.values,
+                               positive_class=positive_class) if a.enabled else manifest.iloc[:0]
+    log.info("augmenting %d recordings x factors %s", len(chosen), a.factors if a.enabled else [])
+    with atomic_dir(OUT) as tmp:
+        with timed(log, "augment"):
+            aug = augment_corpus(chosen, clean_dir=CLEAN, out_dir=tmp, factors=a.factors, sample_rate=sr,
+                                 n_jobs=params.audio.n_jobs)
+        segs, tails = segment_table(aug, sample_rate=sr, length_s=s.length_s, hop_s=s.hop_s, tail=s.tail,
+                                    min_tail_s=s.min_tail_s, audio_dir=str(OUT))
+        atomic_write_csv(tmp / "segments.csv", segs)
+        atomic_write_csv(tmp / "tails.csv", tails)
+        save_resolved(params, tmp / "resolved_params.yaml", sections=["audio", "segment", "augment"])
+    atomic_write_csv(REPORT / "skipped.csv", unsegmented(tails))
+    per_factor = segs.groupby("factor").size().to_dict() if len(segs) else {}
+    log.info("%d augmented recordings -> %d segments (per factor: %s)", len(aug), len(segs),
+             {f"{k:g}": int(v) for k, v in per_factor.items()})
+
+if __name__ == "__main__":
+    main()

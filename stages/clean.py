@@ -1,0 +1,41 @@
+"""Stage clean: manifest -> data/interim/clean/<id>.wav (mono, audio.sample_rate, denoised, silence cut)."""
+from pathlib import Path
+
+from audiolens.audio import CleanSettings
+from audiolens.config import save_resolved
+from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
+from audiolens.prep.clean import clean_corpus
+from audiolens.runtime import start_stage, timed
+from audiolens.segments import read_table
+
+MANIFEST = Path("data/interim/ingest/manifest.csv")
+OUT = Path("data/interim/clean")
+REPORT = Path("reports/clean")
+
+
+def main() -> None:
+    params, log = start_stage("clean")
+    c = params.clean
+    settings = CleanSettings(sample_rate=params.audio.sample_rate, **c.model_dump(exclude={"min_keep_s"}))
+    manifest = read_table(MANIFEST, columns=["id", "path"])
+    log.info("cleaning %d recordings with %d worker(s): %s", len(manifest), params.audio.n_jobs, settings)
+    with atomic_dir(OUT) as tmp:
+        with timed(log, "clean"):
+            clean_log, skipped = clean_corpus(manifest, root=params.data.root, out_dir=tmp, settings=settings,
+                                              min_keep_s=c.min_keep_s, n_jobs=params.audio.n_jobs)
+        atomic_write_csv(tmp / "clean_log.csv", clean_log)
+        save_resolved(params, tmp / "resolved_params.yaml", sections=["audio", "clean"])
+    atomic_write_csv(REPORT / "skipped.csv", skipped)
+    for reason, n in skipped["reason"].value_counts().sort_index().items():
+        log.warning("skipped %d recording(s): %s (see %s)", n, reason, REPORT / "skipped.csv")
+    summary = {"recordings": len(clean_log), "skipped": len(skipped),
+               "denoised": int(clean_log["denoised"].sum()),
+               "hours_in": round(float(clean_log["duration_in_s"].sum()) / 3600, 4),
+               "hours_out": round(float(clean_log["duration_out_s"].sum()) / 3600, 4),
+               "mean_removed_fraction": round(float(clean_log["removed_fraction"].mean()), 4) if len(clean_log) else 0.0}
+    atomic_write_json(REPORT / "summary.json", summary)
+    log.info("clean: %s", summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Stage spectrogram: segments -> data/processed/features/ (dB shards, index.csv, meta.json, png/)."""
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from audiolens.config import save_resolved
+from audiolens.features import SpectrogramConfig
+from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
+from audiolens.prep.featurize import export_pngs, feature_meta, featurize
+from audiolens.runtime import start_stage, timed
+from audiolens.segments import read_table
+
+INGEST = Path("data/interim/ingest")
+SEGMENTS = [Path("data/interim/segments/segments.csv"), Path("data/interim/augmented/segments.csv")]
+OUT = Path("data/processed/features")
+
+
+def main() -> None:
+    params, log = start_stage("spectrogram")
+    f = params.features
+    try:
+        cfg = SpectrogramConfig(kind=f.kind, sample_rate=params.audio.sample_rate, n_fft=f.n_fft,
+                                hop_length=f.hop_length, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, top_db=f.top_db)
+    except ValueError as exc:
+        sys.exit(f"[spectrogram] params.yaml: {exc}")
+    segs = pd.concat([read_table(p) for p in SEGMENTS if p.is_file()], ignore_index=True)
+    if segs.empty:
+        sys.exit("[spectrogram] no segments to featurise: see reports/clean, reports/segment skipped.csv")
+    class_names = json.loads((INGEST / "classes.json").read_text())["class_names"]
+    length = int((segs["end"] - segs["start"]).iloc[0])
+    log.info("%d segments (%d augmented) -> %s spectrograms %dx%d", len(segs), int(segs["augmented"].sum()),
+             cfg.kind, cfg.n_freqs, cfg.n_frames(length))
+    with atomic_dir(OUT) as tmp:
+        with timed(log, "spectrogram"):
+            index = featurize(segs, config=cfg, out_dir=tmp, shard_size=f.shard_size, n_jobs=params.audio.n_jobs)
+        atomic_write_csv(tmp / "index.csv", index)
+        atomic_write_json(tmp / "meta.json", feature_meta(cfg, segment_samples=length, class_names=class_names,
+                                                          normalise=f.normalise, n_rows=len(index),
+                                                          shard_size=f.shard_size))
+        n_png = export_pngs(index, feature_dir=tmp, out_dir=tmp / "png", per_class=f.export_png, top_db=f.top_db)
+        save_resolved(params, tmp / "resolved_params.yaml", sections=["audio", "features"])
+    log.info("wrote %d spectrograms in %s, %d PNGs", len(index), OUT, n_png)
+
+
+if __name__ == "__main__":
+    main()
