@@ -170,6 +170,7 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
 
     keras.utils.set_random_seed(seed)
     mp = _use_mixed_precision(mixed_precision)
+    gpu = bool(tf.config.list_physical_devices("GPU"))
     prev_policy = keras.mixed_precision.dtype_policy().name
     strategy = resolve_strategy(distribute)
     n_replicas = strategy.num_replicas_in_sync
@@ -194,7 +195,8 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
             model.compile(optimizer=keras.optimizers.AdamW(learning_rate=learning_rate,
                                                            weight_decay=weight_decay),
                           loss=keras.losses.SparseCategoricalCrossentropy(),
-                          metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+                          metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                          jit_compile="auto" if gpu else False)  # XLA on CPU: 3x slower steps
         with atomic_dir(out_dir / "weights") as wdir:
             model.save_weights(wdir / "initial.weights.h5")
             callbacks, live = _callbacks(keras=keras, monitor=monitor, patience=patience,

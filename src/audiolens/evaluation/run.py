@@ -22,6 +22,9 @@ LOG = logging.getLogger("audiolens.evaluation")
 def predict_probs(model, store: FeatureStore, positions, *, batch_size: int = 64) -> np.ndarray:
     """Class probabilities ``(n, K)`` for index rows ``positions`` (streamed from the shards)."""
     positions = np.asarray(positions)
+    if getattr(model, "_jit_compile", None) is None:  # never set: avoid slow XLA "auto" on CPU
+        import tensorflow as tf
+        model.jit_compile = bool(tf.config.list_physical_devices("GPU"))
     y = np.zeros(len(positions), dtype=np.int64)
     ds = make_dataset(store, positions, y, batch_size=batch_size).map(lambda x, _y: x)
     return np.asarray(model.predict(ds, verbose=0), dtype=np.float64)

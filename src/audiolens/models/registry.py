@@ -60,8 +60,17 @@ def build_model(*, arch: str, input_shape: tuple[int, int, int], n_classes: int,
 
 
 def load_model(path: str | Path) -> keras.Model:
-    """Load a saved ``.keras`` model (custom normalisation layers registered)."""
+    """Load a saved ``.keras`` model (custom normalisation layers registered), uncompiled.
+
+    On CPU, XLA is switched off for ``predict`` (XLA compiles slowly and runs these
+    small CNNs ~3x slower there).
+    """
+    import tensorflow as tf
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
-    return keras.models.load_model(path, compile=False)
+    model = keras.models.load_model(path, compile=False)
+    if not tf.config.list_physical_devices("GPU"):
+        model.jit_compile = False
+    return model

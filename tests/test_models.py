@@ -1,0 +1,112 @@
+"""Model zoo: every architecture satisfies the model contract for linear and mel shapes."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from audiolens.models.blocks import HEAD_DROPOUT
+from audiolens.models.introspect import embedding_layer, last_conv_layer, logits_model
+from audiolens.models.layers import DatasetStandardize, PerSampleStandardize
+from audiolens.models.registry import ARCHS, build_model, load_model
+
+SHAPES = {"linear": (129, 40, 1), "mel": (64, 40, 1)}
+
+
+def _batch(shape, n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-80, 0, size=(n, *shape)).astype("float32"), np.arange(n) % 3
+
+
+@pytest.mark.parametrize("kind", list(SHAPES))
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_arch_contract_and_one_train_step(arch, kind):
+    shape = SHAPES[kind]
+    keras.utils.set_random_seed(0)
+    m = build_model(arch=arch, input_shape=shape, n_classes=3, width=0.25, dense_units=16, dropout=0.3)
+    assert m.input_shape == (None, *shape)
+    # contract: embedding -> head_dropout -> logits (linear Dense) -> probs (softmax)
+    emb = embedding_layer(m)
+    drop, logits, probs = m.get_layer(HEAD_DROPOUT), m.get_layer("logits"), m.get_layer("probs")
+    assert isinstance(drop, keras.layers.Dropout) and drop.rate == pytest.approx(0.3)
+    assert drop.input is emb.output and logits.input is drop.output and probs.input is logits.output
+    assert isinstance(logits, keras.layers.Dense) and logits.activation is keras.activations.linear
+    assert emb.output.shape[-1] == 16 and m.output_shape == (None, 3)
+    assert len(last_conv_layer(m).output.shape) == 4
+    x, y = _batch(shape)
+    p = np.asarray(m(x))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    z = np.asarray(logits_model(m)(x))
+    np.testing.assert_allclose(np.exp(z) / np.exp(z).sum(1, keepdims=True), p, rtol=1e-4, atol=1e-6)
+    # one optimisation step changes the weights and gives a finite loss
+    # eager: tracing EfficientNet's graph costs ~1 min on a busy CPU, one eager step ~3 s
+    m.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="sparse_categorical_crossentropy",
+              run_eagerly=True)
+    before = [w.copy() for w in m.get_layer("logits").get_weights()]
+    loss = m.train_on_batch(x, y)
+    assert np.isfinite(loss)
+    assert any(not np.allclose(a, b) for a, b in zip(before, m.get_layer("logits").get_weights()))
+
+
+def test_default_seed_cnn_is_demo_sized():
+    m = build_model(arch="seed_cnn", input_shape=SHAPES["linear"], n_classes=2)
+    assert 60_000 < m.count_params() < 160_000
+    widths = [l.filters for l in m.layers if isinstance(l, keras.layers.Conv2D)]
+    assert widths == [16, 32, 64, 128]
+
+
+@pytest.mark.parametrize("normalise", ["per_sample", "dataset", "none"])
+def test_save_load_round_trip(tmp_path, normalise):
+    stats = {"mean": np.linspace(-60, -20, 64).tolist(), "std": np.linspace(5, 15, 64).tolist()}
+    m = build_model(arch="compact_cnn", input_shape=SHAPES["mel"], n_classes=3, normalise=normalise,
+                    stats=stats if normalise == "dataset" else None)
+    assert (m.layers[1].name == "normalise") == (normalise != "none")
+    path = tmp_path / "m.keras"
+    m.save(path)
+    again = load_model(path)
+    x, _ = _batch(SHAPES["mel"])
+    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(m(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_normalisation_layers_match_numpy():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-80, 0, size=(3, 8, 5, 1)).astype("float32")
+    z = np.asarray(PerSampleStandardize()(x))
+    np.testing.assert_allclose(z.mean(axis=(1, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(z.std(axis=(1, 2, 3)), 1, atol=1e-3)
+    mean, std = rng.uniform(-50, -10, 8), rng.uniform(1, 10, 8)
+    d = np.asarray(DatasetStandardize(mean, std, eps=0.0)(x))
+    np.testing.assert_allclose(d, (x - mean[None, :, None, None]) / std[None, :, None, None], rtol=1e-5)
+    with pytest.raises(ValueError, match="stats for 8 frequency bins, input has 9"):
+        DatasetStandardize(mean, std)(np.zeros((1, 9, 5, 1), "float32"))
+    with pytest.raises(ValueError, match="needs stats"):
+        build_model(arch="seed_cnn", input_shape=(8, 8, 1), n_classes=2, normalise="dataset")
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="unknown architecture 'vgg'"):
+        build_model(arch="vgg", input_shape=(64, 40, 1), n_classes=2)
+    with pytest.raises(ValueError, match=r"input_shape must be \(F, T, 1\)"):
+        build_model(arch="seed_cnn", input_shape=(64, 40, 3), n_classes=2)
+    with pytest.raises(ValueError, match="only supported for efficientnet_b0"):
+        build_model(arch="seed_cnn", input_shape=(64, 40, 1), n_classes=2, weights="w.h5")
+    with pytest.raises(ValueError, match="would download"):
+        build_model(arch="efficientnet_b0", input_shape=(64, 40, 1), n_classes=2, weights="imagenet")
+    with pytest.raises(FileNotFoundError, match="nope.weights.h5"):
+        build_model(arch="efficientnet_b0", input_shape=(64, 40, 1), n_classes=2, weights="nope.weights.h5")
+    with pytest.raises(ValueError, match=">= 32"):
+        build_model(arch="efficientnet_b0", input_shape=(64, 20, 1), n_classes=2)
+
+
+def test_efficientnet_loads_local_backbone_weights(tmp_path):
+    keras.utils.set_random_seed(1)
+    a = build_model(arch="efficientnet_b0", input_shape=(32, 32, 1), n_classes=2)
+    backbone = a.get_layer("efficientnetb0")
+    path = tmp_path / "backbone.weights.h5"
+    backbone.save_weights(path)
+    keras.utils.set_random_seed(2)
+    b = build_model(arch="efficientnet_b0", input_shape=(32, 32, 1), n_classes=2, weights=str(path))
+    c = build_model(arch="efficientnet_b0", input_shape=(32, 32, 1), n_classes=2)
+    wa, wb, wc = (m.get_layer("efficientnetb0").get_weights() for m in (a, b, c))
+    assert all(np.array_equal(u, v) for u, v in zip(wa, wb))
+    assert not all(np.array_equal(u, v) for u, v in zip(wa, wc))
