@@ -1,9 +1,8 @@
 """Params sections for analysis: ``eda``, ``uncertainty``, ``interpret``, ``attribution``, ``report``."""
 from __future__ import annotations
 
-from typing import Literal
-
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -130,12 +129,12 @@ class AttributionParams(Section):
     headline_mask: str = "top30"
     n_examples: int = Field(default=16, ge=1)
     floor_db: float = -100.0
-    target: Literal["logits", "probs"] = "logits"
+    target: Literal["log_odds", "logits", "probs"] = "log_odds"
     baseline_db: float | None = None
     smoothgrad_samples: int = Field(default=8, ge=1)
     smoothgrad_noise: float = Field(default=0.1, gt=0.0)
     ig_steps: int = Field(default=16, ge=1)
-    occlusion_patch: float = Field(default=0.125, gt=0.0, le=1.0)
+    occlusion_patch: float = Field(default=0.2, gt=0.0, le=1.0)
     lime_samples: int = Field(default=96, ge=10)
     lime_grid_freq: int = Field(default=8, ge=1)
     lime_grid_time: int = Field(default=8, ge=1)
@@ -144,10 +143,9 @@ class AttributionParams(Section):
     gradcam_signed: bool = False
     roundtrip_examples: int = Field(default=4, ge=0)
     wav_examples: int = Field(default=2, ge=0)
-    figure_examples: int = Field(default=3, ge=0)
+    figure_examples: int = Field(default=2, ge=0)
     sanity_examples: int = Field(default=4, ge=0)
-    sanity_explainers: list[str] = Field(default_factory=lambda: [
-        "saliency", "smoothgrad", "integrated_gradients", "gradcam"])
+    sanity_explainers: list[str] = Field(default_factory=lambda: ["saliency", "integrated_gradients", "gradcam"])
     sanity_layers: int | None = Field(default=None, ge=1)
     noise_files: list[str] = Field(default_factory=list)
     white_noise: bool = True

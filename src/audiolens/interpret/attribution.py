@@ -15,9 +15,9 @@ Methods (``EXPLAINERS``):
 - ``lime``: LIME on a time×frequency grid segmentation (not superpixels);
 - ``shap``: SHAP ``GradientExplainer`` (expected gradients) with a background drawn from train.
 
-``y_c`` of the gradient methods and SHAP is the pre-softmax logit by default
-(``target="logits"``; ``"probs"`` for the softmax output); occlusion and LIME always
-use the probability ``p_c``.
+``y_c`` of the gradient methods and SHAP is the log-odds ``log p_c / (1 - p_c)`` by
+default (``target="log_odds"``: contrastive, not saturating; ``"logits"`` for the logit
+``z_c`` alone, ``"probs"`` for ``p_c``); occlusion and LIME always use ``p_c``.
 """
 from __future__ import annotations
 

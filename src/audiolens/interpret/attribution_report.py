@@ -77,7 +77,8 @@ def fidelity_heatmaps(path: Path, summary: pd.DataFrame, *, metrics: Sequence[st
         return None
     fig, axes = new_figure(1, len(metrics), size=(3.2, 0.45 * df["explainer"].nunique() + 1.2))
     for ax, met in zip(axes[0], metrics):
-        tab = df.pivot(index="explainer", columns="mask", values=met)
+        tab = df.pivot(index="explainer", columns="mask", values=met).reindex(
+            index=df["explainer"].unique(), columns=df["mask"].unique())
         im = ax.imshow(tab.to_numpy(dtype=float), aspect="auto", cmap="viridis")
         ax.set_xticks(range(tab.shape[1]), tab.columns, rotation=45, ha="right")
         ax.set_yticks(range(tab.shape[0]), tab.index)

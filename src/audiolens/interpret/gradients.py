@@ -15,19 +15,38 @@ from audiolens.models.introspect import logits_model
 
 __all__ = ["head", "gradient_fn", "saliency", "smoothgrad", "integrated_gradients", "baseline_of"]
 
-Target = Literal["logits", "probs"]
+Target = Literal["log_odds", "logits", "probs"]
 
 
-def head(model, target: Target = "logits"):
-    """The model whose output is explained: pre-softmax logits or the softmax probabilities."""
+def _log_odds(z):
+    """``log p_k / (1 - p_k) = z_k - logsumexp_{j != k} z_j`` for every class k, shape (b, K)."""
+    from keras import ops
+
+    k = ops.shape(z)[-1]
+    others = ops.logsumexp(ops.expand_dims(z, 1) + ops.eye(k, dtype=z.dtype) * -1e9, axis=-1)
+    return z - others
+
+
+def head(model, target: Target = "log_odds"):
+    """The model whose output is explained, ``(b, F, T, 1) -> (b, K)``.
+
+    ``log_odds``: ``log p_c / (1 - p_c)`` from the logits — contrastive (evidence for c
+    *against* the other classes) and not saturating; ``logits``: the pre-softmax logit
+    ``z_c`` alone; ``probs``: the softmax probability ``p_c`` (saturates when confident).
+    """
+    if target == "log_odds":
+        import keras
+
+        lm = logits_model(model)
+        return keras.Model(lm.inputs, keras.layers.Lambda(_log_odds, name="log_odds")(lm.outputs[0]))
     if target == "logits":
         return logits_model(model)
     if target == "probs":
         return model
-    raise ValueError(f"target must be 'logits' or 'probs', got {target!r}")
+    raise ValueError(f"target must be 'log_odds', 'logits' or 'probs', got {target!r}")
 
 
-def gradient_fn(model, target: Target = "logits"):
+def gradient_fn(model, target: Target = "log_odds"):
     """A compiled ``(x4 (b, F, T, 1), c (b,)) -> (y_c (b,), ∂y_c/∂x (b, F, T))`` function."""
     net = head(model, target)
 
@@ -51,14 +70,14 @@ def _batched(fn, x: np.ndarray, c: np.ndarray, batch_size: int) -> tuple[np.ndar
     return np.concatenate(ys), np.concatenate(gs)
 
 
-def saliency(model, x: np.ndarray, c: np.ndarray, *, target: Target = "logits",
+def saliency(model, x: np.ndarray, c: np.ndarray, *, target: Target = "log_odds",
              batch_size: int = 32) -> np.ndarray:
     """Vanilla gradient ``∂y_c/∂X`` (signed), shape ``(n, F, T)``."""
     return _batched(gradient_fn(model, target), x, c, batch_size)[1]
 
 
 def smoothgrad(model, x: np.ndarray, c: np.ndarray, *, n_samples: int = 16, noise_level: float = 0.1,
-               target: Target = "logits", seed: int = 0, batch_size: int = 32) -> np.ndarray:
+               target: Target = "log_odds", seed: int = 0, batch_size: int = 32) -> np.ndarray:
     """SmoothGrad: mean gradient over ``n_samples`` copies ``X + N(0, σ²)``.
 
     ``σ = noise_level · (max X - min X)`` per example (dB).
@@ -85,7 +104,7 @@ def baseline_of(x: np.ndarray, baseline: float | str = "min") -> np.ndarray:
 
 
 def integrated_gradients(model, x: np.ndarray, c: np.ndarray, *, steps: int = 32,
-                         baseline: float | str = "min", target: Target = "logits",
+                         baseline: float | str = "min", target: Target = "log_odds",
                          batch_size: int = 32, return_delta: bool = False):
     """Integrated Gradients along the straight path from a constant baseline (trapezoid rule).
 

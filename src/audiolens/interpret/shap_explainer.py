@@ -9,7 +9,7 @@ __all__ = ["shap_gradient"]
 
 
 def shap_gradient(model, x: np.ndarray, c: np.ndarray, *, background: np.ndarray, n_samples: int = 64,
-                  target: Target = "logits", seed: int = 0, batch_size: int = 16) -> np.ndarray:
+                  target: Target = "log_odds", seed: int = 0, batch_size: int = 16) -> np.ndarray:
     """SHAP values of the explained class from ``shap.GradientExplainer``.
 
     Parameters
@@ -19,8 +19,8 @@ def shap_gradient(model, x: np.ndarray, c: np.ndarray, *, background: np.ndarray
         is the baseline the SHAP values are relative to.
     n_samples : int
         Expected-gradient samples per example (``nsamples`` in shap).
-    target : "logits" or "probs"
-        Explained output.
+    target : "log_odds", "logits" or "probs"
+        Explained output (see :func:`audiolens.interpret.gradients.head`).
 
     Returns
     -------
