@@ -29,8 +29,8 @@ def main() -> None:
         summary = run_paramspace(
             model=model, weights_dir=WEIGHTS, store=open_features(FEATURES), split_df=read_table(SPLIT),
             out_dir=tmp, bn_stats=p.reset_bn_stats, critical_drop=p.critical_drop,
-            max_eval=p.max_eval, bn_samples=p.bn_samples, include_augmented=p.include_augmented,
-            batch_size=p.batch_size, seed=p.seed)
+            max_eval=p.max_eval, bn_samples=p.bn_samples, max_layers=p.max_reset_layers,
+            include_augmented=p.include_augmented, batch_size=p.batch_size, seed=p.seed)
         save_resolved(params, tmp / "resolved_params.yaml", sections=["interpret"])
     log.info("paramspace: %d layers over %d epochs; reference accuracy %.3f; critical: %d (initial), "
              "%d (random)", summary["n_layers"], summary["epochs"], summary["reference"]["accuracy"],

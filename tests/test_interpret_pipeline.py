@@ -66,7 +66,8 @@ def test_run_paramspace_writes_drift_and_robustness(trained):
     out = root / "reports_paramspace"
     summary = run_paramspace(model=model, weights_dir=root / "models" / "weights", store=store,
                              split_df=split, out_dir=out, bn_stats="recompute", critical_drop=0.05,
-                             max_eval=40, bn_samples=32, include_augmented=False, batch_size=16, seed=0)
+                             max_eval=40, bn_samples=32, max_layers=None,
+                             include_augmented=False, batch_size=16, seed=0)
     drift = pd.read_csv(out / "drift.csv")
     assert (drift.loc[drift.epoch == 0, "relative_change"] == 0).all()
     assert summary["epochs"] == drift["epoch"].max() >= 1

@@ -7,13 +7,15 @@ import pytest
 
 from audiolens.interpret.paramspace import (bn_layers, drift_table, epoch_weight_files,
                                             fresh_weights, recompute_bn_stats, reset_robustness,
-                                            snapshot, weight_history, weight_layers)
+                                            snapshot, spread, weight_history,
+                                            weight_layers)
 
 F, T = 12, 12
 
 
 def bn_model(seed: int = 0, *, nested: bool = False) -> keras.Model:
-    """conv -> BN -> relu -> GAP -> embedding -> head_dropout -> logits -> probs (BN optionally nested)."""
+    """[nested conv-BN backbone -> spatial dropout ->] conv -> BN -> relu -> GAP -> embedding
+    -> head_dropout -> logits -> probs."""
     keras.utils.set_random_seed(seed)
     inp = keras.Input((F, T, 1), name="spectrogram")
     x = keras.layers.Rescaling(1 / 20.0, offset=2.0, name="normalise")(inp)
@@ -22,6 +24,7 @@ def bn_model(seed: int = 0, *, nested: bool = False) -> keras.Model:
         h = keras.layers.Conv2D(6, 3, padding="same", name="bconv")(b_in)
         h = keras.layers.BatchNormalization(name="bbn")(h)
         x = keras.Model(b_in, keras.layers.ReLU()(h), name="backbone")(x)
+        x = keras.layers.SpatialDropout2D(0.5, name="feat_dropout")(x)
     x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(x)
     x = keras.layers.BatchNormalization(name="bn1")(x)
     x = keras.layers.ReLU(name="relu1")(x)
@@ -124,15 +127,35 @@ def test_recompute_bn_stats_matches_batch_statistics():
     feats = keras.Model(model.inputs[0], bn.input)(x[..., None]).numpy()
     np.testing.assert_allclose(bn.moving_mean.numpy(), feats.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(bn.moving_variance.numpy(), feats.var(axis=(0, 1, 2)), rtol=1e-4)
+    assert bn.momentum == 0.99 and bn.trainable  # settings restored
 
 
-def test_nested_backbone_layers_are_found_and_reestimated():
+def test_recompute_is_sequentially_exact_with_nested_bn_and_dropout():
+    """Each BN's stats equal its inference-mode input statistics given the re-estimated
+    earlier BNs; dropout before a BN does not leak into the estimate."""
     model = bn_model(4, nested=True)
     names = [layer.name for layer in weight_layers(model)]
     assert names[:2] == ["bconv", "bbn"] and [b.name for b in bn_layers(model)] == ["bbn", "bn1"]
-    x, _ = data(10)
+    backbone = model.get_layer("backbone")
+    backbone.trainable = False  # a frozen backbone is re-estimated too
+    x, _ = data(16)
     recompute_bn_stats(model, x)
-    assert not np.allclose(model.get_layer("backbone").get_layer("bbn").moving_variance.numpy(), 1.0)
+    bbn = backbone.get_layer("bbn")
+    assert not np.allclose(bbn.moving_variance.numpy(), 1.0) and not bbn.trainable
+    bn1 = model.get_layer("bn1")
+    feats = keras.Model(model.inputs[0], bn1.input)(x[..., None], training=False).numpy()
+    np.testing.assert_allclose(bn1.moving_mean.numpy(), feats.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn1.moving_variance.numpy(), feats.var(axis=(0, 1, 2)), rtol=1e-3)
+    # deterministic despite the model's dropout layer (switched off while estimating)
+    first = bn1.moving_mean.numpy().copy()
+    recompute_bn_stats(model, x)
+    np.testing.assert_array_equal(first, bn1.moving_mean.numpy())
+    assert model.get_layer("head_dropout").rate == 0.3 and model.get_layer("feat_dropout").rate == 0.5
+
+
+def test_spread_keeps_first_and_last():
+    assert spread(list(range(10)), 4) == [0, 3, 6, 9]
+    assert spread([1, 2], 5) == [1, 2] and spread([1, 2, 3], None) == [1, 2, 3]
 
 
 def test_fresh_weights_are_seeded_and_new():

@@ -107,7 +107,8 @@ class InterpretParams(Section):
     reset_bn_stats: Literal["keep", "reset", "recompute"] = "recompute"
     critical_drop: float = Field(default=0.05, ge=0.0, le=1.0)
     max_eval: int = Field(default=1000, ge=1)
-    bn_samples: int = Field(default=256, ge=1)
+    bn_samples: int = Field(default=128, ge=1)
+    max_reset_layers: int | None = Field(default=24, ge=1)
     seed: int = 0
 
 

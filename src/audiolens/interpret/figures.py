@@ -17,30 +17,40 @@ def _panel_off(axes, start: int) -> None:
 
 
 def filters_figure(summary: FilterSummary, *, max_filters: int = 32, ncols: int = 8):
-    """Kernels of one conv layer (first layer: the kernels, shared diverging scale; deeper
-    layers: per-output-channel tap energy) plus the input x output channel-norm matrix."""
+    """Kernels of one conv layer.
+
+    First layer: the kernels themselves on a shared diverging scale. Deeper layers: per
+    output channel, the tap energy over input channels. Below, when the layer has several
+    input channels, the input x output channel-norm matrix (the only panel for 1x1 kernels).
+    """
     imgs = summary.images[:max_filters]
-    n = len(imgs)
-    ncols = min(ncols, n)
-    nrows = int(np.ceil(n / ncols)) + 1
-    fig, axes = new_figure(nrows, ncols, size=(1.3, 1.3))
     direct = summary.kind == "direct"
+    spatial = imgs.shape[1] * imgs.shape[2] > 1
+    matrix = summary.channel_norms.shape[0] > 1
+    n = len(imgs) if spatial else 0
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols)) + matrix
+    fig, axes = new_figure(max(nrows, 1), ncols, size=(1.3, 1.3))
     lim = float(np.abs(imgs).max()) or 1.0
     kw = dict(cmap="RdBu_r", vmin=-lim, vmax=lim) if direct else dict(cmap="magma", vmin=0, vmax=lim)
     flat = list(axes.flat)
-    for i, img in enumerate(imgs):
-        show_spectrogram(flat[i], img, title=f"out {i}", **kw)
+    for i in range(n):
+        show_spectrogram(flat[i], imgs[i], title=f"out {i}", **kw)
     _panel_off(axes, n)
-    for ax in axes[-1]:
-        ax.remove()
-    ax = fig.add_subplot(nrows, 1, nrows)
-    im = ax.imshow(summary.channel_norms, aspect="auto", cmap="viridis", interpolation="nearest")
-    ax.set_xlabel("output channel")
-    ax.set_ylabel("input channel")
-    ax.grid(False)
-    fig.colorbar(im, ax=ax, label="kernel L2 norm")
+    if matrix:
+        for ax in axes[-1]:
+            ax.remove()
+        ax = fig.add_subplot(nrows, 1, nrows)
+        im = ax.imshow(summary.channel_norms, aspect="auto", cmap="viridis", interpolation="nearest",
+                       origin="lower")
+        ax.set_xlabel("output channel")
+        ax.set_ylabel("input channel")
+        ax.grid(False)
+        fig.colorbar(im, ax=ax, label="kernel L2 norm", fraction=0.04)
     what = "kernels (input channels summed)" if direct else "per-output-channel tap energy ‖w‖₂ over inputs"
-    shown = f", first {n} of {len(summary.images)}" if n < len(summary.images) else ""
+    if not spatial:
+        what = "1x1 kernels: channel mixing"
+    shown = f", first {n} of {len(summary.images)}" if 0 < n < len(summary.images) else ""
     fig.suptitle(f"{summary.layer}: {what}{shown}", fontsize=9)
     return fig
 

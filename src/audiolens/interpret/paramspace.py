@@ -11,8 +11,8 @@ Terms
   ``reset``     resetting a BatchNormalization layer also resets its statistics (to the
                 initial snapshot, or to its initializers for a fresh random reset);
   ``recompute`` after every reset (and for the reference) all statistics are re-estimated
-                on a sample of training spectrograms, so a reset is judged with statistics
-                that match the network it produces.
+                on a sample of training spectrograms (:func:`recompute_bn_stats`), so a
+                reset is judged with statistics that match the network it produces.
 
 Layers are found by walking the model (nested backbones included), never by arch name.
 """
@@ -31,10 +31,12 @@ import tensorflow as tf
 from audiolens.interpret.common import as_batch
 
 __all__ = ["STATS", "weight_layers", "split_weights", "epoch_weight_files", "snapshot",
-           "weight_history", "drift_table", "fresh_weights", "bn_layers", "recompute_bn_stats",
+           "weight_history", "drift_table", "fresh_weights", "bn_layers", "recompute_bn_stats", "spread",
            "evaluate", "reset_robustness"]
 
 STATS = ("moving_mean", "moving_variance")
+_STOCHASTIC = (keras.layers.Dropout, keras.layers.GaussianNoise, keras.layers.GaussianDropout,
+               keras.layers.AlphaDropout)
 _EPOCH_RE = re.compile(r"epoch_(\d+)\.weights\.h5$")
 
 
@@ -172,35 +174,47 @@ def fresh_weights(layer: keras.layers.Layer, *, seed: int) -> dict[str, np.ndarr
     return out
 
 
-def recompute_bn_stats(model: keras.Model, x: np.ndarray, *, batch_size: int = 64) -> None:
-    """Re-estimate every BatchNormalization's moving mean/variance on ``x``, in model order.
+def recompute_bn_stats(model: keras.Model, x: np.ndarray) -> None:
+    """Re-estimate every BatchNormalization's moving mean/variance on ``x`` (nested included).
 
-    Each layer's statistics are the exact mean and (biased) variance of its input over
-    ``x`` computed in inference mode with the already re-estimated earlier layers.
-    Top-level and one-level-nested BN layers are supported.
+    One forward pass in training mode with ``momentum = 0`` and every stochastic layer
+    (dropout family, Gaussian noise) switched off: each BN normalises with, and stores, the
+    exact mean and (biased) variance of its input over ``x``, computed with the already
+    re-estimated earlier layers. All layer settings are restored afterwards.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, F, T) or (n, F, T, 1)
+        dB spectrograms (one batch: keep ``n`` moderate).
     """
+    bns = bn_layers(model)
+    if not bns:
+        return
     xb = as_batch(model, x)
-    for bn in bn_layers(model):
-        acts = _bn_inputs(model, bn, xb, batch_size=batch_size)
-        axes = tuple(i for i in range(acts.ndim) if i != (bn.axis if bn.axis >= 0 else acts.ndim + bn.axis))
-        bn.moving_mean.assign(acts.mean(axis=axes).astype(np.float32))
-        bn.moving_variance.assign(acts.var(axis=axes).astype(np.float32))
+    noisy = [(layer, attr, getattr(layer, attr)) for layer in _walk(model)
+             for attr in ("rate", "stddev")
+             if isinstance(layer, _STOCHASTIC) and isinstance(getattr(layer, attr, None), (int, float))]
+    saved = [(bn, bn.momentum, bn.trainable) for bn in bns]
+    try:
+        for bn in bns:
+            bn.momentum, bn.trainable = 0.0, True
+        for layer, attr, _ in noisy:
+            setattr(layer, attr, 0.0)
+        model(xb, training=True)
+    finally:
+        for bn, momentum, trainable in saved:
+            bn.momentum, bn.trainable = momentum, trainable
+        for layer, attr, value in noisy:
+            setattr(layer, attr, value)
 
 
-def _bn_inputs(model: keras.Model, bn, xb: np.ndarray, *, batch_size: int) -> np.ndarray:
-    if bn in model.layers:
-        fn = keras.Model(model.inputs[0], bn.input)
-        return np.concatenate([np.asarray(fn(xb[s:s + batch_size], training=False), np.float64)
-                               for s in range(0, len(xb), batch_size)])
-    for outer in model.layers:
-        if isinstance(outer, keras.Model) and bn in outer.layers:
-            outer_in = outer._inbound_nodes[0].input_tensors[0]
-            feed = keras.Model(model.inputs[0], outer_in)
-            inner = keras.Model(outer.inputs[0], bn.input)
-            return np.concatenate([np.asarray(inner(feed(xb[s:s + batch_size], training=False),
-                                                    training=False), np.float64)
-                                   for s in range(0, len(xb), batch_size)])
-    raise ValueError(f"BatchNormalization {bn.name!r} is nested too deep to re-estimate")
+def spread(items: list, k: int | None) -> list:
+    """At most ``k`` of ``items`` evenly spaced, first and last included (all when ``k`` is None)."""
+    if k is None or len(items) <= k:
+        return list(items)
+    if k < 2:
+        return list(items[-1:])
+    return [items[i] for i in np.unique(np.linspace(0, len(items) - 1, k).round().astype(int))]
 
 
 def evaluate(predict, x: np.ndarray, y: np.ndarray, *, batch_size: int = 64) -> tuple[float, float]:
@@ -215,7 +229,8 @@ def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
                      initial: dict[str, np.ndarray], seed: int = 0,
                      bn_stats: Literal["keep", "reset", "recompute"] = "keep",
                      x_stats: np.ndarray | None = None, critical_drop: float = 0.05,
-                     batch_size: int = 64, progress=None) -> tuple[pd.DataFrame, dict]:
+                     max_layers: int | None = None, batch_size: int = 64,
+                     progress=None) -> tuple[pd.DataFrame, dict]:
     """Reset one layer at a time to its initial weights, and separately to fresh random ones.
 
     Parameters
@@ -232,6 +247,9 @@ def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
         Training spectrograms for ``recompute``.
     critical_drop : float
         A reset that lowers test accuracy by more than this marks the layer critical.
+    max_layers : int, optional
+        Study at most this many layers, evenly spread over the model (first and last
+        included); all when ``None``.
     progress : callable, optional
         Wraps the layer iterable (e.g. ``tqdm``).
 
@@ -255,14 +273,14 @@ def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
 
     def measure() -> tuple[float, float]:
         if recompute:
-            recompute_bn_stats(model, x_stats, batch_size=batch_size)
+            recompute_bn_stats(model, x_stats)
         return evaluate(predict, xb, y, batch_size=batch_size)
 
     rows = []
     try:
         ref_acc, ref_loss = measure()
         _restore(model, trained)
-        layers = weight_layers(model)
+        layers = spread(weight_layers(model), max_layers)
         for li, layer in enumerate(progress(layers) if progress else layers):
             params, stats = split_weights(layer)
             row = {"layer": layer.name, "kind": type(layer).__name__,

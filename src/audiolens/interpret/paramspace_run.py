@@ -21,7 +21,8 @@ __all__ = ["run_paramspace"]
 
 def run_paramspace(*, model: keras.Model, weights_dir: str | Path, store, split_df: pd.DataFrame,
                    out_dir: str | Path, bn_stats: str, critical_drop: float, max_eval: int,
-                   bn_samples: int, include_augmented: bool, batch_size: int, seed: int) -> dict:
+                   bn_samples: int, max_layers: int | None, include_augmented: bool, batch_size: int,
+                   seed: int) -> dict:
     """Weight drift over epochs and the layer re-initialisation study into ``out_dir``.
 
     Writes ``drift.csv``, ``drift.png``, ``robustness.csv``, ``robustness.json``,
@@ -42,6 +43,7 @@ def run_paramspace(*, model: keras.Model, weights_dir: str | Path, store, split_
     x_stats = store.get(subsample(train, bn_samples, seed=seed + 1))
     table, ref = reset_robustness(model, store.get(ev), labels[ev], initial=hist[0], seed=seed,
                                   bn_stats=bn_stats, x_stats=x_stats, critical_drop=critical_drop,
+                                  max_layers=max_layers,
                                   batch_size=batch_size,
                                   progress=lambda it: tqdm(it, desc="layer resets", unit="layer"))
     last = drift[drift["epoch"] == drift["epoch"].max()].set_index("layer")
