@@ -126,9 +126,17 @@ def test_default_noisereduce_smoothing_would_eat_the_tone():
     assert _noise_floor_db(narrow[SR // 2:], 1000.0)[1] - _noise_floor_db(wide[SR // 2:], 1000.0)[1] > 6.0
 
 
-def test_denoise_refuses_a_profile_longer_than_half_the_clip():
+def test_denoise_refuses_a_profile_that_is_not_noise():
     with pytest.raises(DenoiseSkipped, match="too short"):
         denoise(tone(0.6), sr=SR, noise_profile_s=0.5)
+    with pytest.raises(DenoiseSkipped, match="not quieter"):  # speech from the first sample (FSDD)
+        denoise(tone(2.0) + 0.01, sr=SR, noise_profile_s=0.5)
+    rng = np.random.default_rng(0)
+    noisy = np.concatenate([np.zeros(SR // 2, np.float32), tone(2.0)])
+    noisy = noisy + (0.01 * rng.standard_normal(len(noisy))).astype(np.float32)
+    for f_hz, t_ms in [(0.0, 0.0), (10.0, 5.0)]:  # below one bin / one hop: no smoothing, no error
+        out = denoise(noisy, sr=SR, noise_profile_s=0.5, freq_smooth_hz=f_hz, time_smooth_ms=t_ms)
+        assert _noise_floor_db(out[SR // 2:], 440.0)[0] < _noise_floor_db(noisy[SR // 2:], 440.0)[0] - 6
 
 
 @pytest.mark.parametrize("factor", [0.35, 0.8, 1.25, 2.0])

@@ -82,8 +82,9 @@ def denoise(y: np.ndarray, *, sr: int, noise_profile_s: float, stationary: bool 
     Raises
     ------
     DenoiseSkipped
-        In stationary mode when the recording is shorter than twice the profile (the
-        profile would contain the signal itself and the gate would remove it).
+        In stationary mode when the recording is shorter than twice the profile, or when
+        the profile is not at least 1 dB quieter (RMS) than the rest: then it holds the
+        signal itself (e.g. clips trimmed of silence) and the gate would remove it.
     """
     import noisereduce as nr
 
@@ -101,6 +102,11 @@ def denoise(y: np.ndarray, *, sr: int, noise_profile_s: float, stationary: bool 
             raise DenoiseSkipped(
                 f"recording of {len(y) / sr:.2f} s is too short for a {noise_profile_s:g} s noise "
                 f"profile (needs >= {2 * max(n_prof, n_fft) / sr:.2f} s)")
+        prof_db = _rms_db(y[:n_prof]) - _rms_db(y[n_prof:])
+        if prof_db > -1.0:
+            raise DenoiseSkipped(
+                f"the first {noise_profile_s:g} s are not quieter than the rest ({prof_db:+.1f} dB): "
+                f"not a noise-only profile (the gate would remove the signal)")
         out = nr.reduce_noise(y=y, y_noise=y[:n_prof], stationary=True, **common)
     else:
         if len(y) < 2 * n_fft:
@@ -108,6 +114,10 @@ def denoise(y: np.ndarray, *, sr: int, noise_profile_s: float, stationary: bool 
         common["padding"] = 2 * sr  # the non-stationary noise estimate (2 s time constant) needs warm-up
         out = nr.reduce_noise(y=y, stationary=False, **common)
     return np.asarray(out, dtype=np.float32)[: len(y)]
+
+
+def _rms_db(y: np.ndarray) -> float:
+    return float(10.0 * np.log10(np.mean(np.square(y, dtype=np.float64)) + 1e-20))
 
 
 def silence_mask(y: np.ndarray, *, sr: int, frame_ms: float, threshold_db: float) -> np.ndarray:
