@@ -1,0 +1,123 @@
+"""Find what the analysis stages wrote under ``reports/``, grouped into report sections.
+
+A section is a known folder name (``eda``, ``eval``, ...) with a title; unknown folders
+follow the known ones, so a new stage's outputs show up without code changes.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["SECTIONS", "Artefact", "Section", "artefact_kind", "discover", "caption"]
+
+# folder -> (title, one-line description), in report order
+SECTIONS: dict[str, tuple[str, str]] = {
+    "ingest": ("Data", "Recordings found, classes, and files skipped at ingest."),
+    "clean": ("Cleaning", "Noise reduction and silence removal per recording."),
+    "segment": ("Segments", "Fixed-length segments and the short tails."),
+    "augment": ("Augmentation", "Time-stretched copies of the chosen recordings (train only)."),
+    "eda": ("Exploratory analysis", "Balance, durations, spectra, pitch and spectrogram statistics."),
+    "train": ("Training", "Learning curves and training metrics (DVCLive)."),
+    "eval": ("Evaluation", "Test-split metrics, confusion matrix, ROC, galleries and confidence."),
+    "uncertainty": ("Uncertainty", "Single model vs MC dropout vs deep ensemble: calibration and abstention."),
+    "interpret": ("Inside the network", "Filters, feature maps, retrieval and class activation maps."),
+    "paramspace": ("Parameter space", "Weight drift across epochs and layer-reset robustness."),
+    "attribution": ("Attribution", "Explainers, masks, fidelity metrics, reconstructions you can hear, noise."),
+    "bench": ("Benchmarks", "Speed measurements (benchmarks/)."),
+}
+
+IMAGE_EXT = {".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp"}
+AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3"}
+TABLE_EXT = {".csv", ".tsv"}
+KINDS = ("metrics", "image", "audio", "table", "markdown", "params")
+
+
+@dataclass(frozen=True)
+class Artefact:
+    """One file of a section: ``path`` (absolute), ``rel`` (POSIX, relative to reports/), ``kind``."""
+
+    path: Path
+    rel: str
+    kind: str
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+@dataclass
+class Section:
+    """A report section: folder ``name``, ``title``, ``blurb`` and its artefacts by kind."""
+
+    name: str
+    title: str
+    blurb: str
+    artefacts: list[Artefact] = field(default_factory=list)
+
+    def of(self, kind: str) -> list[Artefact]:
+        return [a for a in self.artefacts if a.kind == kind]
+
+
+def artefact_kind(rel: str) -> str | None:
+    """Kind of a file (by name, relative to its section folder), or None to leave it out.
+
+    JSON files at the top of a section folder are headline ``metrics``; deeper JSON files
+    are ``table`` (shown folded). ``resolved_params.yaml`` is ``params``.
+    """
+    p = Path(rel)
+    if any(part.startswith(".") for part in p.parts):
+        return None
+    ext = p.suffix.lower()
+    if p.name == "resolved_params.yaml":
+        return "params"
+    if ext in IMAGE_EXT:
+        return "image"
+    if ext in AUDIO_EXT:
+        return "audio"
+    if ext in TABLE_EXT:
+        return "table"
+    if ext == ".md":
+        return "markdown"
+    if ext == ".json":
+        return "metrics" if len(p.parts) == 1 else "table"
+    return None
+
+
+def _natural(s: str) -> list:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
+
+
+def discover(reports_dir: str | Path, *, exclude: tuple[str, ...] = ("report.html", "summary.md"),
+             skip_folders: tuple[str, ...] = ("report",)) -> list[Section]:
+    """Sections of ``reports_dir`` in report order, each with its artefacts sorted by path.
+
+    Empty folders and folders with nothing showable are left out, as are ``skip_folders``
+    (the report stage's own folder). Files directly in ``reports_dir`` are ignored.
+    """
+    root = Path(reports_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"reports folder not found: {root}")
+    folders = [d for d in root.iterdir()
+               if d.is_dir() and not d.name.startswith(".") and d.name not in skip_folders]
+    known = [n for n in SECTIONS if n in {d.name for d in folders}]
+    unknown = sorted((d.name for d in folders if d.name not in SECTIONS), key=_natural)
+    sections = []
+    for name in known + unknown:
+        title, blurb = SECTIONS.get(name, (name.replace("_", " ").capitalize(), ""))
+        sec = Section(name, title, blurb)
+        for f in sorted((root / name).rglob("*"), key=lambda q: _natural(q.relative_to(root).as_posix())):
+            if not f.is_file() or f.name in exclude:
+                continue
+            kind = artefact_kind(f.relative_to(root / name).as_posix())
+            if kind is not None:
+                sec.artefacts.append(Artefact(f.resolve(), f.relative_to(root).as_posix(), kind))
+        if sec.artefacts:
+            sections.append(sec)
+    return sections
+
+
+def caption(rel: str) -> str:
+    """Readable caption from a file path: ``eda/figures/examples_linear_vs_mel.png`` → ``examples linear vs mel``."""
+    stem = Path(rel).stem
+    return re.sub(r"[_\-]+", " ", stem).strip()

@@ -1,0 +1,32 @@
+"""Stage report: everything under reports/ -> reports/report.html (+ reports/summary.md)."""
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from audiolens.io import atomic_write_csv
+from audiolens.report import build_report, check_report
+from audiolens.runtime import start_stage, timed
+
+REPORTS = Path("reports")
+
+
+def main() -> None:
+    params, log = start_stage("report")
+    with timed(log, "report"):
+        res = build_report(reports_dir=REPORTS, title=params.report.title, project_root=".",
+                           params_path="params.yaml")
+    atomic_write_csv(REPORTS / "report" / "skipped.csv",
+                     pd.DataFrame(res["problems"], columns=["path", "reason", "detail"]))
+    for p in res["problems"]:
+        log.warning("left out of the report: %s (%s)", p["path"], p["reason"])
+    problems, _ = check_report(REPORTS / "report.html")
+    if problems:
+        sys.exit("[report] report.html has broken references:\n  " + "\n  ".join(problems[:20]))
+    log.info("report: %d sections (%s), %d figures, %d audio, %d tables, %.1f MB",
+             len(res["sections"]), ", ".join(res["sections"]), res["images"], res["audio"],
+             res["tables"], res["html_bytes"] / 1e6)
+
+
+if __name__ == "__main__":
+    main()
