@@ -71,12 +71,12 @@ def risk_coverage_curves(preds: Mapping[str, Predictive], y: np.ndarray, path: s
     fig, axes = new_figure(1, len(preds), size=(3.6, 3.2), sharey=True)
     for ax, (name, pred) in zip(axes[0], preds.items()):
         wrong = pred.predicted != np.asarray(y)
-        for score, vals in pred.scores().items():
+        for (score, vals), ls in zip(pred.scores().items(), ("-", "--", "-.", ":")):
             cov, risk = risk_coverage(vals, wrong)
-            ax.plot(np.r_[0, cov], np.r_[risk[0], risk], drawstyle="steps-post", label=score)
+            ax.plot(np.r_[0, cov], np.r_[risk[0], risk], drawstyle="steps-post", ls=ls, label=score)
         n, e = wrong.size, int(wrong.sum())
         k = np.arange(1, n + 1)
-        ax.plot(k / n, np.maximum(0, k - (n - e)) / k, "k:", lw=1, label="oracle")
+        ax.plot(k / n, np.maximum(0, k - (n - e)) / k, color="k", lw=0.8, alpha=0.5, label="oracle")
         ax.set_xlabel("coverage")
         ax.set_ylabel("risk (error rate of kept)")
         ax.set_title(name)

@@ -207,15 +207,14 @@ class MCDropout:
         return np.concatenate(parts).astype(np.float32)
 
 
-def predict_probs(model: keras.Model, x: np.ndarray, *, batch_size: int = 256,
-                  fn=None) -> np.ndarray:
-    """One deterministic (inference-mode) forward pass in compiled chunks, ``(n, C)`` float32.
+def predict_probs(model: keras.Model, x: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+    """One deterministic (inference-mode) forward pass in chunks, ``(n, C)`` float32.
 
-    ``fn`` may be a previously built ``tf.function`` of the model (to reuse its trace).
+    Uses the model's own compiled predict function (``predict_on_batch``, traced once per
+    model and kept on it), so repeated calls do not retrace.
     """
-    fn = fn or tf.function(lambda t: model(t, training=False), reduce_retracing=True)
     x = np.asarray(x)
     if x.shape[0] == 0:
         raise ValueError("x is empty")
-    return np.concatenate([np.asarray(fn(tf.convert_to_tensor(x[sl])))
+    return np.concatenate([np.asarray(model.predict_on_batch(x[sl]))
                            for sl in _chunks(x.shape[0], batch_size)]).astype(np.float32)
