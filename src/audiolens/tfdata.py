@@ -90,29 +90,40 @@ class BatchStream:
     """A re-iterable batch generator for ``tf.data.Dataset.from_generator``.
 
     Each call starts a new epoch: positions are reshuffled with ``(seed, epoch)``
-    when ``shuffle`` and SpecAugment is applied when ``specaugment``.
+    when ``shuffle`` and SpecAugment is applied when ``specaugment``. With
+    ``multiple_of = r > 1`` (r replicas of a distribution strategy) every batch size is a
+    multiple of r, so replicas get equal shares: the last batch loses at most r - 1 rows.
     """
 
     def __init__(self, store: FeatureStore, positions, labels, *, batch_size: int,
-                 shuffle: bool, seed: int = 0, specaugment: bool = False):
+                 shuffle: bool, seed: int = 0, specaugment: bool = False, multiple_of: int = 1):
         self.store = store
         self.positions = np.asarray(positions, dtype=np.int64)
         self.labels = np.asarray(labels, dtype=np.int64)
         if len(self.positions) != len(self.labels):
             raise ValueError("positions and labels differ in length")
+        self.multiple_of = max(1, int(multiple_of))
+        if batch_size % self.multiple_of:
+            raise ValueError(f"batch_size {batch_size} is not a multiple of {self.multiple_of} replicas")
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.seed = int(seed)
         self.specaugment = specaugment
         self.epoch = 0
 
+    @property
+    def n_used(self) -> int:
+        """Rows yielded per epoch (all unless trimmed to a multiple of the replicas)."""
+        return len(self.positions) - len(self.positions) % self.multiple_of
+
     def __len__(self) -> int:
-        return int(np.ceil(len(self.positions) / self.batch_size))
+        return int(np.ceil(self.n_used / self.batch_size))
 
     def __call__(self):
         rng = np.random.default_rng([self.seed, self.epoch])
         self.epoch += 1
         order = rng.permutation(len(self.positions)) if self.shuffle else np.arange(len(self.positions))
+        order = order[:self.n_used]
         for i in range(0, len(order), self.batch_size):
             sel = order[i:i + self.batch_size]
             x = self.store.get(self.positions[sel])
@@ -122,16 +133,17 @@ class BatchStream:
 
 
 def make_dataset(store: FeatureStore, positions, labels, *, batch_size: int, shuffle: bool = False,
-                 seed: int = 0, specaugment: bool = False):
+                 seed: int = 0, specaugment: bool = False, replicas: int = 1):
     """A ``tf.data.Dataset`` of ``(x, y)`` batches: x float32 ``(b, F, T, 1)`` dB, y int64 ``(b,)``.
 
-    Streams from the shards (prefetched); iterate it once per epoch.
+    Streams from the shards (prefetched); iterate it once per epoch. ``batch_size`` is the
+    global batch; with ``replicas > 1`` see :class:`BatchStream` (``multiple_of``).
     """
     import tensorflow as tf
 
     f, t = store.shape
     stream = BatchStream(store, positions, labels, batch_size=batch_size, shuffle=shuffle,
-                         seed=seed, specaugment=specaugment)
+                         seed=seed, specaugment=specaugment, multiple_of=replicas)
     ds = tf.data.Dataset.from_generator(
         stream, output_signature=(tf.TensorSpec((None, f, t, 1), tf.float32),
                                   tf.TensorSpec((None,), tf.int64)))

@@ -180,8 +180,12 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
     cw = balanced_class_weights(y_tr, n_classes) if class_weight == "balanced" else None
     global_batch = batch_size * n_replicas
     train_ds = make_dataset(store, tr_pos, y_tr, batch_size=global_batch, shuffle=True, seed=seed,
-                            specaugment=specaugment)
-    val_ds = (make_dataset(store, va_pos, y_va, batch_size=global_batch) if len(va_pos) else None)
+                            specaugment=specaugment, replicas=n_replicas)
+    val_ds = (make_dataset(store, va_pos, y_va, batch_size=global_batch, replicas=n_replicas)
+              if len(va_pos) else None)
+    if n_replicas > 1 and (len(tr_pos) % n_replicas or len(va_pos) % n_replicas):
+        LOG.warning("%d replicas: %d train / %d val row(s) per epoch left out so replicas get equal "
+                    "batches", n_replicas, len(tr_pos) % n_replicas, len(va_pos) % n_replicas)
     monitor = "val_loss" if val_ds is not None else "loss"
     epoch_times: list[float] = []
     live = None
