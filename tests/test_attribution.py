@@ -157,3 +157,17 @@ def test_grid_segments_are_a_regular_grid():
     assert seg.shape == (16, 20) and seg.max() == 19
     assert np.all(np.bincount(seg.ravel()) == 16)     # 4x4 bins per cell
     assert seg[0, 0] == 0 and seg[-1, -1] == 19 and seg[4, 0] == 5
+
+
+@pytest.mark.parametrize("method", ["occlusion", "saliency"])
+def test_fidelity_of_region_masks_on_the_region_model(rmodel, method):
+    from audiolens.interpret.fidelity import spectral_fidelity
+    from audiolens.interpret.masks import make_masks
+
+    x = spectrograms(3, seed=5)
+    a = explain(method, rmodel, x, **({"patch": (4, 4), "stride": (2, 2)} if method == "occlusion" else {}))
+    masks = make_masks(a, "binary")     # A > 0: the region (occlusion: plus its patch-wide rim)
+    m = spectral_fidelity(lambda z: predict_probs(rmodel, z), x, masks, np.ones(3, int))
+    assert (m["AD"] < 1.0).all()          # keeping the evidence keeps the confidence
+    assert (m["FF"] > 0.5).all()          # removing it destroys the confidence
+    assert (m["fid_in"] == 1).all()

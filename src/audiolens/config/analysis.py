@@ -128,7 +128,7 @@ class AttributionParams(Section):
         "saliency", "smoothgrad", "integrated_gradients", "occlusion", "gradcam", "lime", "shap"])
     masks: list[str] = Field(default_factory=lambda: ["minmax", "binary", "top30", "pos_t50"])
     headline_mask: str = "top30"
-    n_examples: int = Field(default=16, ge=1)
+    n_examples: int = Field(default=12, ge=1)
     floor_db: float = -100.0
     target: Literal["log_odds", "logits", "probs"] = "log_odds"
     baseline_db: float | None = None
@@ -136,7 +136,7 @@ class AttributionParams(Section):
     smoothgrad_noise: float = Field(default=0.1, gt=0.0)
     ig_steps: int = Field(default=16, ge=1)
     occlusion_patch: float = Field(default=0.2, gt=0.0, le=1.0)
-    lime_samples: int = Field(default=96, ge=10)
+    lime_samples: int = Field(default=64, ge=10)
     lime_grid_freq: int = Field(default=8, ge=1)
     lime_grid_time: int = Field(default=8, ge=1)
     shap_background: int = Field(default=16, ge=1)
@@ -151,7 +151,7 @@ class AttributionParams(Section):
     noise_files: list[str] = Field(default_factory=list)
     white_noise: bool = True
     snr_db: list[float] = Field(default_factory=lambda: [20.0, 10.0, 3.5])
-    noise_examples: int = Field(default=32, ge=0)
+    noise_examples: int = Field(default=24, ge=0)
     noise_explainers: list[str] = Field(default_factory=lambda: ["saliency", "gradcam"])
     ece_bins: int = Field(default=10, ge=1)
     seed: int = 0

@@ -103,7 +103,8 @@ def sanity_figure(path: Path, table: pd.DataFrame, *, metric: str = "spearman_ab
     ax.set_xticks(steps["step"], steps["layer"], rotation=45, ha="right")
     ax.set_ylabel(f"{metric} to trained maps")
     ax.set_xlabel("layers randomised (cumulative, top-down)")
-    ax.set_ylim(-0.1, 1.05)
+    ax.set_ylim(min(-0.1, float(np.nanmin(table[metric].to_numpy(dtype=float), initial=0.0)) - 0.05), 1.05)
+    ax.axhline(0.0, color="k", lw=0.8)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
 
@@ -127,6 +128,9 @@ def noise_figure(path: Path, perf: pd.DataFrame, fid: pd.DataFrame) -> Path | No
     noisy_f = fid[fid["noise"] != "clean"] if not fid.empty else fid
     for (name, ex), g in (noisy_f.groupby(["noise", "explainer"], sort=False) if not noisy_f.empty else []):
         ax.plot(g["snr_db"], g["FF"], marker=".", label=f"{name}/{ex}")
+    clean_f = fid[fid["noise"] == "clean"] if not fid.empty else fid
+    for i, row in enumerate(clean_f.itertuples(index=False)):
+        ax.axhline(row.FF, ls="--", lw=1, color=f"C{i}", label=f"clean/{row.explainer}")
     ax.set_xlabel("SNR (dB)")
     ax.set_title("FF (faithfulness)")
     ax.legend(fontsize=6)

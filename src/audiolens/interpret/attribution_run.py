@@ -214,13 +214,16 @@ def run_attribution(*, model, store, test_positions: np.ndarray, train_positions
               | set(noise_explainers)}
     maps, seconds, skipped_ex = compute_maps(model, x, c, explainers, kwargs)
     skipped += skipped_ex
+    t0 = time.perf_counter()
     per_example = fidelity_frame(model, x, c, ids, maps, masks, floor_db=floor_db, probs=probs)
+    seconds["fidelity"] = round(time.perf_counter() - t0, 3)
 
     # audio: round trip, reconstruction error, WAVs
     audio = _read_audio(rows, audio_root, skipped)
     ok = [i for i, a in enumerate(audio) if a is not None]
     rt = ok[:roundtrip_examples]
     rec_err = np.array([])
+    t0 = time.perf_counter()
     if rt:
         sel = np.asarray(rt)
         rec_err = reconstruction_errors(x[sel], config=config, ref_amplitude=rows["ref_amplitude"].to_numpy()[sel],
@@ -229,6 +232,8 @@ def run_attribution(*, model, store, test_positions: np.ndarray, train_positions
                               masks, config=config, ref_amplitude=rows["ref_amplitude"].to_numpy()[sel],
                               audio=[audio[i] for i in rt], floor_db=floor_db)
         per_example = pd.concat([per_example, rtf], ignore_index=True)
+    seconds["roundtrip"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
     for i in ok[:wav_examples]:
         for name, a in maps.items():
             pair = masked_audio(x[i], make_masks(a[i:i + 1], headline_mask)[0], config=config,
@@ -237,6 +242,8 @@ def run_attribution(*, model, store, test_positions: np.ndarray, train_positions
             write_example_wavs(out / "wav", f"{i:02d}_{ids[i]}_{name}_{headline_mask}", original=audio[i],
                                sample_rate=config.sample_rate, **pair)
 
+    seconds["wavs"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
     summary = rep.summary_table(per_example)
     rep.write_table(per_example, out, "fidelity_examples", title="Fidelity per example")
     rep.write_table(summary, out, "fidelity", title="Fidelity per explainer × mask (mean over examples)")
@@ -247,6 +254,10 @@ def run_attribution(*, model, store, test_positions: np.ndarray, train_positions
         rep.example_figure(out / "figures" / f"example_{i:02d}_{ids[i]}.png", x[i], {k: v[i] for k, v in maps.items()},
                            mask_kind=headline_mask, floor_db=floor_db,
                            title=f"{ids[i]}: label {names[y[i]]}, predicted {names[c[i]]} (p={probs[i, c[i]]:.2f})")
+
+    seconds["tables_figures"] = round(time.perf_counter() - t0, 3)
+    log.info("fidelity %.1f s, audio round trip %.1f s (%d examples), WAVs %.1f s, tables/figures %.1f s",
+             seconds["fidelity"], seconds["roundtrip"], len(rt), seconds["wavs"], seconds["tables_figures"])
 
     # sanity check
     sanity = pd.DataFrame()
