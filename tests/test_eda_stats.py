@@ -94,7 +94,11 @@ def test_mean_power_spectrum_peaks_at_tone_and_summarise_by():
 
     sr = 8000
     y = np.sin(2 * np.pi * 1000 * np.arange(sr) / sr)
-    spec = mean_power_spectrum(y, n_fft=256, hop_length=128)
+    spec = mean_power_spectrum(y, sr=sr, n_fft=256, hop_length=128)
+    # Parseval: mean frame power of a unit sine with a Hann window = sum(w²)/2 spread over the bins
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(256) / 256)
+    full = np.concatenate([spec, spec[1:-1]])  # two-sided
+    assert full.sum() / 256 == pytest.approx(np.sum(w ** 2) / 2, rel=0.02)
     freqs = librosa.fft_frequencies(sr=sr, n_fft=256)
     assert spec.shape == (129,)
     assert abs(freqs[np.argmax(spec)] - 1000) <= sr / 256

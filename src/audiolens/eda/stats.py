@@ -138,30 +138,36 @@ def image_stats(images_db: np.ndarray, freqs_hz: np.ndarray, *, bins: int = 64,
     })
 
 
-def mean_power_spectrum(y: np.ndarray, *, n_fft: int, hop_length: int) -> np.ndarray:
+def mean_power_spectrum(y: np.ndarray, *, sr: int, n_fft: int, hop_length: int) -> np.ndarray:
     """Mean power per STFT bin of a signal (average over frames, linear power).
+
+    Uses :func:`audiolens.features.stft` (Hann window, centred frames), the STFT of the
+    spectrogram stage.
 
     Parameters
     ----------
     y : ndarray, shape (n,)
         Mono signal.
+    sr : int
+        Sample rate (Hz).
     n_fft, hop_length : int
         STFT settings (samples).
 
     Returns
     -------
     ndarray, shape (n_fft // 2 + 1,)
-        Mean ``|STFT|²`` per bin (rows at ``librosa.fft_frequencies(sr=sr, n_fft=n_fft)``).
+        Mean ``|STFT|²`` per bin, rows at ``np.fft.rfftfreq(n_fft, 1 / sr)`` Hz.
     """
-    import librosa
+    from audiolens.features import SpectrogramConfig, stft
 
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"y must be mono (n,), got shape {y.shape}")
-    if y.size < n_fft:
-        y = np.pad(y, (0, n_fft - y.size))
-    spec = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, center=False)) ** 2
-    return spec.mean(axis=1).astype(np.float64)
+    if y.size == 0:
+        raise ValueError("y is empty")
+    config = SpectrogramConfig(kind="linear", sample_rate=int(sr), n_fft=int(n_fft), hop_length=int(hop_length))
+    spec = np.abs(stft(y, config=config)).astype(np.float64) ** 2
+    return spec.mean(axis=1)
 
 
 def summarise_by(stats: pd.DataFrame, *, by: str,

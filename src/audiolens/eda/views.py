@@ -102,10 +102,9 @@ def spectra_by_group(sample: pd.DataFrame, *, source: AudioSource, by: str, n_ff
         each recording weighted by its number of frames).
     freqs_hz : ndarray, shape (n_fft // 2 + 1,)
     """
-    import librosa
     from tqdm import tqdm
 
-    freqs = librosa.fft_frequencies(sr=source.sample_rate, n_fft=n_fft)
+    freqs = np.fft.rfftfreq(n_fft, d=1.0 / source.sample_rate)
     hop = n_fft // 2
     out: dict[str, pd.DataFrame] = {}
     for variant in variants:
@@ -116,9 +115,10 @@ def spectra_by_group(sample: pd.DataFrame, *, source: AudioSource, by: str, n_ff
             y = source.read(row, variant=variant)
             if y is None:
                 continue
-            n = max(1, 1 + (max(len(y), n_fft) - n_fft) // hop)
+            n = 1 + len(y) // hop  # frames of the centred STFT
             g = str(row[by])
-            sums[g] = sums.get(g, 0.0) + mean_power_spectrum(y, n_fft=n_fft, hop_length=hop) * n
+            sums[g] = sums.get(g, 0.0) + mean_power_spectrum(y, sr=source.sample_rate, n_fft=n_fft,
+                                                             hop_length=hop) * n
             frames[g] = frames.get(g, 0) + n
         table = pd.DataFrame({g: sums[g] / frames[g] for g in sorted(sums)}).T
         table.columns = [f"{f:.2f}" for f in freqs]
