@@ -18,6 +18,7 @@ from audiolens.audio import CleanSettings, clean_signal, time_stretch
 from audiolens.corpus.demo import voice_profile, write_demo_corpus
 from audiolens.corpus.ingest import ingest
 from audiolens.eda.run import EdaSettings, run_eda
+from audiolens.eda.sampling import choose_groups
 from audiolens.features import SpectrogramConfig, read_segment_audio, spectrogram_db
 from audiolens.io import read_audio, write_audio
 from audiolens.segments import segment_table
@@ -143,13 +144,17 @@ def test_eda_is_deterministic_and_lists_missing_audio(demo_project, tmp_path):
     copy = tmp_path / "proj"
     shutil.copytree(proj, copy)
     shutil.rmtree(copy / "reports", ignore_errors=True)
-    victim = manifest["id"].iloc[0]
+    shown = choose_groups(manifest["speaker"], max_groups=3, seed=0)
+    victim = manifest.loc[manifest["speaker"] == shown[0], "id"].iloc[0]
     (copy / "data/interim/clean" / f"{victim}.wav").unlink()
-    kw = dict(max_recordings_per_speaker=2, pyin_seconds_per_speaker=1.0, max_images=20, examples=1,
-              example_seconds=1.0)
-    run(copy, raw, 8000, **kw)
+    kw = dict(max_recordings_per_speaker=2, max_groups=3, pyin_seconds_per_speaker=1.0, max_images=20,
+              examples=1, example_seconds=1.0)
+    summary = run(copy, raw, 8000, **kw)
     skipped = pd.read_csv(copy / "reports/eda/skipped.csv")
     assert victim in set(skipped["id"]) and (skipped["reason"] == "missing cleaned audio").any()
+    # max_groups bounds the per-speaker analyses
+    assert summary["groups"] == 4 and summary["groups_shown"] == 3
+    assert sorted(pd.read_csv(copy / "reports/eda/tables/spectra_cleaned.csv")["speaker"]) == shown
     first = (copy / "reports/eda/tables/image_stats.csv").read_bytes()
     run(copy, raw, 8000, **kw)
     assert (copy / "reports/eda/tables/image_stats.csv").read_bytes() == first

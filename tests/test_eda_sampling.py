@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audiolens.eda.sampling import balanced_quota, sample_balanced, sample_seconds_per_group
+from audiolens.eda.sampling import balanced_quota, choose_groups, sample_balanced, sample_seconds_per_group
 
 
 @given(st.dictionaries(st.text("abcdef", min_size=1, max_size=3), st.integers(0, 50), max_size=6),
@@ -44,3 +44,13 @@ def test_sample_seconds_per_group_respects_budget():
     assert capped["speaker"].value_counts().to_dict() == {"s1": 2, "s2": 2}
     again = sample_seconds_per_group(table, by="speaker", seconds=5.0, seed=0)
     assert out.equals(again)
+
+
+def test_choose_groups_bounds_and_is_seeded():
+    vals = pd.Series([f"s{i}" for i in range(30)] * 2)
+    assert choose_groups(vals.head(5), max_groups=10, seed=0) == ["s0", "s1", "s2", "s3", "s4"]
+    a = choose_groups(vals, max_groups=7, seed=1)
+    assert len(a) == 7 and a == sorted(a) and set(a) <= set(vals)
+    assert a == choose_groups(vals, max_groups=7, seed=1)
+    with pytest.raises(ValueError):
+        choose_groups(vals, max_groups=0, seed=0)

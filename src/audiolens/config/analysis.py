@@ -16,6 +16,7 @@ class EdaParams(Section):
     """
 
     max_recordings_per_speaker: int = Field(default=10, ge=1)
+    max_groups: int = Field(default=24, ge=1, le=200)
     spectrum_n_fft: int = Field(default=1024, ge=32, le=16384)
     pyin_seconds_per_speaker: float = Field(default=6.0, gt=0.0)
     pyin_fmin: float = Field(default=60.0, gt=0.0)

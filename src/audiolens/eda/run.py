@@ -24,7 +24,7 @@ import pandas as pd
 from audiolens.eda import figures
 from audiolens.eda.examples import augmented_vs_original, linear_vs_mel, unprocessed_vs_cleaned
 from audiolens.eda.pitch import pitch_summary
-from audiolens.eda.sampling import sample_balanced, sample_seconds_per_group
+from audiolens.eda.sampling import choose_groups, sample_balanced, sample_seconds_per_group
 from audiolens.eda.stats import STAT_COLUMNS, image_stats, summarise_by
 from audiolens.eda.views import SKIP_COLUMNS, AudioSource, pitch_frames_by_group, spectra_by_group
 from audiolens.features import SpectrogramConfig
@@ -40,6 +40,7 @@ class EdaSettings:
     """Budgets and settings (mirrors the ``eda`` params section; see its docstring)."""
 
     max_recordings_per_speaker: int = 10
+    max_groups: int = 24
     spectrum_n_fft: int = 1024
     pyin_seconds_per_speaker: float = 6.0
     pyin_fmin: float = 60.0
@@ -143,6 +144,11 @@ def run_eda(*, manifest_path: str | Path, clean_dir: str | Path, clean_log_path:
     if by == "speaker":
         manifest["speaker"] = manifest["speaker"].replace("", "(none)")
     durations = clean_durations(manifest, read_table(clean_log_path), source=str(clean_log_path))
+    shown = choose_groups(manifest[by], max_groups=s.max_groups, seed=s.seed)
+    if len(shown) < manifest[by].nunique():
+        log.info("%d %s values: per-%s figures show a random %d (eda.max_groups)",
+                 manifest[by].nunique(), by, by, len(shown))
+    in_shown = manifest[by].astype(str).isin(shown)
     seg_tables = [read_table(p) for p in segments_paths if Path(p).is_file()]
     if not seg_tables:
         raise FileNotFoundError(f"no segment table found among {[str(p) for p in segments_paths]}")
@@ -162,7 +168,8 @@ def run_eda(*, manifest_path: str | Path, clean_dir: str | Path, clean_log_path:
                          durations[["id", by, "label", "duration_before_s", "duration_after_s"]]
                          if by != "label" else durations[["id", "label", "duration_before_s",
                                                            "duration_after_s"]])
-        figures.plot_durations(durations, out=fig_dir / "durations.png", by=by)
+        figures.plot_durations(durations[durations[by].astype(str).isin(shown)],
+                               out=fig_dir / "durations.png", by=by)
         totals = (segments.groupby(["label", "augmented"])
                   .agg(segments=("segment_id", "size"), seconds=("seconds", "sum")).reset_index())
         atomic_write_csv(tab_dir / "class_totals.csv", totals)
@@ -171,7 +178,7 @@ def run_eda(*, manifest_path: str | Path, clean_dir: str | Path, clean_log_path:
 
         # 2. mean spectra, unprocessed vs cleaned (bounded sample per group) ------------
         t = time.perf_counter()
-        spec_sample = sample_seconds_per_group(manifest, by=by, seconds=float("inf"), seed=rng_seed,
+        spec_sample = sample_seconds_per_group(manifest[in_shown], by=by, seconds=float("inf"), seed=rng_seed,
                                                max_rows=s.max_recordings_per_speaker)
         spectra, freqs = spectra_by_group(spec_sample, source=source, by=by, n_fft=s.spectrum_n_fft,
                                           progress=progress)
@@ -184,7 +191,8 @@ def run_eda(*, manifest_path: str | Path, clean_dir: str | Path, clean_log_path:
         # 3. pYIN F0 on a bounded sample of cleaned audio per group --------------------
         t = time.perf_counter()
         clean_dur = durations.dropna(subset=["duration_after_s"]).drop(columns="duration_s")
-        clean_dur = clean_dur[clean_dur["duration_after_s"] > 0].rename(columns={"duration_after_s": "duration_s"})
+        clean_dur = clean_dur[(clean_dur["duration_after_s"] > 0) & clean_dur[by].astype(str).isin(shown)]
+        clean_dur = clean_dur.rename(columns={"duration_after_s": "duration_s"})
         pitch_sample = sample_seconds_per_group(clean_dur, by=by, seconds=s.pyin_seconds_per_speaker,
                                                 seed=rng_seed, max_rows=s.max_recordings_per_speaker)
         frames = pitch_frames_by_group(pitch_sample, source=source, by=by, fmin=s.pyin_fmin,
@@ -245,6 +253,7 @@ def run_eda(*, manifest_path: str | Path, clean_dir: str | Path, clean_log_path:
     aug = segments["augmented"].astype(bool)
     summary = {
         "group_by": by, "recordings": int(len(manifest)), "groups": int(manifest[by].nunique()),
+        "groups_shown": len(shown),
         "classes": int(manifest["label"].nunique()),
         "seconds_before_cleaning": round(float(durations["duration_before_s"].sum()), 3),
         "seconds_after_cleaning": round(float(durations["duration_after_s"].sum()), 3),

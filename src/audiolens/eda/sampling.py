@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["balanced_quota", "sample_balanced", "sample_seconds_per_group"]
+__all__ = ["balanced_quota", "choose_groups", "sample_balanced", "sample_seconds_per_group"]
 
 
 def balanced_quota(counts: dict[str, int], total: int) -> dict[str, int]:
@@ -31,6 +31,20 @@ def balanced_quota(counts: dict[str, int], total: int) -> dict[str, int]:
                 break
         open_groups = still
     return quota
+
+
+def choose_groups(values: pd.Series, *, max_groups: int, seed: int) -> list[str]:
+    """The distinct values of ``values`` (as str), or a seeded random ``max_groups`` of them.
+
+    Returned in sorted order; used to bound per-speaker figures on corpora with many speakers.
+    """
+    if max_groups < 1:
+        raise ValueError(f"max_groups must be >= 1, got {max_groups}")
+    groups = sorted(values.astype(str).unique())
+    if len(groups) <= max_groups:
+        return groups
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(groups, size=max_groups, replace=False).tolist())
 
 
 def sample_balanced(table: pd.DataFrame, *, by: str, total: int, seed: int) -> pd.DataFrame:
