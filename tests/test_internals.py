@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 
+from audiolens.interpret.cam import grad_cam
 from audiolens.interpret.internals import (block_layers, feature_maps, filter_summaries,
                                            spatial_kernel, top_channels)
+from audiolens.interpret.retrieval import embeddings
+from audiolens.models.introspect import conv_layers
+from audiolens.models.registry import ARCHS, build_model
 
 
 def contract_model(seed: int = 0) -> keras.Model:
@@ -64,3 +69,19 @@ def test_top_channels_orders_by_mean_activation():
     f[..., 0] = 1.0
     f[0, 0, 3] = 2.0
     assert list(top_channels(f, 3)) == [2, 0, 3]
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_every_registered_arch_is_readable(arch):
+    """Filters, feature maps, embeddings and Grad-CAM through the contract only."""
+    model = build_model(arch=arch, input_shape=(32, 40, 1), n_classes=3, width=0.25, dense_units=8)
+    x = np.random.default_rng(0).uniform(-80, 0, (2, 32, 40)).astype(np.float32)
+    assert len(filter_summaries(model)) == len(conv_layers(model))
+    maps = feature_maps(model, x)
+    assert len(maps) >= 2 and all(m.ndim == 4 and len(m) == 2 for m in maps.values())
+    # blocks go from fine to coarse grids
+    areas = [m.shape[1] * m.shape[2] for m in maps.values()]
+    assert areas == sorted(areas, reverse=True)
+    g = grad_cam(model, x, signed=True)
+    assert g.shape == (2, 32, 40) and np.isfinite(g).all()
+    assert embeddings(model, x).shape == (2, 8)

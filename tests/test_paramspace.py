@@ -167,3 +167,17 @@ def test_fresh_weights_are_seeded_and_new():
     assert np.array_equal(a[k], b[k]) and not np.array_equal(a[k], c[k])
     assert not np.allclose(a[k], conv.kernel.numpy())
     assert a[k].std() > 0
+
+
+@pytest.mark.parametrize("arch", ["compact_cnn", "resnet_small", "efficientnet_b0"])
+def test_reset_to_initial_changes_nothing_for_registered_archs(arch):
+    from audiolens.models.registry import build_model
+
+    model = build_model(arch=arch, input_shape=(32, 32, 1), n_classes=3, width=0.25, dense_units=8)
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-80, 0, (6, 32, 32)).astype(np.float32), np.arange(6) % 3
+    table, ref = reset_robustness(model, x, y, initial=snapshot(model), bn_stats="recompute",
+                                  x_stats=x, max_layers=4)
+    assert len(table) == 4 and table["layer"].iloc[-1] == "logits"
+    assert (table["loss_initial"] == ref["loss"]).all()
+    assert not table["status_random"].str.startswith("n/a").any()

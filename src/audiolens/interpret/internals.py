@@ -65,23 +65,56 @@ def filter_summaries(model: keras.Model) -> list[FilterSummary]:
     return out
 
 
-def block_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The last layer of every conv block (top level).
+def _block_ends(layers: list, out_of) -> list:
+    """Last layer at each spatial grid, in model order (from the first conv on).
 
-    Among layers from the first convolution on with a 4-D output, consecutive layers
-    sharing one spatial grid form a block; its last layer (usually post-activation, before
-    pooling) is returned. A nested backbone counts as one block.
+    Only layers with a 4-D output count; padding/cropping layers and side branches whose grid
+    is smaller than the final feature grid (e.g. squeeze-excitation ``1 x 1`` maps) are ignored.
     """
     kinds = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
              keras.Model)
-    layers = model.layers
+    skip = (keras.layers.ZeroPadding2D, keras.layers.Cropping2D)
     first = next((i for i, l in enumerate(layers) if isinstance(l, kinds)), None)
     if first is None:
+        return []
+    cand = [(i, l, tuple(out_of(l).shape[1:3])) for i, l in enumerate(layers[first:])
+            if len(out_of(l).shape) == 4 and not isinstance(l, skip)]
+    if not cand:
+        return []
+    final = np.prod([d or 1 for d in cand[-1][2]])
+    last = {}
+    for i, l, grid in cand:
+        if np.prod([d or 1 for d in grid]) >= final:
+            last[grid] = (i, l)
+    return [l for _, l in sorted(last.values(), key=lambda t: t[0])]
+
+
+def block_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The last layer of every conv block (top level).
+
+    Among layers from the first convolution on with a 4-D output, the last one at each
+    spatial grid ends a block (usually post-activation, before pooling). A nested backbone counts as one block here; :func:`feature_maps`
+    looks inside it.
+    """
+    blocks = _block_ends(model.layers, layer_output)
+    if not blocks:
         raise ValueError(f"model {model.name!r} has no convolution layer")
-    cand = [(l, tuple(layer_output(l).shape[1:3])) for l in layers[first:]
-            if len(layer_output(l).shape) == 4]
-    blocks = [l for (l, grid), nxt in zip(cand, cand[1:] + [(None, None)]) if grid != nxt[1]]
     return blocks
+
+
+def _nested_maps(model: keras.Model, nested: keras.Model, xb: np.ndarray, *,
+                 batch_size: int) -> dict[str, np.ndarray]:
+    """Block outputs inside a nested backbone: outer input -> backbone input -> inner blocks."""
+    inner = _block_ends(nested.layers, lambda l: l.output)
+    if not inner:
+        return {}
+    feed = keras.Model(model.inputs[0], nested._inbound_nodes[0].input_tensors[0])
+    taps = keras.Model(nested.inputs[0], [l.output for l in inner])
+    parts = []
+    for s in range(0, len(xb), batch_size):
+        res = taps(feed(xb[s:s + batch_size], training=False), training=False)
+        parts.append([np.asarray(r, np.float32) for r in (res if isinstance(res, (list, tuple)) else [res])])
+    return {f"{nested.name}/{l.name}": np.concatenate(p) for l, p in zip(inner, zip(*parts))}
 
 
 def feature_maps(model: keras.Model, x: np.ndarray, *, layers: list[keras.layers.Layer] | None = None,
@@ -93,7 +126,8 @@ def feature_maps(model: keras.Model, x: np.ndarray, *, layers: list[keras.layers
     x : ndarray, shape (n, F, T) or (n, F, T, 1)
         dB spectrograms.
     layers : list of Layer, optional
-        Default :func:`block_layers`.
+        Default :func:`block_layers`; a nested backbone among them is replaced by its own
+        block ends (named ``"<backbone>/<layer>"``).
 
     Returns
     -------
@@ -101,8 +135,15 @@ def feature_maps(model: keras.Model, x: np.ndarray, *, layers: list[keras.layers
         Layer name -> float32 ``(n, h, w, c)`` in model order.
     """
     layers = block_layers(model) if layers is None else layers
-    outs = predict_batched(tap_model(model, layers), as_batch(model, x), batch_size=batch_size)
-    return {layer.name: o for layer, o in zip(layers, outs)}
+    xb = as_batch(model, x)
+    outs = predict_batched(tap_model(model, layers), xb, batch_size=batch_size)
+    maps: dict[str, np.ndarray] = {}
+    for layer, o in zip(layers, outs):
+        inner = _nested_maps(model, layer, xb, batch_size=batch_size) if isinstance(layer, keras.Model) else {}
+        maps.update(inner)
+        if not inner or list(inner.values())[-1].shape != o.shape:
+            maps[layer.name] = o
+    return maps
 
 
 def top_channels(fmap: np.ndarray, m: int) -> np.ndarray:

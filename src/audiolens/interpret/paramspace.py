@@ -2,10 +2,11 @@
 
 Terms
 -----
-- *parameters* of a layer: all its weights except BatchNormalization moving statistics;
-- *statistics*: BatchNormalization ``moving_mean`` / ``moving_variance`` (data estimates, not
-  learned by gradient). They are tracked separately in the drift table, and the reset study
-  treats them explicitly (``bn_stats``):
+- *parameters* of a layer: the weights it created trainable (kernels, biases, BN gamma/beta);
+- *statistics*: the other weights, i.e. data estimates not learned by gradient
+  (BatchNormalization ``moving_mean`` / ``moving_variance``, ``Normalization`` mean/variance).
+  They are tracked separately in the drift table and never reset, except BatchNormalization's,
+  which the reset study treats explicitly (``bn_stats``):
 
   ``keep``      the trained statistics stay in place whatever is reset;
   ``reset``     resetting a BatchNormalization layer also resets its statistics (to the
@@ -30,11 +31,10 @@ import tensorflow as tf
 
 from audiolens.interpret.common import as_batch
 
-__all__ = ["STATS", "weight_layers", "split_weights", "epoch_weight_files", "snapshot",
+__all__ = ["weight_layers", "split_weights", "epoch_weight_files", "snapshot",
            "weight_history", "drift_table", "fresh_weights", "bn_layers", "recompute_bn_stats", "spread",
            "evaluate", "reset_robustness"]
 
-STATS = ("moving_mean", "moving_variance")
 _STOCHASTIC = (keras.layers.Dropout, keras.layers.GaussianNoise, keras.layers.GaussianDropout,
                keras.layers.AlphaDropout)
 _EPOCH_RE = re.compile(r"epoch_(\d+)\.weights\.h5$")
@@ -49,10 +49,14 @@ def _walk(model: keras.Model):
 
 
 def split_weights(layer: keras.layers.Layer) -> tuple[list, list]:
-    """``(parameters, statistics)`` variables of a layer (statistics: BN moving mean/var)."""
-    is_bn = isinstance(layer, keras.layers.BatchNormalization)
-    params = [v for v in layer.weights if not (is_bn and v.name in STATS)]
-    stats = [v for v in layer.weights if is_bn and v.name in STATS]
+    """``(parameters, statistics)`` variables of a layer.
+
+    Parameters are the variables created trainable (also when the layer is frozen later);
+    statistics are the others (BN moving mean/variance, ``Normalization`` mean/variance).
+    """
+    created_trainable = {id(v) for v in getattr(layer, "_trainable_variables", layer.trainable_weights)}
+    params = [v for v in layer.weights if id(v) in created_trainable]
+    stats = [v for v in layer.weights if id(v) not in created_trainable]
     return params, stats
 
 
@@ -122,7 +126,8 @@ def drift_table(model: keras.Model, history: dict[int, dict[str, np.ndarray]]) -
     """Per layer and epoch: ``‖W_e − W_0‖`` and ``‖W_e − W_0‖ / ‖W_0‖`` (W_0: epoch 0).
 
     Columns ``layer, kind, epoch, n_params, norm, change, relative_change, stats_change``
-    (``stats_change``: relative change of BN moving statistics, NaN for other layers).
+    (``stats_change``: relative change of the layer's statistics, e.g. BN moving mean/variance;
+    NaN for layers without any).
     ``relative_change`` is NaN when ``‖W_0‖ = 0``.
     """
     if 0 not in history:
@@ -145,11 +150,12 @@ def drift_table(model: keras.Model, history: dict[int, dict[str, np.ndarray]]) -
     return pd.DataFrame(rows)
 
 
-def fresh_weights(layer: keras.layers.Layer, *, seed: int) -> dict[str, np.ndarray]:
-    """New random values for every weight of ``layer`` from its own initializers.
+def fresh_weights(layer: keras.layers.Layer, *, seed: int, variables: list | None = None
+                  ) -> dict[str, np.ndarray]:
+    """New random values for the weights of ``layer`` (default all) from its own initializers.
 
-    Each variable ``name`` uses the layer's ``<name>_initializer`` (``depthwise_kernel`` ->
-    ``depthwise_initializer``), re-seeded with ``seed`` so the result is reproducible and
+    Each variable ``name`` uses the layer's ``<name>_initializer`` (``depthwise_kernel`` and
+    a DepthwiseConv2D ``kernel`` -> ``depthwise_initializer``), re-seeded with ``seed`` so the result is reproducible and
     independent of the initializer's stored seed.
 
     Raises
@@ -158,9 +164,12 @@ def fresh_weights(layer: keras.layers.Layer, *, seed: int) -> dict[str, np.ndarr
         When a variable has no matching initializer attribute.
     """
     out = {}
-    for i, v in enumerate(layer.weights):
+    for i, v in enumerate(layer.weights if variables is None else variables):
         init = None
-        for attr in (f"{v.name}_initializer", f"{v.name.replace('_kernel', '')}_initializer"):
+        candidates = [f"{v.name}_initializer", f"{v.name.replace('_kernel', '')}_initializer"]
+        if v.name == "kernel":  # DepthwiseConv2D names its kernel "kernel"
+            candidates.append("depthwise_initializer")
+        for attr in candidates:
             init = getattr(layer, attr, None)
             if init is not None:
                 break
@@ -258,7 +267,8 @@ def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
     table : DataFrame
         One row per layer: ``layer, kind, n_params, acc_initial, loss_initial, acc_random,
         loss_random, drop_initial, drop_random, status_initial, status_random``
-        (status ``robust``/``critical``).
+        (status ``robust``/``critical``; ``n/a: <reason>`` with NaN numbers when a layer has
+        no initializer to draw fresh weights from).
     reference : dict
         ``accuracy``, ``loss`` of the unmodified model (after the same BN treatment).
     """
@@ -269,7 +279,8 @@ def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
     xb, y = as_batch(model, x), np.asarray(y, dtype=np.int64)
     predict = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
     trained = snapshot(model)
-    recompute = bn_stats == "recompute" and bool(bn_layers(model))
+    bns = bn_layers(model)
+    recompute = bn_stats == "recompute" and bool(bns)
 
     def measure() -> tuple[float, float]:
         if recompute:
@@ -286,9 +297,15 @@ def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
             row = {"layer": layer.name, "kind": type(layer).__name__,
                    "n_params": int(sum(np.size(v) for v in params))}
             for mode in ("initial", "random"):
-                new = ({v.path: initial[v.path] for v in layer.weights} if mode == "initial"
-                       else fresh_weights(layer, seed=seed + li))
-                for v in params + (stats if bn_stats == "reset" else []):
+                targets = params + (stats if bn_stats == "reset" and layer in bns else [])
+                try:
+                    new = ({v.path: initial[v.path] for v in targets} if mode == "initial"
+                           else fresh_weights(layer, seed=seed + li, variables=targets))
+                except ValueError as exc:  # no initializer to draw fresh weights from
+                    row.update({f"acc_{mode}": np.nan, f"loss_{mode}": np.nan, f"drop_{mode}": np.nan,
+                                f"status_{mode}": f"n/a: {exc}"})
+                    continue
+                for v in targets:
                     v.assign(new[v.path])
                 acc, loss = measure()
                 _restore(model, trained)
