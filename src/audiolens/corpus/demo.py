@@ -46,6 +46,11 @@ class VoiceProfile:
         Aspiration noise level relative to the voiced source (0..1).
     tilt : float
         One-pole glottal low-pass coefficient (spectral tilt, 0..1).
+    timbre_hz : float
+        A fixed, vowel-independent resonance (Hz) that colours every voiced sound
+        (nasal/sinus cavity), the main cue that tells speakers of similar pitch apart.
+    fricative_hz : float
+        Centre of the speaker's fricative noise band (Hz, at 16 kHz and above).
     """
 
     f0_hz: float
@@ -54,6 +59,8 @@ class VoiceProfile:
     syllable_s: float
     breathiness: float
     tilt: float
+    timbre_hz: float
+    fricative_hz: float
 
 
 def _stable_seed(*parts: object) -> list[int]:
@@ -67,10 +74,12 @@ def voice_profile(speaker: str, *, seed: int = 0) -> VoiceProfile:
     return VoiceProfile(
         f0_hz=float(rng.uniform(165, 255) if female else rng.uniform(85, 150)),
         f0_range=float(rng.uniform(0.08, 0.25)),
-        formant_scale=float(rng.uniform(1.08, 1.25) if female else rng.uniform(0.9, 1.05)),
+        formant_scale=float(rng.uniform(1.05, 1.35) if female else rng.uniform(0.85, 1.1)),
         syllable_s=float(rng.uniform(0.12, 0.24)),
         breathiness=float(rng.uniform(0.02, 0.25)),
         tilt=float(rng.uniform(0.85, 0.97)),
+        timbre_hz=float(rng.uniform(900, 3400)),
+        fricative_hz=float(rng.uniform(2800, 5500)),
     )
 
 
@@ -88,7 +97,8 @@ def _vowel(profile: VoiceProfile, n: int, sr: int, rng: np.random.Generator) -> 
     source += profile.breathiness * 0.05 * rng.standard_normal(n)
     formants = _VOWELS[rng.integers(len(_VOWELS))] * profile.formant_scale
     out = np.zeros(n)
-    for f, bw, gain in zip(formants, _BANDWIDTHS, (1.0, 0.6, 0.3)):
+    resonances = zip([*formants, profile.timbre_hz], [*_BANDWIDTHS, 120.0], (1.0, 0.6, 0.3, 0.5))
+    for f, bw, gain in resonances:
         if f >= sr / 2 * 0.95:
             continue
         r = np.exp(-np.pi * bw / sr)
@@ -98,11 +108,11 @@ def _vowel(profile: VoiceProfile, n: int, sr: int, rng: np.random.Generator) -> 
     return out * env
 
 
-def _fricative(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+def _fricative(n: int, sr: int, centre_hz: float, rng: np.random.Generator) -> np.ndarray:
     if n < 16:
         return np.zeros(n)
-    lo = min(2500.0, sr * 0.3)
-    hi = min(6000.0, sr * 0.45)
+    centre = min(centre_hz, sr * 0.38)
+    lo, hi = centre / 1.4, min(centre * 1.4, sr * 0.48)
     sos = signal.butter(4, [lo, hi], btype="band", fs=sr, output="sos")
     env = np.hanning(n)
     return 0.3 * signal.sosfilt(sos, rng.standard_normal(n)) * env
@@ -146,7 +156,7 @@ def synth_utterance(profile: VoiceProfile, *, duration_s: float, sample_rate: in
         for _ in range(rng.integers(1, 5)):  # syllables in a word
             if rng.random() < 0.35:
                 nf = int(rng.uniform(0.03, 0.08) * sr)
-                speech[pos:pos + nf] += _fricative(len(speech[pos:pos + nf]), sr, rng)
+                speech[pos:pos + nf] += _fricative(len(speech[pos:pos + nf]), sr, profile.fricative_hz, rng)
                 pos += nf
             nv = int(profile.syllable_s * rng.uniform(0.6, 1.4) * sr)
             seg = speech[pos:pos + nv]
