@@ -1,4 +1,5 @@
 """Stage clean: manifest -> data/interim/clean/<id>.wav (mono, audio.sample_rate, denoised, silence cut)."""
+import sys
 from pathlib import Path
 
 from audiolens.audio import CleanSettings
@@ -26,6 +27,8 @@ def main() -> None:
         atomic_write_csv(tmp / "clean_log.csv", clean_log)
         save_resolved(params, tmp / "resolved_params.yaml", sections=["audio", "clean"])
     atomic_write_csv(REPORT / "skipped.csv", skipped)
+    if clean_log.empty:
+        sys.exit(f"[clean] no recording survived cleaning ({len(skipped)} skipped): see {REPORT / 'skipped.csv'}")
     for reason, n in skipped["reason"].value_counts().sort_index().items():
         log.warning("skipped %d recording(s): %s (see %s)", n, reason, REPORT / "skipped.csv")
     summary = {"recordings": len(clean_log), "skipped": len(skipped),

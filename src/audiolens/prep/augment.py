@@ -1,6 +1,8 @@
 """Augment a corpus: time-stretched copies of chosen cleaned recordings (grouped with their source)."""
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,8 @@ from audiolens.io import read_audio, write_audio
 from audiolens.parallel import ordered_map
 
 __all__ = ["select_recordings", "aug_id", "augment_corpus"]
+
+_log = logging.getLogger("audiolens.prep.augment")
 
 
 def select_recordings(manifest: pd.DataFrame, *, select_by: str, values: list[str] | None,
@@ -75,7 +79,11 @@ def augment_corpus(recordings: pd.DataFrame, *, clean_dir: str | Path, out_dir: 
     """
     tasks = [_AugTask(rid, str(Path(clean_dir) / f"{rid}.wav"), str(out_dir), tuple(factors), sample_rate)
              for rid in recordings["id"]]
-    rows = [r for res in ordered_map(_augment_one, tasks, n_jobs=n_jobs, desc="augment") for r in res]
+    t0 = time.perf_counter()
+    rows = [r for res in ordered_map(_augment_one, tasks, n_jobs=n_jobs, chunksize=1, desc="augment") for r in res]
+    _log.info("%d recordings x %d factor(s) -> %d stretched copies, %.1f s of audio written in %.2f s",
+              len(tasks), len(factors), len(rows), sum(r["n_samples"] for r in rows) / sample_rate,
+              time.perf_counter() - t0)
     out = pd.DataFrame(rows, columns=["recording_id", "source_id", "n_samples", "factor"])
     meta = recordings.set_index("id")[["label", "label_index", "speaker", "group", "fold"]]
     out = out.join(meta, on="source_id")

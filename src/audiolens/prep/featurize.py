@@ -91,7 +91,8 @@ def featurize(segments: pd.DataFrame, *, config: SpectrogramConfig, out_dir: str
     tasks = _spec_tasks(segments, root=Path(root), config=config, length=length, per_task=per_task)
     refs = np.zeros(len(segments), dtype=np.float32)
     t0 = time.perf_counter()
-    for db, ref in ordered_map(_spec_one, tasks, n_jobs=n_jobs, desc="spectrogram"):
+    # a task returns up to per_task x F x T float32 (~4 MB): one task per chunk bounds memory
+    for db, ref in ordered_map(_spec_one, tasks, n_jobs=n_jobs, chunksize=1, desc="spectrogram"):
         refs[writer.n_written: writer.n_written + len(ref)] = ref
         writer.append(db)
     writer.close()
