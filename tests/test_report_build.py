@@ -43,6 +43,12 @@ def reports(tmp_path) -> Path:
     _png(r / "zzz_custom/thing.png")
     (r / "train").mkdir()
     (r / "train/metrics.json").write_text(json.dumps({"step": 3, "loss": 0.25}))
+    for split, losses in (("train", [0.9, 0.5, 0.3]), ("eval", [1.0, 0.7, 0.6])):
+        (r / f"train/plots/metrics/{split}").mkdir(parents=True)
+        pd.DataFrame({"step": range(3), "loss": losses}).to_csv(
+            r / f"train/plots/metrics/{split}/loss.tsv", sep="\t", index=False)
+    pd.DataFrame({"step": range(3), "accuracy": [0.5, 0.7, 0.9]}).to_csv(
+        r / "train/plots/metrics/train/accuracy.tsv", sep="\t", index=False)
     (r / ".hidden").mkdir()
     (r / ".hidden/x.png").write_bytes(b"")
     (r / "report").mkdir()
@@ -71,9 +77,10 @@ def test_report_references_resolve_and_html_parses(reports, tmp_path, embed):
     html_path = reports / "report.html"
     problems, parsed = check_report(html_path)
     assert problems == []
-    assert res["images"] == 3 and res["audio"] == 1 and res["metrics"] == 4
+    assert res["images"] == 4 and res["audio"] == 1 and res["metrics"] == 4  # + learning curves
+    assert (reports / "report/figures/train_curves.png").is_file()
     imgs = [u for t, u in parsed.refs if t == "img"]
-    assert len(imgs) == 3
+    assert len(imgs) == 4
     assert all(u.startswith("data:image/png;base64,") for u in imgs) == embed
     assert [u for t, u in parsed.refs if t == "source"] == ["attribution/audio/ex 1_masked.wav"]
     assert parsed.tags.get("audio") == 1 and parsed.tags.get("script", 0) == 0
@@ -83,6 +90,7 @@ def test_report_references_resolve_and_html_parses(reports, tmp_path, embed):
     assert "0.93" in html and "<th>entropy_mean</th>" in html  # per-class dict as a wide table
     assert [p["path"] for p in res["problems"]] == ["attribution/metrics.json"]
     assert "skipped.csv" not in html  # the report's own folder is not a section
+    assert html.index("train curves") < html.index("loss.tsv")  # curves drawn, logs folded below
 
 
 def test_summary_md_has_headline_tables(reports, tmp_path):
@@ -154,3 +162,12 @@ def test_report_stage_script(reports, tmp_path):
     skipped = pd.read_csv(reports / "report/skipped.csv")
     assert skipped["path"].tolist() == ["attribution/metrics.json"]
     assert check_report(reports / "report.html")[0] == []
+
+
+def test_find_curves_reads_dvclive_layout(reports):
+    from audiolens.report.curves import find_curves
+
+    train = next(s for s in discover(reports) if s.name == "train")
+    curves = find_curves(train)
+    assert list(curves) == ["accuracy", "loss"] and sorted(curves["loss"]) == ["eval", "train"]
+    assert curves["loss"]["eval"]["value"].tolist() == [1.0, 0.7, 0.6]

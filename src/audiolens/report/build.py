@@ -18,7 +18,8 @@ import pandas as pd
 import yaml
 
 from audiolens.io import atomic_write_text
-from audiolens.report.discover import Section, caption, discover
+from audiolens.report.curves import find_curves, plot_curves
+from audiolens.report.discover import Artefact, Section, caption, discover
 from audiolens.report.render import (audio_html, frame_html, frame_markdown, image_html, json_tables,
                                      markdown_html, read_table_file)
 
@@ -221,6 +222,9 @@ def build_report(*, reports_dir: str | Path = "reports", title: str = "audiolens
     max_rows, max_images, max_audio : int
         Per table / per section limits; what is left out is linked, never dropped silently.
 
+    Step-indexed TSV logs (DVCLive) are drawn as learning curves into
+    ``<reports_dir>/report/figures/<section>_curves.png`` and shown first in their section.
+
     Returns
     -------
     dict
@@ -229,6 +233,12 @@ def build_report(*, reports_dir: str | Path = "reports", title: str = "audiolens
     """
     reports_dir = Path(reports_dir)
     sections = discover(reports_dir, exclude=(html_name, md_name))
+    own = reports_dir / "report" / "figures"
+    for sec in sections:
+        curves = find_curves(sec)
+        if curves:
+            path = plot_curves(curves, out=own / f"{sec.name}_curves.png")
+            sec.artefacts.insert(0, Artefact(path.resolve(), path.relative_to(reports_dir).as_posix(), "image"))
     revision = revision_info(project_root)
     params_text = None
     if params_path is not None and Path(params_path).is_file():
