@@ -62,7 +62,8 @@ def test_member_stage_trains_with_its_own_seed(project):
     assert (project / "models/ensemble/1/resolved_params.yaml").is_file()
     main = load_model(project / "models/model.keras")
     other = load_model(project / "models/ensemble/1/model.keras")
-    assert not np.allclose(main.get_layer("logits").get_weights()[0], other.get_layer("logits").get_weights()[0])
+    w_main, w_other = (m.get_layer("logits").get_weights()[0] for m in (main, other))
+    assert not np.allclose(w_main, w_other)
 
 
 def test_member_stage_refuses_an_unlisted_member(project, repo_root, monkeypatch):

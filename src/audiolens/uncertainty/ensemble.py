@@ -15,8 +15,6 @@ from audiolens.uncertainty.mc_dropout import predict_probs
 
 __all__ = ["ensemble_samples"]
 
-log = logging.getLogger(__name__)
-
 
 def ensemble_samples(models: Sequence, x: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
     """Stack of member predictions.
@@ -34,9 +32,17 @@ def ensemble_samples(models: Sequence, x: np.ndarray, *, batch_size: int = 256) 
     if not models:
         raise ValueError("an ensemble needs at least one member")
     out = []
-    for k, model in enumerate(models):
-        p = predict_probs(model, x, batch_size=batch_size)
-        if out and p.shape != out[0].shape:
-            raise ValueError(f"ensemble member {k} predicts shape {p.shape}, member 0 {out[0].shape}")
-        out.append(p)
+    # Each member's predict function is traced once; TensorFlow's "frequent retracing" detector
+    # counts those traces across members and would warn from the 5th member on.
+    tf_log = logging.getLogger("tensorflow")
+    level = tf_log.level
+    tf_log.setLevel(logging.ERROR)
+    try:
+        for k, model in enumerate(models):
+            p = predict_probs(model, x, batch_size=batch_size)
+            if out and p.shape != out[0].shape:
+                raise ValueError(f"ensemble member {k} predicts shape {p.shape}, member 0 {out[0].shape}")
+            out.append(p)
+    finally:
+        tf_log.setLevel(level)
     return np.stack(out)

@@ -81,9 +81,24 @@ def _always_on_copy(layer: keras.layers.Layer, seed: int) -> keras.layers.Layer:
     return type(layer).from_config(cfg)
 
 
-def _chunks(n: int, batch_size: int):
-    for i in range(0, n, batch_size):
-        yield slice(i, min(n, i + batch_size))
+def _batches(x: np.ndarray, batch_size: int):
+    """Yield ``(slice, batch)`` with every batch of the same length ``min(batch_size, n)``.
+
+    The last batch is padded by repeating its final row, so a compiled function is traced
+    once; callers keep only the first ``slice`` length rows of each result.
+    """
+    n = x.shape[0]
+    if n == 0:
+        raise ValueError("x is empty")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    size = min(batch_size, n)
+    for i in range(0, n, size):
+        sl = slice(i, min(n, i + size))
+        b = x[sl]
+        if b.shape[0] < size:
+            b = np.concatenate([b, np.repeat(b[-1:], size - b.shape[0], axis=0)])
+        yield sl, b
 
 
 class MCDropout:
@@ -183,15 +198,14 @@ class MCDropout:
         x = np.asarray(x)
         n = x.shape[0]
         out = None
-        for sl in tqdm(list(_chunks(n, batch_size)), desc="mc dropout", disable=not progress):
-            hs = self._trunk_fn(tf.convert_to_tensor(x[sl]))
+        for sl, b in tqdm(list(_batches(x, batch_size)), desc="mc dropout", disable=not progress):
+            hs = self._trunk_fn(tf.convert_to_tensor(b))
+            k = sl.stop - sl.start
             for s in range(samples):
                 p = self._tail_fn(hs, True).numpy()
                 if out is None:
                     out = np.empty((samples, n, p.shape[-1]), np.float32)
-                out[s, sl] = p
-        if out is None:
-            raise ValueError("x is empty")
+                out[s, sl] = p[:k]
         return out
 
     def predict(self, x: np.ndarray, *, samples: int, batch_size: int = 256,
@@ -202,8 +216,8 @@ class MCDropout:
     def deterministic(self, x: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
         """Trunk + tail with dropout off, ``(n, C)`` (equals ``model(x, training=False)``)."""
         x = np.asarray(x)
-        parts = [self._tail_fn(self._trunk_fn(tf.convert_to_tensor(x[sl])), False).numpy()
-                 for sl in _chunks(x.shape[0], batch_size)]
+        parts = [self._tail_fn(self._trunk_fn(tf.convert_to_tensor(b)), False).numpy()[:sl.stop - sl.start]
+                 for sl, b in _batches(x, batch_size)]
         return np.concatenate(parts).astype(np.float32)
 
 
@@ -214,7 +228,5 @@ def predict_probs(model: keras.Model, x: np.ndarray, *, batch_size: int = 256) -
     model and kept on it), so repeated calls do not retrace.
     """
     x = np.asarray(x)
-    if x.shape[0] == 0:
-        raise ValueError("x is empty")
-    return np.concatenate([np.asarray(model.predict_on_batch(x[sl]))
-                           for sl in _chunks(x.shape[0], batch_size)]).astype(np.float32)
+    return np.concatenate([np.asarray(model.predict_on_batch(b))[:sl.stop - sl.start]
+                           for sl, b in _batches(x, batch_size)]).astype(np.float32)

@@ -12,6 +12,7 @@ import pandas as pd
 from audiolens.io import atomic_write_csv, atomic_write_json, atomic_write_text
 from audiolens.uncertainty import figures
 from audiolens.uncertainty.compare import compare_methods, markdown_table
+from audiolens.uncertainty.decompose import summarise
 from audiolens.uncertainty.gate import predictive
 from audiolens.uncertainty.mc_dropout import MCDropout
 from audiolens.uncertainty.selective import selective_summary, threshold_for_accuracy
@@ -48,8 +49,9 @@ def _per_example(ids: Sequence[str], y: np.ndarray, preds: Mapping, class_names)
     return df
 
 
-def run_uncertainty(*, models: Mapping[int, object], ensemble_ids: Sequence[int], splits: Mapping[str, tuple], out_dir: str | Path,
-                    class_names: Sequence[str], mc_samples: int, mc_layer: str | None, seed: int,
+def run_uncertainty(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
+                    splits: Mapping[str, tuple], out_dir: str | Path, class_names: Sequence[str],
+                    mc_samples: int, mc_layer: str | None, seed: int,
                     ece_bins: int, batch_size: int, abstain_method: str, abstain_score: str,
                     abstain_threshold: float, abstain_target_accuracy: float,
                     max_scatter_classes: int = 12) -> dict:
@@ -86,16 +88,22 @@ def run_uncertainty(*, models: Mapping[int, object], ensemble_ids: Sequence[int]
     mc = MCDropout(models[0], start=mc_layer, seed=seed)
     timings["mc_split_s"] = round(time.perf_counter() - t0, 3)
     results, preds_by_split = {}, {}
-    for split, (ids, x, y) in splits.items():
-        if len(y) == 0:
-            log.warning("split %r is empty; skipped", split)
-            continue
-        preds = _predict_all(models, ensemble_ids, x, mc=mc, mc_samples=mc_samples, batch_size=batch_size,
-                             timings=timings, split=split)
+    used = {k: v for k, v in splits.items() if len(v[2])}
+    for k in set(splits) - set(used):
+        log.warning("split %r is empty; skipped", k)
+    if "test" not in used:
+        raise ValueError("the test split is empty: nothing to evaluate")
+    # one prediction over all splits (each compiled function sees one batch shape)
+    x_all = np.concatenate([v[1] for v in used.values()])
+    preds_all = _predict_all(models, ensemble_ids, x_all, mc=mc, mc_samples=mc_samples,
+                             batch_size=batch_size, timings=timings, split="all")
+    start = 0
+    for split, (ids, x, y) in used.items():
+        sl = slice(start, start + len(y))
+        start = sl.stop
+        preds = {m: summarise(p.samples[:, sl]) for m, p in preds_all.items()}
         preds_by_split[split] = (ids, y, preds)
         results[split] = compare_methods(preds, y, bins=ece_bins)
-    if "test" not in results:
-        raise ValueError("the test split is empty: nothing to evaluate")
     ids, y, preds = preds_by_split["test"]
     cal_split = "val" if "val" in preds_by_split else "test"
     if cal_split == "test":
@@ -147,7 +155,8 @@ def run_uncertainty(*, models: Mapping[int, object], ensemble_ids: Sequence[int]
           f"T = {mc_samples}; ensemble of {len(ensemble_ids)} members {list(ensemble_ids)} "
           f"(0 = the main model).", ""]
     for split in results:
-        md.append(markdown_table(results[split], title=f"{split} split (n = {len(preds_by_split[split][1])})"))
+        n = len(preds_by_split[split][1])
+        md.append(markdown_table(results[split], title=f"{split} split (n = {n})"))
     a = abstain[cal_split]
     md += ["## Abstention", "",
            f"`{abstain_method}` / {abstain['rule']} with threshold {abstain_threshold:g}: "
