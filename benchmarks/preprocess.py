@@ -96,6 +96,34 @@ def run_pipeline(manifest, *, raw: Path, work: Path, n_jobs: int, cfg: Spectrogr
     return t
 
 
+def clean_breakdown(manifest, *, raw: Path, sample_rate: int, n: int = 10) -> dict:
+    """CPU ms per audio second of each clean step (in-process, first ``n`` recordings)."""
+    from audiolens.audio import denoise, remove_silence, resample, to_mono
+    from audiolens.io import write_audio
+
+    cpu = {"read": 0.0, "resample": 0.0, "denoise": 0.0, "remove_silence": 0.0, "write": 0.0}
+    seconds = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in manifest["path"].iloc[:n]:
+            t = time.process_time()
+            y, sr = read_audio(raw / path, mono=False)
+            cpu["read"] += time.process_time() - t
+            seconds += len(y) / sr
+            t = time.process_time()
+            x = resample(to_mono(y), sr_in=sr, sr_out=sample_rate)
+            cpu["resample"] += time.process_time() - t
+            t = time.process_time()
+            x = denoise(x, sr=sample_rate, noise_profile_s=0.5)
+            cpu["denoise"] += time.process_time() - t
+            t = time.process_time()
+            x = remove_silence(x, sr=sample_rate, frame_ms=25.0, threshold_db=-35.0, min_silence_s=0.1)
+            cpu["remove_silence"] += time.process_time() - t
+            t = time.process_time()
+            write_audio(Path(tmp) / "x.wav", x, sample_rate)
+            cpu["write"] += time.process_time() - t
+    return {k: round(1000 * v / seconds, 3) for k, v in cpu.items()} | {"unit": "CPU ms per audio second"}
+
+
 def load_segments(segs, *, root: Path, length: int) -> np.ndarray:
     x = np.zeros((len(segs), length), np.float32)
     for k, row in enumerate(segs.itertuples()):
@@ -192,6 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
         manifest = make_corpus(tmp / "raw", recordings=args.recordings, seconds=args.seconds)
         one = run_pipeline(manifest, raw=tmp / "raw", work=tmp / "w1", n_jobs=1, cfg=cfg, length_s=length_s)
         two = run_pipeline(manifest, raw=tmp / "raw", work=tmp / "w2", n_jobs=2, cfg=cfg, length_s=length_s)
+        breakdown = clean_breakdown(manifest, raw=tmp / "raw", sample_rate=cfg.sample_rate)
         segs = one.pop("_segs")
         two.pop("_segs")
         x = load_segments(segs, root=tmp / "w1", length=int(length_s * cfg.sample_rate))
@@ -226,6 +255,7 @@ def main(argv: list[str] | None = None) -> dict:
             "realtime_per_core_wall_n_jobs_2": round(audio / (wall2 * 2), 1),
             "share_of_cpu": {s: round(one[s]["cpu_s"] / cpu1, 3) for s in steps},
             "realtime_per_core_cpu_by_step": {s: round(audio / max(one[s]["cpu_s"], 1e-9), 1) for s in steps},
+            "clean_breakdown": breakdown,
         },
         "b_stage_vs_bare": {
             "stage": spec, "bare_kernel": kern, "bare_librosa": lib,
