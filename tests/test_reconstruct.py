@@ -70,8 +70,12 @@ def test_roundtrip_probs_and_wavs(tmp_path):
         return np.stack([1 - p1, p1], axis=1)
     masks = np.zeros_like(x)
     masks[:, :20] = 1.0
-    p, p_in, p_out = roundtrip_probs(predict, x, masks, config=cfg, ref_amplitude=ref, source_audio=ys)
+    kw = dict(config=cfg, ref_amplitude=ref, source_audio=ys)
+    p, none = roundtrip_probs(predict, x, np.ones_like(x), complement=False, **kw)
+    assert none is None
     np.testing.assert_allclose(p, predict(x), atol=1e-3)     # unmasked round trip is faithful
+    p_in, p_out = roundtrip_probs(predict, x, masks, **kw)
+    np.testing.assert_allclose(p_in, p, atol=1e-2)           # the low band carries the evidence (up to leakage)
     assert (p_out[:, 1] < p[:, 1]).all()                     # removing the low band lowers p_1
     paths = write_example_wavs(tmp_path, "ex0", original=ys[0], masked_in=ys[0] * 0.5, masked_out=ys[0] * 0.1,
                                sample_rate=SR)

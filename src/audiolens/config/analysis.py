@@ -144,6 +144,7 @@ class AttributionParams(Section):
     shap_samples: int = Field(default=32, ge=1)
     gradcam_signed: bool = False
     roundtrip_examples: int = Field(default=4, ge=0)
+    roundtrip_all_masks: bool = False
     wav_examples: int = Field(default=2, ge=0)
     figure_examples: int = Field(default=2, ge=0)
     sanity_examples: int = Field(default=4, ge=0)

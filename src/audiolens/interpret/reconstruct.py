@@ -59,35 +59,40 @@ def error_db(reference: np.ndarray, estimate: np.ndarray) -> float:
 
 def roundtrip_probs(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, masks: np.ndarray, *,
                     config: SpectrogramConfig, ref_amplitude: np.ndarray, source_audio: list[np.ndarray | None],
-                    floor_db: float = -100.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    floor_db: float = -100.0, complement: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Model probabilities after the audio round trip (masked spectrogram → audio → features).
 
     Parameters
     ----------
     predict : callable ``(n, F, T) -> (n, K)``
     x, masks : ndarray (n, F, T)
+        dB spectrograms and masks (all ones: the unmasked round trip).
     ref_amplitude : ndarray (n,)
     source_audio : list of n arrays (segment audio, all the same length) or None entries
+        (None → Griffin-Lim phase).
+    complement : bool
+        Also resynthesise and score the complement ``1 - M``.
 
     Returns
     -------
-    probs, probs_in, probs_out : ndarray (n, K) — of the unmasked round trip, the masked-in
-    and the masked-out audio.
+    probs_in : ndarray (n, K)
+        Of the masked-in audio.
+    probs_out : ndarray (n, K) or None
+        Of the masked-out audio (None unless ``complement``).
     """
     n, f, t = x.shape
-    length = (t - 1) * config.hop_length
     lengths = {len(a) for a in source_audio if a is not None}
     if len(lengths) > 1:
         raise ValueError(f"source segments must share one length, got {sorted(lengths)}")
-    length = lengths.pop() if lengths else length
-    full, kept, removed = (np.empty((n, length), np.float32) for _ in range(3))
-    ones = np.ones((f, t), np.float32)
+    length = lengths.pop() if lengths else (t - 1) * config.hop_length
+    kept = np.empty((n, length), np.float32)
+    removed = np.empty((n, length), np.float32) if complement else None
     for i in range(n):
-        kw = dict(config=config, ref_amplitude=float(ref_amplitude[i]), source_audio=source_audio[i],
-                  length=length, floor_db=floor_db, seed=i)
-        full[i] = masked_audio(x[i], ones, **kw)["masked_in"]
-        pair = masked_audio(x[i], masks[i], **kw)
-        kept[i], removed[i] = pair["masked_in"], pair["masked_out"]
+        kw = dict(config=config, ref_amplitude=float(ref_amplitude[i]), length=length,
+                  source_audio=source_audio[i], seed=i)
+        kept[i] = reconstruct(apply_mask(x[i], masks[i], floor_db=floor_db), **kw)
+        if complement:
+            removed[i] = reconstruct(apply_mask(x[i], masks[i], floor_db=floor_db, complement=True), **kw)
     basis = config.mel_basis() if config.kind == "mel" else None
 
     def feats(audio: np.ndarray) -> np.ndarray:
@@ -95,7 +100,7 @@ def roundtrip_probs(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, 
         if db.shape[1:] != (f, t):
             raise ValueError(f"round-trip spectrogram shape {db.shape[1:]} differs from {(f, t)}")
         return db
-    return predict(feats(full)), predict(feats(kept)), predict(feats(removed))
+    return predict(feats(kept)), (predict(feats(removed)) if complement else None)
 
 
 def write_example_wavs(out_dir: str | Path, stem: str, *, original: np.ndarray, masked_in: np.ndarray,
