@@ -147,17 +147,32 @@ def cam_figure(specs: np.ndarray, maps: dict[str, np.ndarray], row_titles: list[
     return fig
 
 
-def drift_figure(table: pd.DataFrame):
-    """Per layer over epochs: ``‖W_e − W_0‖`` (left) and relative change (right)."""
+def drift_figure(table: pd.DataFrame, *, max_legend: int = 12):
+    """Per layer over epochs: ``‖W_e − W_0‖`` (left) and relative change (right).
+
+    With more than ``max_legend`` layers the lines are coloured by depth (colour bar)
+    instead of named in a legend.
+    """
+    import matplotlib.pyplot as plt
+
     fig, axes = new_figure(1, 2, size=(5.0, 3.6))
-    for layer, g in table.groupby("layer", sort=False):
-        axes[0, 0].plot(g["epoch"], g["change"], marker=".", label=layer)
-        axes[0, 1].plot(g["epoch"], g["relative_change"], marker=".", label=layer)
+    groups = list(table.groupby("layer", sort=False))
+    by_depth = len(groups) > max_legend
+    cmap = plt.get_cmap("viridis")
+    for d, (layer, g) in enumerate(groups):
+        kw = dict(color=cmap(d / max(1, len(groups) - 1)), lw=0.8) if by_depth else dict(marker=".")
+        axes[0, 0].plot(g["epoch"], g["change"], label=layer, **kw)
+        axes[0, 1].plot(g["epoch"], g["relative_change"], label=layer, **kw)
     axes[0, 0].set_ylabel("‖W_e − W_0‖")
     axes[0, 1].set_ylabel("‖W_e − W_0‖ / ‖W_0‖")
     for ax in axes[0]:
         ax.set_xlabel("epoch (0 = initial weights)")
-    axes[0, 1].legend(fontsize=7, loc="best")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    if by_depth:
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, len(groups) - 1))
+        fig.colorbar(sm, ax=axes[0, 1], label="layer depth (0 = first)")
+    else:
+        axes[0, 1].legend(fontsize=7, loc="best")
     fig.suptitle("how far each layer moved from its initial weights", fontsize=9)
     return fig
 
