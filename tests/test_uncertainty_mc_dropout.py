@@ -65,9 +65,10 @@ def test_rate_zero_equals_deterministic_output(conv_rate):
     model = contract_model(rate=0.0, conv_rate=conv_rate)
     x = data()
     ref = model.predict(x, verbose=0)
-    samples = MCDropout(model).sample(x, samples=5, batch_size=16)
-    for s in samples:
-        np.testing.assert_allclose(s, ref, rtol=1e-5, atol=1e-6)
+    for jit in (False, True):
+        samples = MCDropout(model, jit=jit).sample(x, samples=3, batch_size=16)
+        for s in samples:
+            np.testing.assert_allclose(s, ref, rtol=1e-5, atol=1e-6)
     pred = MCDropout(model).predict(x, samples=5, batch_size=64)
     np.testing.assert_allclose(pred.mutual_info, 0.0, atol=1e-6)
 

@@ -58,6 +58,25 @@ def test_reliability_bins_are_right_closed():
     assert rel["count"] == [0, 2, 1]  # (0,1/3], (1/3,2/3], (2/3,1]
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 60), st.integers(2, 5), st.integers(1, 20), st.integers(0, 10_000))
+def test_ece_equals_a_direct_loop_over_bins(n, c, bins, seed):
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(c, 0.7), size=n)
+    y = rng.integers(0, c, n)
+    conf, right = probs.max(1), probs.argmax(1) == y
+    ece, gaps = 0.0, []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        sel = (conf > lo) & (conf <= hi) if b else (conf <= hi)
+        if sel.any():
+            gaps.append(abs(right[sel].mean() - conf[sel].mean()))
+            ece += sel.sum() / n * gaps[-1]
+    got_ece, got_mce = ece_mce(probs, y, bins=bins)
+    assert got_ece == pytest.approx(ece, abs=1e-9)
+    assert got_mce == pytest.approx(max(gaps), abs=1e-9)
+
+
 def test_nll_and_brier_match_hand_calculation():
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]])
     y = np.array([0, 2])

@@ -1,0 +1,57 @@
+"""run_uncertainty edge cases: ensemble without the main model, no validation split, bad input."""
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from audiolens.uncertainty.report import run_uncertainty
+
+
+def model(seed: int) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6, 5, 1))
+    x = keras.layers.Flatten()(inp)
+    x = keras.layers.Dense(12, activation="relu", name="embedding")(x)
+    x = keras.layers.Dropout(0.5, name="head_dropout")(x)
+    x = keras.layers.Dense(3, name="logits")(x)
+    return keras.Model(inp, keras.layers.Activation("softmax", name="probs")(x))
+
+
+def split(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    return ([f"s{seed}_{i}" for i in range(n)], rng.normal(size=(n, 6, 5, 1)).astype("float32"),
+            rng.integers(0, 3, n))
+
+
+KW = dict(class_names=["a", "b", "c"], mc_samples=4, mc_layer=None, seed=0, ece_bins=15, batch_size=8,
+          abstain_method="ensemble", abstain_score="entropy", abstain_threshold=1.0,
+          abstain_target_accuracy=0.9)
+
+
+def test_ensemble_without_main_and_no_validation(tmp_path):
+    models = {0: model(0), 1: model(1), 2: model(2)}
+    head = run_uncertainty(models=models, ensemble_ids=[1, 2], out_dir=tmp_path,
+                           splits={"val": split(0, 1), "test": split(20, 2)}, **KW)
+    assert head["ensemble_size"] == 2
+    ab = json.loads((tmp_path / "abstain.json").read_text())
+    assert ab["members"] == [1, 2] and ab["calibrated_on"] == "test" and "val" not in ab
+    assert ab["rule"] == "accept if entropy <= threshold"
+    cmp = json.loads((tmp_path / "comparison.json").read_text())
+    assert set(cmp["splits"]) == {"test"}
+    # the ensemble of members 1 and 2 is not the main model: its predictions differ from "single"
+    assert head["ensemble"]["nll"] != pytest.approx(head["single"]["nll"])
+
+
+def test_run_uncertainty_refuses_missing_models_and_empty_test(tmp_path):
+    with pytest.raises(ValueError, match="main model"):
+        run_uncertainty(models={1: model(1)}, ensemble_ids=[1], out_dir=tmp_path,
+                        splits={"test": split(5, 0)}, **KW)
+    with pytest.raises(ValueError, match=r"members \[3\] have no model"):
+        run_uncertainty(models={0: model(0)}, ensemble_ids=[0, 3], out_dir=tmp_path,
+                        splits={"test": split(5, 0)}, **KW)
+    with pytest.raises(ValueError, match="test split is empty"):
+        run_uncertainty(models={0: model(0)}, ensemble_ids=[0], out_dir=tmp_path,
+                        splits={"val": split(5, 0), "test": split(0, 1)}, **KW)
