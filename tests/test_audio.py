@@ -67,6 +67,23 @@ def test_silence_removal_cuts_inserted_silences_to_within_one_frame(noise_db):
     assert np.sum(out.astype(np.float64) ** 2) >= 0.999 * sum(np.sum(t.astype(np.float64) ** 2) for t in tones)
 
 
+def test_cuts_join_without_a_click():
+    a, b = tone(0.303, freq=300.0), tone(0.3, freq=300.0)  # cut points off the analysis hop grid
+    t = np.arange(2417) / SR
+    drift = (0.006 * np.cos(2 * np.pi * 5 * t)).astype(np.float32)  # a -40 dB hum: +0.006 ... -0.006
+    y = np.concatenate([a, drift, b])
+    for fade_ms, limit in [(2.0, 1e-3), (0.0, None)]:
+        out = remove_silence(y, sr=SR, frame_ms=25.0, threshold_db=-35.0, min_silence_s=0.1, fade_ms=fade_ms)
+        assert np.array_equal(out[: len(a)], a) and np.array_equal(out[-len(b):], b)  # tones untouched
+        gap = out[len(a): len(out) - len(b)]
+        assert len(gap) < int(0.025 * SR)
+        jump = np.abs(np.diff(gap)).max() if len(gap) > 1 else 0.0
+        if limit is not None:
+            assert jump < limit, jump  # faded: no step at the join
+        else:
+            assert jump > 3e-3, jump   # a hard cut steps across the hum
+
+
 def test_short_pauses_are_kept_and_an_all_silent_signal_empties():
     gap = np.zeros(int(0.05 * SR), np.float32)
     y = np.concatenate([tone(0.3), gap, tone(0.3)])
