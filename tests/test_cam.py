@@ -112,3 +112,20 @@ def test_normalise_maps():
     m = np.array([[[0.0, 2.0], [-4.0, 1.0]], [[0.0, 0.0], [0.0, 0.0]]], np.float32)
     np.testing.assert_allclose(normalise_maps(m, signed=True)[0], [[0, 0.5], [-1, 0.25]])
     assert normalise_maps(m)[0].min() == 0 and np.all(normalise_maps(m)[1] == 0)
+
+
+def test_gradcam_under_mixed_precision_matches_float32():
+    """A model trained with mixed_float16 (GPU default) gives the float32 model's maps."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        half = contract_model(hidden_relu=True, seed=3)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    full = contract_model(hidden_relu=True, seed=3)
+    full.set_weights(half.get_weights())
+    x, _ = evidence_data(4, seed=2)
+    cls = np.array([0, 1, 1, 0])
+    g16 = grad_cam(half, x, class_index=cls, signed=True)
+    g32 = grad_cam(full, x, class_index=cls, signed=True)
+    assert g16.dtype == np.float32 and np.isfinite(g16).all()
+    np.testing.assert_allclose(g16, g32, atol=0.02 * np.abs(g32).max())

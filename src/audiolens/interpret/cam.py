@@ -97,14 +97,14 @@ def grad_cam(model: keras.Model, x: np.ndarray, *, class_index=None, layer=None,
         with tf.GradientTape() as tape:
             tape.watch(xt)
             feats, logits = tap(xt, training=False)
-            feats = tf.cast(feats, tf.float32)
             logits = tf.cast(logits, tf.float32)
             chosen = (tf.argmax(logits, axis=-1, output_type=tf.int32) if idx is None
                       else tf.constant(idx[s:s + batch_size]))
             score = tf.reduce_sum(tf.gather(logits, chosen, axis=1, batch_dims=1))
-        grads = tape.gradient(score, feats)
+        grads = tape.gradient(score, feats)  # w.r.t. the layer's own tensor (maybe float16)
         if grads is None:
             raise ValueError(f"logits do not depend on layer {lay.name!r}")
+        feats, grads = tf.cast(feats, tf.float32), tf.cast(grads, tf.float32)
         alpha = tf.reduce_mean(grads, axis=(1, 2))
         maps = tf.einsum("bhwk,bk->bhw", feats, alpha)
         if not signed:
