@@ -43,7 +43,8 @@ def corpus(tmp_path):
     (root / "broken.wav").write_bytes(b"RIFF not really")
     rows += [{"id": "silent", "path": "silent.wav", "speaker": "c"},
              {"id": "broken", "path": "broken.wav", "speaker": "c"},
-             {"id": "escape", "path": "../outside.wav", "speaker": "c"}]
+             {"id": "escape", "path": "../outside.wav", "speaker": "c"},
+             {"id": "gone", "path": "gone.wav", "speaker": "c"}]
     m = pd.DataFrame(rows)
     m["label"] = np.where(m["speaker"] == "a", "allowed", "rejected")
     m["label_index"] = (m["label"] == "allowed").astype(int)
@@ -64,7 +65,8 @@ def test_clean_corpus_reports_skips_and_is_identical_across_job_counts(corpus, t
     assert list(log1.columns) == CLEAN_LOG_COLUMNS
     assert log1["id"].tolist() == ["a_0", "a_1", "b_2", "c_3"]
     assert dict(zip(skipped["id"], skipped["reason"])) == {
-        "silent": "empty after cleaning", "broken": "unreadable", "escape": "PathEscapeError"}
+        "silent": "empty after cleaning", "broken": "unreadable", "escape": "outside the data root",
+        "gone": "missing file"}
     assert set(log1["id"]) | set(skipped["id"]) == set(m["id"])  # none silently lost
     assert log1["denoised"].all() and (log1["removed_fraction"] > 0.1).all()
     assert log1.loc[1, "channels"] == 2 and (log1["sample_rate_in"] == 16000).all()

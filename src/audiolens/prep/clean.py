@@ -31,18 +31,29 @@ class _CleanTask:
     min_keep_s: float
 
 
+def _skip(task: _CleanTask, reason: str, detail: str) -> dict:
+    return {"skip": {"id": task.id, "path": task.path, "reason": reason, "detail": detail[:300]}}
+
+
 def _clean_one(task: _CleanTask) -> dict:
     try:
         src = resolve_inside(task.root, task.path)
         y, sr = read_audio(src, mono=False)
-    except (AudioReadError, PathEscapeError, OSError) as exc:
-        reason = getattr(exc, "reason", type(exc).__name__)
-        return {"skip": {"id": task.id, "path": task.path, "reason": reason, "detail": str(exc)}}
-    x, info = clean_signal(y, sr=sr, settings=task.settings)
+    except AudioReadError as exc:
+        return _skip(task, exc.reason, exc.detail or str(exc))
+    except PathEscapeError as exc:
+        return _skip(task, "outside the data root", str(exc))
+    except FileNotFoundError as exc:
+        return _skip(task, "missing file", str(exc))
+    except OSError as exc:
+        return _skip(task, "unreadable", f"{type(exc).__name__}: {exc}")
+    try:
+        x, info = clean_signal(y, sr=sr, settings=task.settings)
+    except Exception as exc:  # noqa: BLE001 - one bad recording must not stop the corpus
+        return _skip(task, "clean failed", f"{type(exc).__name__}: {exc}")
     if info["duration_out_s"] < max(task.min_keep_s, 1.0 / task.settings.sample_rate):
-        return {"skip": {"id": task.id, "path": task.path, "reason": "empty after cleaning",
-                         "detail": f"{info['duration_out_s']:.3f} s kept of {info['duration_in_s']:.3f} s "
-                                   f"(clean.min_keep_s = {task.min_keep_s:g})"}}
+        return _skip(task, "empty after cleaning", f"{info['duration_out_s']:.3f} s kept of "
+                     f"{info['duration_in_s']:.3f} s (clean.min_keep_s = {task.min_keep_s:g})")
     write_audio(task.out, x, task.settings.sample_rate)
     return {"log": {"id": task.id, "path": task.path, "sample_rate_in": sr,
                     "channels": 1 if y.ndim == 1 else y.shape[1], **info}}
