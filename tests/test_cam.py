@@ -11,16 +11,26 @@ F, T = 16, 16
 REGION = (slice(10, 14), slice(2, 6))  # rows (frequency bins), columns (frames) of the evidence
 
 
-def contract_model(*, hidden_relu: bool, seed: int = 0, n_classes: int = 2) -> keras.Model:
-    """Tiny model: conv -> pool -> conv -> GAP -> embedding -> head_dropout -> logits -> probs."""
+def contract_model(*, hidden_relu: bool = True, seed: int = 0, n_classes: int = 2,
+                   head: str | None = None) -> keras.Model:
+    """Tiny model: conv -> pool -> conv -> GAP -> head -> head_dropout -> logits -> probs.
+
+    ``head``: ``"relu"`` / ``"linear"`` Dense ``embedding``; ``"gap"``: the GAP output is the
+    embedding (the classic CAM network); ``"bn"``: linear Dense + BatchNorm embedding.
+    """
+    head = head or ("relu" if hidden_relu else "linear")
     keras.utils.set_random_seed(seed)
     inp = keras.Input((F, T, 1), name="spectrogram")
     x = keras.layers.Rescaling(1 / 20.0, offset=2.0, name="normalise")(inp)
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(x)
     x = keras.layers.MaxPooling2D(2, name="pool1")(x)
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv2")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    x = keras.layers.Dense(6, activation="relu" if hidden_relu else None, name="embedding")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="embedding" if head == "gap" else "gap")(x)
+    if head in ("relu", "linear", "bn"):
+        x = keras.layers.Dense(6, activation="relu" if head == "relu" else None,
+                               name="dense" if head == "bn" else "embedding")(x)
+    if head == "bn":
+        x = keras.layers.BatchNormalization(name="embedding")(x)
     x = keras.layers.Dropout(0.2, name="head_dropout")(x)
     x = keras.layers.Dense(n_classes, name="logits")(x)
     out = keras.layers.Activation("softmax", name="probs")(x)
@@ -79,8 +89,15 @@ def test_gradcam_is_deterministic_and_relu(trained):
     assert np.allclose(a[s > 0.5 * s.max()], s[s > 0.5 * s.max()], rtol=0.3)
 
 
-def test_cam_equals_gradcam_up_to_scale_for_gap_linear_head():
-    model = contract_model(hidden_relu=False, seed=2, n_classes=3)
+@pytest.mark.parametrize("head", ["gap", "linear", "bn"])
+def test_cam_equals_gradcam_up_to_scale_for_gap_linear_head(head):
+    model = contract_model(seed=2, n_classes=3, head=head)
+    if head == "bn":  # non-trivial inference-mode statistics
+        bn = model.get_layer("embedding")
+        rng = np.random.default_rng(0)
+        bn.moving_mean.assign(rng.normal(size=6).astype("float32"))
+        bn.moving_variance.assign(rng.uniform(0.2, 3.0, size=6).astype("float32"))
+        bn.gamma.assign(rng.normal(size=6).astype("float32"))
     x, _ = evidence_data(5, seed=4)
     cls = np.array([0, 1, 2, 1, 0])
     c = cam(model, x, class_index=cls, signed=True)
