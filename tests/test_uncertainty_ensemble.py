@@ -66,6 +66,9 @@ def test_params_derive_and_validate_ensemble_size():
         parse_params({"uncertainty": {"members": [0, 1]}})
     with pytest.raises(ConfigError, match="needs several samples"):
         parse_params({"uncertainty": {"abstain_method": "single", "abstain_score": "mutual_info"}})
+    with pytest.raises(ConfigError, match="mc_dropout' gives 1"):
+        parse_params({"uncertainty": {"abstain_method": "mc_dropout", "mc_samples": 1,
+                                      "abstain_score": "std"}})
 
 
 # ---- DVC: growing the ensemble by one trains exactly one new member ---------------------------

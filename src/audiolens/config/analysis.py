@@ -80,9 +80,10 @@ class UncertaintyParams(Section):
         if self.abstain_score == "max_prob" and self.abstain_threshold > 1:
             raise ValueError(f"uncertainty.abstain_threshold: a max_prob threshold must be <= 1, "
                              f"got {self.abstain_threshold}")
-        if self.abstain_method == "single" and self.abstain_score in ("mutual_info", "std"):
-            raise ValueError(f"uncertainty.abstain_score={self.abstain_score!r} needs several samples; "
-                             f"use abstain_method mc_dropout or ensemble")
+        n_samples = {"single": 1, "mc_dropout": self.mc_samples, "ensemble": size}[self.abstain_method]
+        if self.abstain_score in ("mutual_info", "std") and n_samples < 2:
+            raise ValueError(f"uncertainty.abstain_score={self.abstain_score!r} needs several samples, "
+                             f"abstain_method={self.abstain_method!r} gives {n_samples}")
         return self
 
     @property
