@@ -75,9 +75,20 @@ def json_tables(data: Any, *, index_name: str = "name") -> list[tuple[str, pd.Da
     wide: list[tuple[str, pd.DataFrame]] = []
 
     def walk(obj: dict, prefix: str) -> None:
+        # sibling dicts with the same flat keys (per-class reports, per-method metrics) -> one table
+        shapes: dict[tuple, list[str]] = {}
+        for k, v in obj.items():
+            if isinstance(v, dict) and v and not any(isinstance(x, (dict, list)) for x in v.values()):
+                shapes.setdefault(tuple(v), []).append(k)
+        grouped = {k for names in shapes.values() if len(names) >= 2 for k in names}
         for k, v in obj.items():
             key = f"{prefix}.{k}" if prefix else str(k)
-            if _uniform_records(v):
+            if k in grouped:
+                names = shapes[tuple(v)]
+                if k == names[0]:
+                    title = f"{prefix} ({', '.join(map(str, names))})" if prefix else ", ".join(map(str, names))
+                    wide.append((title, pd.DataFrame([{index_name: n, **obj[n]} for n in names])))
+            elif _uniform_records(v):
                 wide.append((key, pd.DataFrame([{index_name: n, **flatten(r)} for n, r in v.items()])))
             elif isinstance(v, dict) and v:
                 walk(v, key)
