@@ -131,6 +131,10 @@ def test_markdown_and_flatten():
     assert [t for t, _ in tabs] == ["", "per_class"]
     assert tabs[0][1]["key"].tolist() == ["acc", "odd.a.p", "odd.b.q"]
     assert tabs[1][1].to_dict("records") == [{"name": "a", "p": 1, "r": 2}, {"name": "b", "p": 3, "r": 4}]
+    report = json_tables({"accuracy": 0.5, "no": {"precision": 0.1, "recall": 0.2},
+                          "yes": {"precision": 0.3, "recall": 0.4}})
+    assert report[0][1].to_dict("records") == [{"key": "accuracy", "value": "0.5"}]
+    assert report[1][0] == "no, yes" and report[1][1]["recall"].tolist() == [0.2, 0.4]
     recs = json_frame([{"x": 1, "y": {"z": 2}}, {"x": 3, "y": {"z": 4}}])
     assert list(recs.columns) == ["x", "y.z"] and recs["y.z"].tolist() == [2, 4]
 
