@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from audiolens.interpret import figures
 from audiolens.interpret.cam import CamNotApplicable, cam, grad_cam, normalise_maps
@@ -48,7 +49,7 @@ def run_interpret(*, model: keras.Model, store, split_df: pd.DataFrame, out_dir:
 
     # 1. filters
     summaries = filter_summaries(model)
-    for i, fs in enumerate(summaries):
+    for i, fs in enumerate(tqdm(summaries, desc="filter figures", unit="layer")):
         save_figure(figures.filters_figure(fs, max_filters=max_filters),
                     out / "filters" / f"{i:02d}_{slug(fs.layer)}.png")
     timings["filters_s"] = time.perf_counter() - t0
@@ -67,7 +68,7 @@ def run_interpret(*, model: keras.Model, store, split_df: pd.DataFrame, out_dir:
     # 2. feature maps
     t = time.perf_counter()
     fmaps = feature_maps(model, x_ex, batch_size=batch_size)
-    for j, pos in enumerate(ex_pos):
+    for j, pos in enumerate(tqdm(ex_pos, desc="feature-map figures", unit="example")):
         title = f"{ids[pos]}  true {names[labels[pos]]}, pred {names[pred[j]]} ({probs[j].max():.2f})"
         fig = figures.feature_maps_figure(x_ex[j], {k: v[j] for k, v in fmaps.items()}, title=title,
                                           max_channels=max_channels)
