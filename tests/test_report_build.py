@@ -175,3 +175,21 @@ def test_find_curves_reads_dvclive_layout(reports):
     curves = find_curves(train)
     assert list(curves) == ["accuracy", "loss"] and sorted(curves["loss"]) == ["eval", "train"]
     assert curves["loss"]["eval"]["value"].tolist() == [1.0, 0.7, 0.6]
+
+
+def test_report_renders_in_headless_chromium(reports, tmp_path):
+    import shutil
+
+    browser = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome", "chrome")
+                    if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("no Chromium installed")
+    build_report(reports_dir=reports, project_root=tmp_path, embed_images=False)
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", f"--screenshot={shot}",
+                    "--window-size=1280,1600", (reports / "report.html").resolve().as_uri()],
+                   capture_output=True, timeout=120, check=False)
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(shot)
+    assert img.shape[1] == 1280 and img[..., :3].std() > 0.05  # a rendered page, not a blank one
