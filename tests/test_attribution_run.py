@@ -66,7 +66,8 @@ def settings(**over):
              masks=["minmax", "top30"], headline_mask="top30", n_examples=4, floor_db=-100.0, target="log_odds",
              baseline_db=None, smoothgrad_samples=2, smoothgrad_noise=0.1, ig_steps=4, occlusion_patch=0.25,
              lime_samples=20, lime_grid_freq=4, lime_grid_time=4, shap_background=3, shap_samples=4,
-             gradcam_signed=False, roundtrip_examples=2, roundtrip_all_masks=True, wav_examples=1, figure_examples=1, sanity_examples=2,
+             gradcam_signed=False, roundtrip_examples=2, roundtrip_all_masks=True, wav_examples=1, figure_examples=1,
+             sanity_examples=2,
              sanity_explainers=["saliency"], sanity_layers=2, noise_files=[], white_noise=True,
              snr_db=[10.0, 0.0], noise_examples=6, noise_explainers=["saliency"], ece_bins=5, seed=0)
     s.update(over)
@@ -118,7 +119,8 @@ def test_run_attribution_writes_tables_figures_wavs(corpus, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics == json.loads(json.dumps(head))
     assert set(metrics["explainers"]) == {"saliency", "integrated_gradients", "occlusion", "gradcam", "lime", "shap"}
-    assert "audio_FF" in metrics["explainers"]["saliency"] and "sanity_spearman_abs" in metrics["explainers"]["saliency"]
+    sal = metrics["explainers"]["saliency"]
+    assert "audio_FF" in sal and "sanity_spearman_abs" in sal
     assert set(metrics["noise"]) == {"clean", "white@10dB", "white@0dB"}
 
 

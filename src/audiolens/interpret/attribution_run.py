@@ -267,8 +267,8 @@ def run_attribution(*, model, store, test_positions: np.ndarray, train_positions
     if sanity_examples > 0 and sanity_explainers:
         fns = {n: (lambda m, xx, cc, n=n: explain(n, m, xx, class_index=cc, **kwargs[n])) for n in sanity_explainers}
         t0 = time.perf_counter()
-        sanity = cascading_randomisation(model, x[:sanity_examples], c[:sanity_examples], fns, seed=seed,
-                                         max_layers=sanity_layers)
+        sel = select_examples(y, sanity_examples, seed=seed + 3)   # class-stratified subset
+        sanity = cascading_randomisation(model, x[sel], c[sel], fns, seed=seed, max_layers=sanity_layers)
         seconds["sanity"] = round(time.perf_counter() - t0, 3)
         rep.write_table(sanity, out, "sanity", title="Model-parameter randomisation (cascading, top-down)")
         rep.sanity_figure(out / "figures" / "sanity.png", sanity)
@@ -283,7 +283,8 @@ def run_attribution(*, model, store, test_positions: np.ndarray, train_positions
         keep = [i for i, a in enumerate(naudio) if a is not None]
         if keep:
             t0 = time.perf_counter()
-            fns = {n: (lambda xx, cc, n=n: explain(n, model, xx, class_index=cc, **kwargs[n])) for n in noise_explainers}
+            fns = {n: (lambda xx, cc, n=n: explain(n, model, xx, class_index=cc, **kwargs[n]))
+                   for n in noise_explainers}
             perf, nfid = noise_robustness(
                 predict=lambda z: predict_probs(model, z), audio=np.stack([naudio[i] for i in keep]),
                 labels=labels_all[npos][keep], sources=sources, snrs=list(snr_db),
