@@ -1,6 +1,7 @@
 """What the ``paramspace`` stage does: weight drift over epochs and the layer-reset study."""
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from audiolens.plots import save_figure
 
 __all__ = ["run_paramspace"]
 
+LOG = logging.getLogger("audiolens.paramspace")
+
 
 def run_paramspace(*, model: keras.Model, weights_dir: str | Path, store, split_df: pd.DataFrame,
                    out_dir: str | Path, bn_stats: str, critical_drop: float, max_eval: int,
@@ -31,6 +34,9 @@ def run_paramspace(*, model: keras.Model, weights_dir: str | Path, store, split_
     out = Path(out_dir)
     t0 = time.perf_counter()
     files = epoch_weight_files(weights_dir)
+    if len(files) == 1:
+        LOG.warning("%s has no epoch_NNN.weights.h5 (train.save_epochs: false?): drift has epoch 0 only",
+                    weights_dir)
     hist = weight_history(model, files)
     drift = drift_table(model, hist)
     atomic_write_csv(out / "drift.csv", drift)
