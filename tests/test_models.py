@@ -49,10 +49,20 @@ def test_arch_contract_and_one_train_step(arch, kind):
 
 
 def test_default_seed_cnn_is_demo_sized():
-    m = build_model(arch="seed_cnn", input_shape=SHAPES["linear"], n_classes=2)
-    assert 60_000 < m.count_params() < 160_000
+    from audiolens.config.learn import ModelParams
+
+    m = build_model(input_shape=(129, 126, 1), n_classes=2, **ModelParams().model_dump())
+    assert 100_000 < m.count_params() < 250_000
     widths = [l.filters for l in m.layers if isinstance(l, keras.layers.Conv2D)]
     assert widths == [16, 32, 64, 128]
+
+
+@pytest.mark.parametrize("pool,dim", [("gap", 32), ("time", 8 * 32), ("flatten", 8 * 3 * 32)])
+def test_pooling_options(pool, dim):
+    m = build_model(arch="compact_cnn", input_shape=(128, 40, 1), n_classes=2, width=0.25, pool=pool)
+    assert m.get_layer("embedding").input.shape[-1] == dim  # F'=128/16, T'=ceil(40/16), C=32
+    with pytest.raises(ValueError, match="model.pool"):
+        build_model(arch="compact_cnn", input_shape=(128, 40, 1), n_classes=2, pool="max")
 
 
 @pytest.mark.parametrize("normalise", ["per_sample", "dataset", "none"])

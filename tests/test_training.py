@@ -15,9 +15,9 @@ from sklearn.utils.class_weight import compute_class_weight
 from _learn_fixtures import make_index, write_features
 from audiolens.split import make_split
 from audiolens.tfdata import BatchStream, dataset_stats, open_features, spec_augment
-from audiolens.training import balanced_class_weights, resolve_strategy, split_positions, train_model
+from audiolens.training import resolve_strategy, sample_weights, split_positions, train_model
 
-FAST = dict(epochs=3, batch_size=8, verbose=0, width=0.25, dense_units=16)
+FAST = dict(epochs=3, batch_size=8, verbose=0, width=0.25, dense_units=16, augmented_weight=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,8 @@ def test_train_model_writes_contract_outputs(trained, feats):
         lines = (live / "plots" / "metrics" / sub).read_text().splitlines()
         assert len(lines) == meta["epochs_run"] + 1
     assert "eval" in json.loads((live / "metrics.json").read_text())
+    n_aug = int(feats[1].query("split == 'train'")["augmented"].sum())
+    assert on_disk["n_train_augmented"] == n_aug > 0 and on_disk["augmented_weight"] == 1.0
 
 
 def test_model_learns_and_reloads(trained, feats):
@@ -103,11 +105,21 @@ def test_dataset_normalisation_stats(feats, tmp_path):
     assert model.get_layer("normalise").mean == stats["mean"]
 
 
-def test_balanced_class_weights_match_sklearn():
+def test_sample_weights_balance_classes_and_discount_augmented():
     y = np.array([0] * 10 + [1] * 3 + [2] * 7)
-    w = balanced_class_weights(y, 3)
-    np.testing.assert_allclose([w[c] for c in range(3)], compute_class_weight("balanced", classes=np.arange(3), y=y))
-    assert balanced_class_weights(np.array([0, 0, 2]), 3)[1] == 1.0  # absent class
+    no_aug = np.zeros(len(y), bool)
+    w = sample_weights(y, no_aug, 3)  # = scikit-learn's balanced class weights
+    ref = compute_class_weight("balanced", classes=np.arange(3), y=y)
+    np.testing.assert_allclose(w, ref[y], rtol=1e-6)
+    np.testing.assert_allclose(sample_weights(y, no_aug, 3, class_weight="none"), 1.0)
+    # class 1: 3 originals + 9 augmented copies at weight 0.5
+    y2 = np.array([0] * 10 + [1] * 12)
+    aug = np.array([False] * 13 + [True] * 9)
+    w2 = sample_weights(y2, aug, 2, augmented_weight=0.5)
+    assert w2.mean() == pytest.approx(1.0)
+    assert w2[y2 == 0].sum() == pytest.approx(w2[y2 == 1].sum())  # classes weigh the same
+    assert w2[13] == pytest.approx(0.5 * w2[12])  # an augmented copy counts half an original
+    assert w2[aug].sum() == pytest.approx(1.5 * w2[10:13].sum())
 
 
 def test_batch_stream_reshuffles_and_covers(feats):

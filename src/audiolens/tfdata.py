@@ -96,12 +96,15 @@ class BatchStream:
     """
 
     def __init__(self, store: FeatureStore, positions, labels, *, batch_size: int,
-                 shuffle: bool, seed: int = 0, specaugment: bool = False, multiple_of: int = 1):
+                 shuffle: bool, seed: int = 0, specaugment: bool = False, multiple_of: int = 1,
+                 weights=None):
         self.store = store
         self.positions = np.asarray(positions, dtype=np.int64)
         self.labels = np.asarray(labels, dtype=np.int64)
-        if len(self.positions) != len(self.labels):
-            raise ValueError("positions and labels differ in length")
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float32)
+        if len(self.positions) != len(self.labels) or (self.weights is not None
+                                                       and len(self.weights) != len(self.labels)):
+            raise ValueError("positions, labels and weights differ in length")
         self.multiple_of = max(1, int(multiple_of))
         if batch_size % self.multiple_of:
             raise ValueError(f"batch_size {batch_size} is not a multiple of {self.multiple_of} replicas")
@@ -129,13 +132,17 @@ class BatchStream:
             x = self.store.get(self.positions[sel])
             if self.specaugment:
                 spec_augment(x, rng)
-            yield x[..., None], self.labels[sel]
+            if self.weights is None:
+                yield x[..., None], self.labels[sel]
+            else:
+                yield x[..., None], self.labels[sel], self.weights[sel]
 
 
 def make_dataset(store: FeatureStore, positions, labels, *, batch_size: int, shuffle: bool = False,
-                 seed: int = 0, specaugment: bool = False, replicas: int = 1):
+                 seed: int = 0, specaugment: bool = False, replicas: int = 1, weights=None):
     """A ``tf.data.Dataset`` of ``(x, y)`` batches: x float32 ``(b, F, T, 1)`` dB, y int64 ``(b,)``.
 
+    With per-row ``weights`` the batches are ``(x, y, w)`` (Keras sample weights).
     Streams from the shards (prefetched); iterate it once per epoch. ``batch_size`` is the
     global batch; with ``replicas > 1`` see :class:`BatchStream` (``multiple_of``).
     """
@@ -143,9 +150,10 @@ def make_dataset(store: FeatureStore, positions, labels, *, batch_size: int, shu
 
     f, t = store.shape
     stream = BatchStream(store, positions, labels, batch_size=batch_size, shuffle=shuffle,
-                         seed=seed, specaugment=specaugment, multiple_of=replicas)
-    ds = tf.data.Dataset.from_generator(
-        stream, output_signature=(tf.TensorSpec((None, f, t, 1), tf.float32),
-                                  tf.TensorSpec((None,), tf.int64)))
+                         seed=seed, specaugment=specaugment, multiple_of=replicas, weights=weights)
+    sig = (tf.TensorSpec((None, f, t, 1), tf.float32), tf.TensorSpec((None,), tf.int64))
+    if weights is not None:
+        sig = (*sig, tf.TensorSpec((None,), tf.float32))
+    ds = tf.data.Dataset.from_generator(stream, output_signature=sig)
     ds = ds.apply(tf.data.experimental.assert_cardinality(len(stream)))
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -18,19 +18,31 @@ import pandas as pd
 from audiolens.io import atomic_dir, atomic_path, atomic_write_json
 from audiolens.tfdata import dataset_stats, make_dataset, open_features
 
-__all__ = ["train_model", "resolve_strategy", "balanced_class_weights", "split_positions"]
+__all__ = ["train_model", "resolve_strategy", "sample_weights", "split_positions"]
 
 LOG = logging.getLogger("audiolens.training")
 
 
-def balanced_class_weights(labels, n_classes: int) -> dict[int, float]:
-    """``n / (k * count_c)`` per class (scikit-learn's "balanced"); classes absent get 1.0."""
+def sample_weights(labels, augmented, n_classes: int, *, class_weight: str = "balanced",
+                   augmented_weight: float = 1.0) -> np.ndarray:
+    """Per-row training weights ``(n,)``, mean 1.
+
+    Augmented rows count ``augmented_weight`` each (an original counts 1); with
+    ``class_weight="balanced"`` every class then gets the same total weight, so
+    time-stretched copies of one class neither outvote its real recordings nor
+    shrink its weight against the other classes.
+    """
     labels = np.asarray(labels, dtype=np.int64)
-    counts = np.bincount(labels, minlength=n_classes).astype(float)
-    present = counts > 0
-    w = np.ones(n_classes)
-    w[present] = len(labels) / (present.sum() * counts[present])
-    return {int(c): float(w[c]) for c in range(n_classes)}
+    w = np.where(np.asarray(augmented, dtype=bool), float(augmented_weight), 1.0)
+    if class_weight == "balanced":
+        totals = np.bincount(labels, weights=w, minlength=n_classes)
+        present = totals > 0
+        scale = np.zeros(n_classes)
+        scale[present] = w.sum() / (present.sum() * totals[present])
+        w = w * scale[labels]
+    elif class_weight != "none":
+        raise ValueError(f"train.class_weight: unknown value {class_weight!r} (balanced, none)")
+    return (w / w.mean()).astype(np.float32) if w.sum() > 0 else w.astype(np.float32)
 
 
 def resolve_strategy(distribute: str):
@@ -106,7 +118,8 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
                 pool: str = "gap", normalise: str | None = None, epochs: int = 12,
                 batch_size: int = 32, learning_rate: float = 1e-3, weight_decay: float = 1e-4,
                 patience: int = 4, lr_patience: int = 2, lr_factor: float = 0.5,
-                class_weight: str = "balanced", specaugment: bool = False, seed: int = 0,
+                class_weight: str = "balanced", augmented_weight: float = 1.0,
+                specaugment: bool = False, seed: int = 0,
                 save_epochs: bool = True, distribute: str = "auto", mixed_precision: str = "auto",
                 live_dir: str | Path | None = None, train_split: str = "train",
                 val_split: str = "val", verbose: int = 2):
@@ -177,10 +190,12 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
     LOG.info("training %s on %d segments (val %d), input %s, %d classes, %d replica(s)%s",
              arch, len(tr_pos), len(va_pos), input_shape, n_classes, n_replicas,
              ", mixed precision" if mp else "")
-    cw = balanced_class_weights(y_tr, n_classes) if class_weight == "balanced" else None
+    aug_tr = store.index["augmented"].to_numpy(bool)[tr_pos] if "augmented" in store.index else np.zeros(len(tr_pos), bool)
+    sw = sample_weights(y_tr, aug_tr, n_classes, class_weight=class_weight, augmented_weight=augmented_weight)
+    cw = {int(c): float(sw[y_tr == c].mean()) if (y_tr == c).any() else 0.0 for c in range(n_classes)}
     global_batch = batch_size * n_replicas
     train_ds = make_dataset(store, tr_pos, y_tr, batch_size=global_batch, shuffle=True, seed=seed,
-                            specaugment=specaugment, replicas=n_replicas)
+                            specaugment=specaugment, replicas=n_replicas, weights=sw)
     val_ds = (make_dataset(store, va_pos, y_va, batch_size=global_batch, replicas=n_replicas)
               if len(va_pos) else None)
     if n_replicas > 1 and (len(tr_pos) % n_replicas or len(va_pos) % n_replicas):
@@ -208,7 +223,7 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
                                          epoch_dir=wdir if save_epochs else None, live_dir=live_dir,
                                          epoch_times=epoch_times)
             t_fit = time.perf_counter()
-            hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=cw,
+            hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
                              callbacks=callbacks, verbose=verbose, shuffle=False)
             fit_s = time.perf_counter() - t_fit
         with atomic_path(out_dir / "model.keras") as tmp:
@@ -227,7 +242,8 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
         "epochs_run": len(epoch_times), "best_epoch": best_epoch,
         "n_train": int(len(tr_pos)), "n_val": int(len(va_pos)),
         "train_class_counts": np.bincount(y_tr, minlength=n_classes).tolist(),
-        "class_weight": cw, "replicas": int(n_replicas), "mixed_precision": mp,
+        "class_weight": cw, "augmented_weight": augmented_weight,
+        "n_train_augmented": int(aug_tr.sum()), "replicas": int(n_replicas), "mixed_precision": mp,
         "history": history,
         "timings": {"fit_s": round(fit_s, 3), "total_s": round(time.perf_counter() - t_start, 3),
                     "epoch_s": [round(v, 3) for v in epoch_times],

@@ -39,24 +39,25 @@ class ModelParams(Section):
 
     arch: Literal["seed_cnn", "compact_cnn", "resnet_small", "efficientnet_b0"] = "seed_cnn"
     width: float = Field(default=0.5, gt=0.0, le=8.0)
-    dense_units: int = Field(default=128, ge=1)
+    dense_units: int = Field(default=64, ge=1)
     dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
     conv_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     weights: str | None = None
-    pool: Literal["gap", "flatten"] = "gap"
+    pool: Literal["gap", "time", "flatten"] = "time"
 
 
 class TrainParams(Section):
     """``train``: optimisation and checkpointing."""
 
-    epochs: int = Field(default=12, ge=1)
-    batch_size: int = Field(default=32, ge=1)
+    epochs: int = Field(default=20, ge=1)
+    batch_size: int = Field(default=16, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0.0)
     weight_decay: float = Field(default=1e-4, ge=0.0)
-    patience: int = Field(default=4, ge=1)
+    patience: int = Field(default=5, ge=1)
     lr_patience: int = Field(default=2, ge=1)
     lr_factor: float = Field(default=0.5, gt=0.0, lt=1.0)
     class_weight: Literal["balanced", "none"] = "balanced"
+    augmented_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     specaugment: bool = False
     seed: int = 0
     save_epochs: bool = True

@@ -10,9 +10,10 @@ import keras
 from audiolens.models.introspect import EMBEDDING, LOGITS, PROBS
 from audiolens.models.layers import normalisation_layer
 
-__all__ = ["HEAD_DROPOUT", "spectrogram_input", "classifier_head", "scaled"]
+__all__ = ["HEAD_DROPOUT", "POOLS", "spectrogram_input", "pool_features", "classifier_head", "scaled"]
 
 HEAD_DROPOUT = "head_dropout"
+POOLS = ("gap", "time", "flatten")
 
 
 def scaled(base: int, width: float) -> int:
@@ -36,6 +37,23 @@ def spectrogram_input(input_shape: tuple[int, int, int], *, normalise: str,
     inputs = keras.Input(shape=tuple(int(v) for v in input_shape), name="spectrogram")
     layer = normalisation_layer(normalise, stats=stats)
     return inputs, (layer(inputs) if layer is not None else inputs)
+
+
+def pool_features(x, pool: str):
+    """Feature map ``(batch, F', T', C)`` -> vector.
+
+    ``gap``: mean over frequency and time ``(C,)``; ``time``: mean over time only, keeping
+    where in frequency the energy is (pitch, formants: speaker cues) ``(F' * C,)``;
+    ``flatten``: everything ``(F' * T' * C,)`` (the seed notebook; many parameters).
+    """
+    if pool == "gap":
+        return keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    if pool == "time":
+        x = keras.layers.AveragePooling2D(pool_size=(1, int(x.shape[2])), name="time_pool")(x)
+        return keras.layers.Flatten(name="flatten")(x)
+    if pool == "flatten":
+        return keras.layers.Flatten(name="flatten")(x)
+    raise ValueError(f"model.pool: unknown value {pool!r} (allowed: {', '.join(POOLS)})")
 
 
 def classifier_head(x, *, n_classes: int, dense_units: int, dropout: float):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from audiolens.models.blocks import classifier_head, spectrogram_input
+from audiolens.models.blocks import classifier_head, pool_features, spectrogram_input
 
 __all__ = ["build"]
 
@@ -21,7 +21,7 @@ MIN_SIDE = 32
 
 def build(*, input_shape, n_classes: int, width: float = 1.0, dense_units: int = 128,
           dropout: float = 0.5, normalise: str = "per_sample", stats: dict | None = None,
-          weights: str | None = None, **_unused) -> keras.Model:
+          weights: str | None = None, pool: str = "gap", **_unused) -> keras.Model:
     """Build the model; ``input_shape`` is ``(F, T, 1)`` dB, both sides >= 32."""
     f, t = int(input_shape[0]), int(input_shape[1])
     if min(f, t) < MIN_SIDE:
@@ -41,6 +41,6 @@ def build(*, input_shape, n_classes: int, width: float = 1.0, dense_units: int =
     if weights is not None:
         backbone.load_weights(weights)
     x = backbone(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = pool_features(x, pool)
     outputs = classifier_head(x, n_classes=n_classes, dense_units=dense_units, dropout=dropout)
     return keras.Model(inputs, outputs, name="efficientnet_b0")

@@ -44,8 +44,8 @@ def build_model(*, arch: str, input_shape: tuple[int, int, int], n_classes: int,
         Head dropout rate (``head_dropout``) and spatial dropout after conv blocks.
     weights : str, optional
         Local weights file (efficientnet_b0 backbone only).
-    pool : {"gap", "flatten"}
-        seed_cnn only.
+    pool : {"gap", "time", "flatten"}
+        How the last feature map becomes a vector (:func:`audiolens.models.blocks.pool_features`).
     normalise : {"none", "per_sample", "dataset"}
     stats : dict, optional
         Train-split per-frequency ``mean``/``std`` (dB) for ``normalise="dataset"``.

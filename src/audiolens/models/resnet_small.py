@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import keras
 
-from audiolens.models.blocks import classifier_head, scaled, spectrogram_input
+from audiolens.models.blocks import classifier_head, pool_features, scaled, spectrogram_input
 
 __all__ = ["build"]
 
@@ -25,7 +25,8 @@ def _block(x, filters: int, stride: int, name: str):
 
 def build(*, input_shape, n_classes: int, width: float = 1.0, dense_units: int = 128,
           dropout: float = 0.5, conv_dropout: float = 0.0, normalise: str = "per_sample",
-          stats: dict | None = None, blocks_per_stage: int = 1, **_unused) -> keras.Model:
+          stats: dict | None = None, pool: str = "gap", blocks_per_stage: int = 1,
+          **_unused) -> keras.Model:
     """Build the model; ``input_shape`` is ``(F, T, 1)`` dB."""
     inputs, x = spectrogram_input(input_shape, normalise=normalise, stats=stats)
     x = keras.layers.Conv2D(scaled(32, width), 3, padding="same", use_bias=False, name="stem_conv")(x)
@@ -37,6 +38,6 @@ def build(*, input_shape, n_classes: int, width: float = 1.0, dense_units: int =
             x = _block(x, scaled(base, width), 2 if (s > 0 and b == 0) else 1, f"stage{s + 1}_{b + 1}")
         if conv_dropout > 0:
             x = keras.layers.SpatialDropout2D(conv_dropout, name=f"conv_dropout{s + 1}")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = pool_features(x, pool)
     outputs = classifier_head(x, n_classes=n_classes, dense_units=dense_units, dropout=dropout)
     return keras.Model(inputs, outputs, name="resnet_small")

@@ -1,14 +1,14 @@
 """``seed_cnn``: the seeds' 4-conv CNN (Conv 32/64/128/256, 3x3 ReLU + MaxPool each).
 
-Channel counts scale with ``width`` (0.5 -> 16/32/64/128, ~100k parameters), the
-feature map is pooled globally (``pool="gap"``, any input size) or flattened as in
-the seed notebook (``pool="flatten"``, many more parameters).
+Channel counts scale with ``width`` (0.5 -> 16/32/64/128, ~100k conv parameters); the
+feature map is pooled as ``pool`` says (see :func:`audiolens.models.blocks.pool_features`;
+``flatten`` is the seed notebook's choice).
 """
 from __future__ import annotations
 
 import keras
 
-from audiolens.models.blocks import classifier_head, scaled, spectrogram_input
+from audiolens.models.blocks import classifier_head, pool_features, scaled, spectrogram_input
 
 __all__ = ["build"]
 
@@ -24,7 +24,6 @@ def build(*, input_shape, n_classes: int, width: float = 1.0, dense_units: int =
         x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i + 1}")(x)
         if conv_dropout > 0:
             x = keras.layers.SpatialDropout2D(conv_dropout, name=f"conv_dropout{i + 1}")(x)
-    x = (keras.layers.Flatten(name="flatten") if pool == "flatten"
-         else keras.layers.GlobalAveragePooling2D(name="gap"))(x)
+    x = pool_features(x, pool)
     outputs = classifier_head(x, n_classes=n_classes, dense_units=dense_units, dropout=dropout)
     return keras.Model(inputs, outputs, name="seed_cnn")
