@@ -22,6 +22,7 @@ def _log_odds(z):
     """``log p_k / (1 - p_k) = z_k - logsumexp_{j != k} z_j`` for every class k, shape (b, K)."""
     from keras import ops
 
+    z = ops.cast(z, "float32")   # mixed-precision models: no float16 overflow of the mask
     k = ops.shape(z)[-1]
     others = ops.logsumexp(ops.expand_dims(z, 1) + ops.eye(k, dtype=z.dtype) * -1e9, axis=-1)
     return z - others
@@ -54,7 +55,7 @@ def gradient_fn(model, target: Target = "log_odds"):
     def fn(x4, c):
         with tf.GradientTape() as tape:
             tape.watch(x4)
-            out = net(x4, training=False)
+            out = tf.cast(net(x4, training=False), tf.float32)
             sel = tf.gather(out, c, axis=1, batch_dims=1)
         return sel, tape.gradient(sel, x4)[..., 0]
     return fn
