@@ -107,3 +107,30 @@ def test_cascading_randomisation_lowers_similarity_and_restores_weights():
     assert table["spearman_abs"].iloc[-1] < 0.9          # fully random model: different maps
     for w0, w1 in zip(before, model.get_weights()):
         np.testing.assert_array_equal(w0, w1)
+
+
+def test_reinitialise_batchnorm_and_dense():
+    import keras
+
+    from audiolens.interpret.sanity import reinitialise
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4, 4, 1))
+    h = keras.layers.Conv2D(2, 3, name="conv")(inp)
+    h = keras.layers.BatchNormalization(name="bn")(h)
+    model = keras.Model(inp, h)
+    bn = model.get_layer("bn")
+    bn.set_weights([np.full(2, 3.0), np.full(2, 2.0), np.full(2, 0.5), np.full(2, 4.0)])
+    assert reinitialise(bn, seed=1) == ["gamma", "beta"]
+    gamma, beta, mean, var = bn.get_weights()
+    np.testing.assert_array_equal(gamma, 1.0)      # its own initialisers: ones / zeros
+    np.testing.assert_array_equal(beta, 0.0)
+    np.testing.assert_array_equal(mean, 0.5)       # moving statistics kept
+    np.testing.assert_array_equal(var, 4.0)
+    conv = model.get_layer("conv")
+    k0 = conv.get_weights()[0].copy()
+    reinitialise(conv, seed=2)
+    k1 = conv.get_weights()[0].copy()
+    reinitialise(conv, seed=2)
+    assert not np.allclose(k0, k1)
+    np.testing.assert_array_equal(k1, conv.get_weights()[0])   # seeded: same draw
