@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import keras
 
-from audiolens.models.introspect import EMBEDDING, LOGITS, PROBS
+from audiolens.models.introspect import EMBEDDING, HEAD_DROPOUT, LOGITS, PROBS
 from audiolens.models.layers import normalisation_layer
 
 __all__ = ["HEAD_DROPOUT", "POOLS", "spectrogram_input", "pool_features", "classifier_head", "scaled"]
 
-HEAD_DROPOUT = "head_dropout"
 POOLS = ("gap", "time", "flatten")
 
 

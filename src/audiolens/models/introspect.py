@@ -5,6 +5,7 @@ Every model ``audiolens.models`` builds is a functional Keras model with:
 - input: a dB spectrogram of shape ``(F, T, 1)``; normalisation lives inside the model;
 - a layer named ``"embedding"`` (the penultimate representation, shape ``(D,)``);
 - a linear ``Dense`` layer named ``"logits"`` followed by ``Activation("softmax", name="probs")``;
+- the head is a plain chain ``embedding -> head_dropout (Dropout) -> logits -> probs``;
 - at least one ``Conv2D`` layer; the last one is found by :func:`last_conv_layer`.
 
 Analysis code (uncertainty, interpretability, attribution) asks the model through
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["EMBEDDING", "LOGITS", "PROBS", "embedding_layer", "last_conv_layer", "conv_layers",
+__all__ = ["EMBEDDING", "HEAD_DROPOUT", "LOGITS", "PROBS", "embedding_layer", "last_conv_layer", "conv_layers",
            "logits_model", "submodel"]
 
 EMBEDDING = "embedding"
+HEAD_DROPOUT = "head_dropout"
 LOGITS = "logits"
 PROBS = "probs"
 
