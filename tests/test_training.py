@@ -204,3 +204,19 @@ def test_batch_stream_equal_replica_shares(feats):
     assert sizes == [4, 4, 2] and len(s) == 3 and s.n_used == 10
     with pytest.raises(ValueError, match="not a multiple of 2"):
         BatchStream(store, pos, np.zeros(11), batch_size=5, shuffle=False, multiple_of=2)
+
+
+def test_mixed_precision_on_keeps_float32_outputs_and_restores_policy(feats, tmp_path):
+    import keras
+
+    model, meta = train_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path, mixed_precision="on",
+                              **{**FAST, "epochs": 1})
+    assert meta["mixed_precision"] is True
+    assert model.get_layer("conv1").dtype_policy.name == "mixed_float16"
+    assert model.get_layer("conv1").compute_dtype == "float16"
+    assert model.get_layer("logits").compute_dtype == "float32" and model.output.dtype == "float32"
+    assert np.isfinite(meta["history"]["loss"]).all()
+    assert keras.mixed_precision.dtype_policy().name == "float32"  # global policy restored
+    # auto = off without a GPU (this CPU build)
+    _, meta2 = train_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path / "b", **{**FAST, "epochs": 1})
+    assert meta2["mixed_precision"] is False
