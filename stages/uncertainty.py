@@ -6,12 +6,11 @@ threshold (evaluated on validation) in ``abstain.json`` for the voice gate.
 """
 from pathlib import Path
 
-import pandas as pd
-
 from audiolens.config import save_resolved
 from audiolens.io import atomic_dir
 from audiolens.models.registry import load_model
 from audiolens.runtime import seed_everything, start_stage, timed
+from audiolens.segments import read_table
 from audiolens.tfdata import open_features
 from audiolens.training import split_positions
 from audiolens.uncertainty.members import member_paths
@@ -32,7 +31,7 @@ def main() -> None:
     if not u.include_main:
         log.info("include_main: false -> the ensemble uses members %s only", u.members)
     store = open_features(FEATURES)
-    split = pd.read_csv(SPLIT, keep_default_na=False)
+    split = read_table(SPLIT)
     y_all = store.index["label_index"].to_numpy()
     splits = {}
     for name in ("val", "test"):
