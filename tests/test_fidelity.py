@@ -78,7 +78,9 @@ def test_map_similarity_identity_and_independence():
     assert same["spearman"] == pytest.approx(1) and same["ssim"] == pytest.approx(1)
     other = map_similarity(a, rng.normal(size=(16, 20)))
     assert abs(other["spearman"]) < 0.2 and abs(other["spearman_abs"]) < 0.2
-    assert np.isnan(map_similarity(a, np.zeros_like(a))["spearman"])
+    assert map_similarity(a, np.zeros_like(a)) == {"spearman_abs": 0.0, "spearman": 0.0, "ssim": 0.0}
+    z = np.zeros_like(a)
+    assert map_similarity(z, z)["spearman"] == 1.0
 
 
 def test_cascading_randomisation_lowers_similarity_and_restores_weights():

@@ -73,18 +73,23 @@ def map_similarity(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     """Similarity of two ``(F, T)`` maps.
 
     Returns ``spearman_abs`` (rank correlation of ``|a|``, ``|b|``), ``spearman`` (signed)
-    and ``ssim`` (structural similarity of the min-max scaled ``|a|``, ``|b|``); NaN
-    where a map is constant.
+    and ``ssim`` (structural similarity of the min-max scaled ``|a|``, ``|b|``). A constant
+    map (e.g. an all-zero Grad-CAM) carries no ranking: similarity 0 to a non-constant map,
+    1 to an identical constant map.
     """
     from skimage.metrics import structural_similarity
 
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
 
-    def rank_corr(u, v):
+    def degenerate(u, v) -> float | None:
         if np.ptp(u) == 0 or np.ptp(v) == 0:
-            return float("nan")
-        return float(spearmanr(u.ravel(), v.ravel()).statistic)
+            return float(np.ptp(u) == 0 and np.ptp(v) == 0 and np.allclose(u, v))
+        return None
+
+    def rank_corr(u, v):
+        d = degenerate(u, v)
+        return d if d is not None else float(spearmanr(u.ravel(), v.ravel()).statistic)
 
     def scaled(u):
         u = np.abs(u)
@@ -92,8 +97,9 @@ def map_similarity(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
     win = min(7, *a.shape)
     win -= 1 - win % 2          # odd, <= the smaller side
-    if np.ptp(np.abs(a)) == 0 or np.ptp(np.abs(b)) == 0 or win < 3:
-        ssim = float("nan")
+    d = degenerate(np.abs(a), np.abs(b))
+    if d is not None or win < 3:
+        ssim = d if d is not None else float("nan")
     else:
         ssim = float(structural_similarity(scaled(a), scaled(b), data_range=1.0, win_size=win))
     return {"spearman_abs": rank_corr(np.abs(a), np.abs(b)), "spearman": rank_corr(a, b), "ssim": ssim}
