@@ -161,8 +161,10 @@ class AttributionParams(Section):
 
     @field_validator("explainers", "sanity_explainers", "noise_explainers")
     @classmethod
-    def _known_explainers(cls, v: list[str]) -> list[str]:
+    def _known_explainers(cls, v: list[str], info) -> list[str]:
         known = ("saliency", "smoothgrad", "integrated_gradients", "occlusion", "gradcam", "lime", "shap")
+        if info.field_name == "explainers" and not v:
+            raise ValueError("list at least one explainer")
         bad = [e for e in v if e not in known]
         if bad:
             raise ValueError(f"unknown explainer(s) {bad}; known: {', '.join(known)}")
