@@ -142,3 +142,21 @@ def test_run_with_real_noise_files(corpus, tmp_path, shared_data):
     assert set(head["noise"]) == {"clean", *(f"{s}@3.5dB" for s in stems)}
     nf = pd.read_csv(tmp_path / "noise_fidelity.csv")
     assert len(nf) == 4 and nf["FF"].notna().all()
+
+
+@pytest.mark.parametrize("bad,msg", [
+    ({"masks": ["top30", "nope"]}, "unknown mask kind 'nope'"),
+    ({"masks": ["top0"], "headline_mask": "top0"}, "percentage"),
+    ({"masks": ["minmax"]}, "headline_mask 'top30' must be one of"),
+    ({"explainers": []}, "at least one explainer"),
+    ({"noise_explainers": ["gradcam", "magic"]}, "unknown explainer"),
+    ({"target": "softmax"}, "attribution.target"),
+])
+def test_attribution_params_are_validated(bad, msg):
+    from audiolens.config import ConfigError, parse_params
+
+    with pytest.raises(ConfigError, match=msg):
+        parse_params({"attribution": bad})
+    # defaults (and every canonical mask kind) validate
+    from audiolens.interpret.masks import MASK_KINDS
+    assert parse_params({"attribution": {"masks": list(MASK_KINDS)}}).attribution.headline_mask == "top30"
