@@ -49,7 +49,7 @@ class ModelParams(Section):
 class TrainParams(Section):
     """``train``: optimisation and checkpointing."""
 
-    epochs: int = Field(default=20, ge=1)
+    epochs: int = Field(default=30, ge=1)
     batch_size: int = Field(default=16, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0.0)
     weight_decay: float = Field(default=1e-4, ge=0.0)
