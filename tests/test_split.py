@@ -138,3 +138,30 @@ def test_check_split_detects_leaks():
     leaky.loc[k, "split"] = "val"
     with pytest.raises(AssertionError, match="outside train"):
         check_split(leaky)
+
+
+def test_split_stage_script(tmp_path):
+    """stages/split.py: writes split.csv/counts.csv; an unsatisfiable request exits with the reason."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from _learn_fixtures import write_features
+
+    repo = Path(__file__).resolve().parents[1]
+    write_features(tmp_path / "data" / "processed" / "features", make_index(n_classes=2, recordings_per_class=5))
+    (tmp_path / "params.yaml").write_text("split:\n  group_by: speaker\n  seed: 3\n")
+    run = lambda: subprocess.run([sys.executable, str(repo / "stages" / "split.py")], cwd=tmp_path,
+                                 capture_output=True, text=True, timeout=120)
+    res = run()
+    assert res.returncode == 0, res.stderr
+    out = pd.read_csv(tmp_path / "data" / "processed" / "split" / "split.csv")
+    assert (out["group_key"].str.startswith("spk:")).all()
+    assert (tmp_path / "data" / "processed" / "split" / "counts.csv").is_file()
+    assert (tmp_path / "data" / "processed" / "split" / "resolved_params.yaml").is_file()
+    (tmp_path / "params.yaml").write_text("split:\n  method: cv\n  cv_folds: 8\n")
+    res = run()
+    assert res.returncode != 0 and "cannot appear in every split" in res.stderr
+    (tmp_path / "params.yaml").write_text("split:\n  method: folds\n")
+    res = run()
+    assert res.returncode == 2 and "split.test_fold is required" in res.stderr

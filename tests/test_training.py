@@ -217,6 +217,7 @@ def test_mixed_precision_on_keeps_float32_outputs_and_restores_policy(feats, tmp
     assert model.get_layer("logits").compute_dtype == "float32" and model.output.dtype == "float32"
     assert np.isfinite(meta["history"]["loss"]).all()
     assert keras.mixed_precision.dtype_policy().name == "float32"  # global policy restored
-    # auto = off without a GPU (this CPU build)
-    _, meta2 = train_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path / "b", **{**FAST, "epochs": 1})
-    assert meta2["mixed_precision"] is False
+    # auto = off without a GPU (this CPU build); SpecAugment batches train too
+    _, meta2 = train_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path / "b", specaugment=True,
+                           **{**FAST, "epochs": 1})
+    assert meta2["mixed_precision"] is False and np.isfinite(meta2["history"]["loss"]).all()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from audiolens.plots import CORRECT, WRONG, image_grid, new_figure, save_figure
 
@@ -69,7 +70,7 @@ def plot_confidence_strip(pred: pd.DataFrame, class_names: list[str], path: str 
     ax.set_xlabel("true class")
     ax.set_ylabel("confidence (max probability)")
     ax.set_title(f"confidence per segment ({int((~ok).sum())}/{len(ok)} wrong)")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return save_figure(fig, path)
 
 
@@ -91,6 +92,7 @@ def plot_learning_curves(history: dict[str, list[float]], path: str | Path, *, b
         if best_epoch:
             ax.axvline(best_epoch, c="grey", lw=0.8, ls=":", label="restored")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(key)
         ax.legend(fontsize=7)
     return save_figure(fig, path)
