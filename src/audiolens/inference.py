@@ -78,12 +78,23 @@ def spectrogram_config(params: Params) -> SpectrogramConfig:
                              top_db=f.top_db)
 
 
+def _level_spread_db(y: np.ndarray, *, sr: int, frame_s: float = 0.025) -> float:
+    """Spread of 25 ms frame levels, 95th minus 10th percentile (dB); ~1-3 dB for steady noise."""
+    n = max(1, int(frame_s * sr))
+    k = len(y) // n
+    if k < 4:
+        return float("inf")
+    db = 10 * np.log10(np.mean(np.square(y[: k * n].reshape(k, n), dtype=np.float64), axis=1) + 1e-20)
+    return float(np.percentile(db, 95) - np.percentile(db, 10))
+
+
 def prepare_recording(path: str | Path, *, params: Params, min_seconds: float = 0.25,
-                      noise_only_db: float = 12.0) -> Prepared:
+                      noise_only_db: float = 12.0, min_spread_db: float = 4.0) -> Prepared:
     """Read, clean, segment and featurise one recording.
 
-    A recording whose power falls by more than ``noise_only_db`` dB under noise reduction
-    is its own noise profile throughout (no foreground sound) and is refused as silent.
+    Input with no foreground sound is refused as silent: a recording whose power falls
+    by more than ``noise_only_db`` dB under noise reduction (it is its own noise profile),
+    or whose 25 ms frame levels vary by less than ``min_spread_db`` dB (steady noise).
 
     Raises
     ------
@@ -107,12 +118,16 @@ def prepare_recording(path: str | Path, *, params: Params, min_seconds: float = 
     if clean.size == 0 or peak < 1e-6:
         raise PredictError(path, EXIT_SILENT, "no sound left after cleaning (silence)")
     drop_db = 10 * np.log10(np.mean(np.square(y, dtype=np.float64)) / max(np.mean(np.square(clean, dtype=np.float64)), 1e-20))
-    if settings.enabled and settings.denoise and info.get("denoised") and drop_db > noise_only_db:
+    if info.get("denoised") and drop_db > noise_only_db:
         raise PredictError(path, EXIT_SILENT, f"only background noise: noise reduction removed {drop_db:.1f} dB "
                            f"of the signal's power (more than {noise_only_db:g} dB)")
     if clean.size < min_seconds * sr_out:
         raise PredictError(path, EXIT_TOO_SHORT, f"only {clean.size / sr_out:.2f} s of sound after cleaning "
                            f"(need at least {min_seconds:g} s)")
+    spread = _level_spread_db(clean, sr=sr_out)
+    if spread < min_spread_db:
+        raise PredictError(path, EXIT_SILENT, f"only steady noise: frame levels vary by {spread:.1f} dB "
+                           f"(10th to 95th percentile; foreground sound varies by more than {min_spread_db:g} dB)")
     seg = params.segment
     length = int(round(seg.length_s * sr_out))
     hop = int(round(seg.hop_s * sr_out)) if seg.hop_s else None
