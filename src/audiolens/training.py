@@ -18,7 +18,8 @@ import pandas as pd
 from audiolens.io import atomic_dir, atomic_path, atomic_write_json
 from audiolens.tfdata import dataset_stats, make_dataset, open_features
 
-__all__ = ["train_model", "resolve_strategy", "sample_weights", "split_positions"]
+__all__ = ["train_model", "resolve_strategy", "sample_weights", "split_positions",
+           "load_train_meta"]
 
 LOG = logging.getLogger("audiolens.training")
 
@@ -113,17 +114,19 @@ def _callbacks(*, keras, monitor: str, patience: int, lr_patience: int, lr_facto
 
 
 def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, out_dir: str | Path,
-                arch: str = "seed_cnn", width: float = 0.5, dense_units: int = 128,
+                arch: str = "seed_cnn", width: float = 0.5, dense_units: int = 64,
                 dropout: float = 0.5, conv_dropout: float = 0.0, weights: str | None = None,
-                pool: str = "gap", normalise: str | None = None, epochs: int = 12,
-                batch_size: int = 32, learning_rate: float = 1e-3, weight_decay: float = 1e-4,
-                patience: int = 4, lr_patience: int = 2, lr_factor: float = 0.5,
-                class_weight: str = "balanced", augmented_weight: float = 1.0,
+                pool: str = "time", normalise: str | None = None, epochs: int = 30,
+                batch_size: int = 16, learning_rate: float = 1e-3, weight_decay: float = 1e-4,
+                patience: int = 5, lr_patience: int = 2, lr_factor: float = 0.5,
+                class_weight: str = "balanced", augmented_weight: float = 0.5,
                 specaugment: bool = False, seed: int = 0,
                 save_epochs: bool = True, distribute: str = "auto", mixed_precision: str = "auto",
                 live_dir: str | Path | None = None, train_split: str = "train",
                 val_split: str = "val", verbose: int = 2):
     """Train one model on the feature shards and save it under ``out_dir``.
+
+    Defaults equal the ``model`` / ``train`` params defaults.
 
     Parameters
     ----------
@@ -190,7 +193,8 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
     LOG.info("training %s on %d segments (val %d), input %s, %d classes, %d replica(s)%s",
              arch, len(tr_pos), len(va_pos), input_shape, n_classes, n_replicas,
              ", mixed precision" if mp else "")
-    aug_tr = store.index["augmented"].to_numpy(bool)[tr_pos] if "augmented" in store.index else np.zeros(len(tr_pos), bool)
+    aug_tr = (store.index["augmented"].to_numpy(bool)[tr_pos] if "augmented" in store.index
+              else np.zeros(len(tr_pos), bool))
     sw = sample_weights(y_tr, aug_tr, n_classes, class_weight=class_weight, augmented_weight=augmented_weight)
     cw = {int(c): float(sw[y_tr == c].mean()) if (y_tr == c).any() else 0.0 for c in range(n_classes)}
     global_batch = batch_size * n_replicas

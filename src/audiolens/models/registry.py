@@ -24,8 +24,8 @@ ARCHS: dict[str, Callable[..., keras.Model]] = {
 
 
 def build_model(*, arch: str, input_shape: tuple[int, int, int], n_classes: int, width: float = 0.5,
-                dense_units: int = 128, dropout: float = 0.5, conv_dropout: float = 0.0,
-                weights: str | None = None, pool: str = "gap", normalise: str = "per_sample",
+                dense_units: int = 64, dropout: float = 0.5, conv_dropout: float = 0.0,
+                weights: str | None = None, pool: str = "time", normalise: str = "per_sample",
                 stats: dict | None = None) -> keras.Model:
     """Build an (uncompiled) model.
 
