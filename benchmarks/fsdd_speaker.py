@@ -46,6 +46,24 @@ def fsdd_params(data: Path) -> dict:
     return params
 
 
+def duration_baseline(work: Path) -> float:
+    """Test accuracy of a logistic regression on clip duration alone (same split): shows how much
+    of the CNN's accuracy a duration shortcut (short clips are zero-padded) could explain."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    man = pd.read_csv(work / "data" / "interim" / "ingest" / "manifest.csv", keep_default_na=False)
+    idx = pd.read_csv(work / "data" / "processed" / "features" / "index.csv", keep_default_na=False)
+    split = pd.read_csv(work / "data" / "processed" / "split" / "split.csv", keep_default_na=False)
+    rec = (idx.merge(split[["segment_id", "split"]], on="segment_id")
+           .drop_duplicates("source_id").merge(man[["id", "duration_s"]], left_on="source_id", right_on="id"))
+    x = np.c_[rec["duration_s"], rec["duration_s"] ** 2]
+    tr, te = (rec["split"] == "train").to_numpy(), (rec["split"] == "test").to_numpy()
+    clf = LogisticRegression(max_iter=2000).fit(x[tr], rec["label_index"][tr])
+    return float((clf.predict(x[te]) == rec["label_index"][te]).mean())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fsdd" / "recordings"))
@@ -69,6 +87,7 @@ def main() -> None:
         metrics = json.loads((work / "reports" / "eval" / "metrics.json").read_text())
         meta = json.loads((work / "models" / "train_meta.json").read_text())
         counts = (work / "data" / "processed" / "split" / "counts.csv").read_text()
+        duration_only = duration_baseline(work)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -78,6 +97,7 @@ def main() -> None:
         "test_f1_macro": metrics["f1_macro"], "n_test_segments": metrics["n"],
         "recording_accuracy_mean_prob": metrics["recording"]["mean_prob"]["accuracy"],
         "target": TARGET, "passed": metrics["accuracy"] >= TARGET,
+        "duration_only_baseline_accuracy": duration_only, "chance_accuracy": 1 / len(meta["class_names"]),
         "model": {"arch": meta["arch"], "n_params": meta["n_params"], "input_shape": meta["input_shape"],
                   "epochs_run": meta["epochs_run"], "best_epoch": meta["best_epoch"]},
         "split_counts_csv": counts, "seconds": timings, "total_s": round(sum(timings.values()), 1),
