@@ -221,3 +221,29 @@ def test_mixed_precision_on_keeps_float32_outputs_and_restores_policy(feats, tmp
     _, meta2 = train_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path / "b", specaugment=True,
                            **{**FAST, "epochs": 1})
     assert meta2["mixed_precision"] is False and np.isfinite(meta2["history"]["loss"]).all()
+
+
+def test_cross_validation_flow(tmp_path):
+    """split.method cv -> one model per arrangement (test i, val i+1) -> mean ± std metrics."""
+    from audiolens.evaluation import cv_summary
+    from audiolens.split import cv_arrangement
+
+    idx = make_index(n_classes=2, recordings_per_class=6, segments_per_recording=2)
+    root = write_features(tmp_path / "f", idx)
+    table = make_split(idx, method="cv", cv_folds=3)
+    store = open_features(root)
+    folds, tested = [], []
+    for i in range(3):
+        arr = table.assign(split=cv_arrangement(table["cv_fold"], table["augmented"], fold=i, k=3))
+        model, meta = train_model(features_dir=root, split=arr, out_dir=tmp_path / str(i),
+                                  **{**FAST, "epochs": 2, "save_epochs": False})
+        pos = split_positions(store.index, arr, "test")
+        assert meta["n_train"] == int((arr["split"] == "train").sum())
+        folds.append((model, pos))
+        tested.extend(store.index["segment_id"].iloc[pos])
+    orig = idx.loc[~idx["augmented"], "segment_id"]
+    assert sorted(tested) == sorted(orig)  # every original segment is tested exactly once
+    s = cv_summary(folds, store=store)
+    assert s["k"] == 3 and len(s["folds"]) == 3
+    accs = [f["accuracy"] for f in s["folds"]]
+    assert s["accuracy_mean"] == pytest.approx(np.mean(accs)) and s["accuracy_std"] == pytest.approx(np.std(accs))
