@@ -33,6 +33,9 @@ def main() -> None:
         atomic_write_json(tmp / "cv.json", {"folds": k, "trained": list(range(1, k)),
                                             "note": "fold 0 is models/model.keras"})
     save_resolved(params, LIVE / "resolved_params.yaml", sections=["features", "split", "model", "train"])
+    # everything `audiolens predict` needs to score new audio exactly as the model was trained
+    save_resolved(params, MODELS / "resolved_params.yaml",
+                  sections=["data", "audio", "clean", "segment", "features", "model", "train"])
 
 
 if __name__ == "__main__":

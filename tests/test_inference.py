@@ -17,6 +17,13 @@ def speech(seconds=3.0, sr=16000, seed=0):
                            snr_db=25.0, rng=np.random.default_rng(seed))
 
 
+def test_short_tail_dropped_by_policy_is_not_scored(tmp_path):
+    params = parse_params({**PARAMS.model_dump(mode="json"),
+                           "segment": {"length_s": 1.0, "tail": "keep", "min_tail_s": 0.9}})
+    prep = prepare_recording(write_wav(tmp_path / "a.wav", speech(seconds=4.0), 16000), params=params)
+    assert prep.x.shape[0] == int(prep.info["duration_out_s"] // 1.0)  # the short tail is dropped
+
+
 def test_prepare_matches_configured_shape_and_segments(tmp_path):
     p = write_wav(tmp_path / "a.wav", np.stack([speech(), speech()], 1), 16000)  # stereo, 16 kHz
     prep = prepare_recording(p, params=PARAMS)

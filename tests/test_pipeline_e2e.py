@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -9,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 import yaml
 
 pytestmark = pytest.mark.slow
@@ -67,13 +70,13 @@ def project(repo_root, tmp_path_factory):
 
 def test_every_stage_ran_and_every_out_exists(project):
     d = project["dir"]
-    lock = yaml.safe_load((d / "dvc.lock").read_text())
-    stages = yaml.safe_load((d / "dvc.yaml").read_text())["stages"]
-    assert set(stages) <= {k.split("@")[0] for k in lock["stages"]}
-    for name, st in lock["stages"].items():
-        for out in st.get("outs", []):
+    lock = yaml.safe_load((d / "dvc.lock").read_text())["stages"]
+    names = sh([str(BIN / "dvc"), "stage", "list", "--name-only"], d, project["env"]).stdout.split()
+    assert "report" in names and "train_member@1" in names
+    for name in names:
+        assert name in lock, f"stage {name} never ran"
+        for out in lock[name].get("outs", []):
             assert (d / out["path"]).exists(), f"stage {name}: missing output {out['path']}"
-        assert (d / out["path"]).exists()
     status = sh([str(BIN / "dvc"), "status"], d, project["env"]).stdout
     assert "up to date" in status, status
 
@@ -106,3 +109,116 @@ def test_raw_data_unchanged_by_the_pipeline(project):
     assert digest(raw) == before
     sh([str(BIN / "dvc"), "repro", "--force", "--single-item", "ingest"], d, project["env"])
     assert digest(raw) == before
+
+
+def test_key_outputs_of_every_stage(project):
+    d = project["dir"]
+    for rel in ["data/interim/clean/clean_log.csv", "data/interim/segments/segments.csv",
+                "data/interim/segments/tails.csv", "data/interim/augmented/segments.csv",
+                "data/processed/features/index.csv", "data/processed/features/meta.json",
+                "data/processed/split/split.csv", "data/processed/split/counts.csv",
+                "reports/eda/class_summary.json", "models/model.keras", "models/weights/initial.weights.h5",
+                "models/resolved_params.yaml", "reports/eval/predictions.csv",
+                "reports/uncertainty/abstain.json", "reports/interpret/retrieval.json",
+                "reports/paramspace/robustness.json", "reports/attribution/metrics.json",
+                "reports/report.html", "reports/summary.md"]:
+        assert (d / rel).is_file(), rel
+    split = pd.read_csv(d / "data/processed/split/split.csv", dtype=str)
+    segs = pd.read_csv(d / "data/processed/features/index.csv", dtype=str).merge(split[["segment_id", "split"]], on="segment_id")
+    assert set(segs[segs.augmented == "True"].split) <= {"train", "unused"}  # never val/test
+    used = segs[segs.split != "unused"]
+    assert used.groupby("group").split.nunique().max() == 1  # no recording in two splits
+    metrics = json.loads((d / "reports/eval/metrics.json").read_text())
+    assert {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc"} <= set(metrics)
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+
+
+def test_report_renders_without_broken_references(project):
+    from audiolens.report import check_report
+
+    problems, _ = check_report(project["dir"] / "reports/report.html")
+    assert problems == []
+    html = (project["dir"] / "reports/report.html").read_text()
+    for section in ["eda", "eval", "uncertainty", "interpret", "attribution", "paramspace"]:
+        assert f'id="{section}"' in html or f"id='{section}'" in html, section
+
+
+def predict(project, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "audiolens"), "predict", *args], cwd=project["dir"], env=project["env"],
+                          capture_output=True, text=True, timeout=600)
+
+
+PREDICT_RESULT_KEYS = {"file": str, "method": str, "decision": str, "label": str, "confidence": float,
+                       "probabilities": dict, "uncertainty": dict, "n_segments": int, "duration_s": float,
+                       "sound_s": float, "segments": list}
+
+
+def test_predict_accepts_allowed_rejects_others_and_refuses_noise(project):
+    d = project["dir"]
+    split = pd.read_csv(d / "data/processed/split/split.csv", dtype=str)
+    index = pd.read_csv(d / "data/processed/features/index.csv", dtype=str).merge(split[["segment_id", "split"]], on="segment_id")
+    train = index[(index.split == "train") & (index.augmented == "False")]
+    allowed = d / "data/raw/demo" / f"{train[train.label == 'allowed'].source_id.iloc[0]}.wav"
+    rejected = d / "data/raw/demo" / f"{train[train.label == 'rejected'].source_id.iloc[0]}.wav"
+    res = predict(project, str(allowed), str(rejected), "--json", "--method", "single", "--threshold", "0.5")
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    assert out["class_names"] == ["rejected", "allowed"]
+    for r in out["results"]:
+        for key, typ in PREDICT_RESULT_KEYS.items():
+            assert isinstance(r[key], typ), (key, r)
+        assert r["decision"] in {"accept", "reject", "abstain"}
+        assert abs(sum(r["probabilities"].values()) - 1) < 1e-4 and 0.5 <= r["confidence"] <= 1
+        assert {"score", "threshold", "max_prob", "entropy"} <= set(r["uncertainty"])
+    assert [r["decision"] for r in out["results"]] == ["accept", "reject"]
+
+    rng = np.random.default_rng(0)
+    sf.write(d / "noise.wav", (0.1 * rng.standard_normal(16000 * 3)).astype(np.float32), 16000)
+    sf.write(d / "silence.wav", np.zeros(16000 * 3, np.float32), 16000)
+    (d / "broken.wav").write_bytes(b"RIFF nonsense")
+    for name, code in [("noise.wav", 4), ("silence.wav", 4), ("broken.wav", 3)]:
+        res = predict(project, name)
+        assert res.returncode == code, (name, res.stdout, res.stderr[-2000:])
+        assert name in res.stdout and "ERROR" in res.stdout
+    # the gate itself (ensemble + abstention threshold from the uncertainty stage), with an explanation
+    res = predict(project, str(allowed), "--json", "--explain", "explain")
+    assert res.returncode == 0, res.stderr[-3000:]
+    r = json.loads(res.stdout)["results"][0]
+    assert r["method"] == json.loads((d / "reports/uncertainty/abstain.json").read_text())["method"]
+    assert r["decision"] in {"accept", "abstain"}
+    assert (d / r["explain"]["gradcam_png"]).is_file() and (d / r["explain"]["masked_in_wav"]).is_file()
+
+
+def test_experiments_change_metrics_in_dvc_metrics_diff(project):
+    """`dvc exp run -S` variants, a queued run, `dvc exp show`, `dvc metrics diff`, `dvc plots diff`."""
+    d, env = project["dir"], project["env"]
+    dvc = str(BIN / "dvc")
+    sh(["git", "add", "-A"], d, env)
+    sh(["git", "commit", "-qm", "baseline results"], d, env)
+
+    def back_to_baseline() -> None:
+        sh(["git", "reset", "-q", "--hard", "HEAD"], d, env)
+        sh([dvc, "checkout", "-q", "--force"], d, env)
+
+    thr = sh([dvc, "exp", "run", "-n", "thr", "-S", "evaluate.threshold=0.3"], d, env).stdout
+    assert "Running stage 'evaluate'" in thr and "Running stage 'train'" not in thr  # only what depends on it
+    back_to_baseline()
+    sh([dvc, "exp", "run", "-n", "mel", "-S", "features.kind=mel"], d, env)
+    back_to_baseline()
+    diff = json.loads(sh([dvc, "metrics", "diff", "thr", "mel", "--json"], d, env).stdout)
+    changed = {(path, k) for path, ms in diff.items() for k, v in ms.items() if v.get("diff")}
+    assert any(p == "reports/eval/metrics.json" for p, _ in changed), diff
+    assert any(p == "reports/uncertainty/metrics.json" for p, _ in changed), diff
+    sh([dvc, "exp", "run", "--queue", "-n", "queued", "-S", "evaluate.threshold=0.7"], d, env)
+    sh([dvc, "queue", "start"], d, env)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        status = sh([dvc, "queue", "status"], d, env).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    assert "Success" in status, status
+    show = sh([dvc, "exp", "show", "--json"], d, env).stdout
+    assert all(name in show for name in ("thr", "mel", "queued"))
+    sh([dvc, "plots", "diff", "thr", "mel", "-o", str(d / "plots_diff")], d, env)
+    assert (d / "plots_diff" / "index.html").is_file()

@@ -134,7 +134,7 @@ def prepare_recording(path: str | Path, *, params: Params, min_seconds: float = 
     plan = segment_bounds(clean.size, length=length, hop=hop, tail=seg.tail, min_tail=int(seg.min_tail_s * sr_out))
     if plan.starts.size == 0:  # shorter than one segment under a drop/keep policy: score it padded
         plan = segment_bounds(clean.size, length=length, hop=hop, tail="pad")
-    padded = np.zeros(int(plan.starts[-1]) + length, np.float32)
+    padded = np.zeros(max(clean.size, int(plan.starts[-1]) + length), np.float32)
     padded[: clean.size] = clean
     audio = np.stack([padded[s: s + length] for s in plan.starts])
     x, ref = spectrogram_db(audio, config=spectrogram_config(params))
