@@ -33,3 +33,52 @@ def write_wav(path: Path, y: np.ndarray, sr: int, subtype: str = "PCM_16") -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), y, sr, subtype=subtype)
     return path
+
+
+BIN = Path(__import__("sys").executable).parent
+
+
+def sh(cmd: list[str], cwd: Path, env: dict, timeout: int = 900):
+    """Run a command; on failure raise with the tail of its output."""
+    import subprocess
+
+    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if res.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr[-8000:]}")
+    return res
+
+
+def copy_project(repo_root: Path, dest: Path, *, params: dict | None = None,
+                 skip: tuple[str, ...] = ()) -> dict:
+    """Copy the working tree (tracked + untracked-not-ignored files) into ``dest`` as a fresh git repo.
+
+    ``params`` is deep-merged over ``params.yaml``; paths starting with ``skip`` are left out.
+    Returns the environment to run git/dvc in (analytics off, a git identity, the venv first on PATH).
+    """
+    import shutil
+    import subprocess
+
+    import yaml
+
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo_root,
+                           capture_output=True, text=True, check=True).stdout.split("\n")
+    for rel in filter(None, files):
+        if (repo_root / rel).is_file() and not rel.startswith(skip or ("\0",)):
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(repo_root / rel, dest / rel)
+
+    def merge(base: dict, over: dict) -> dict:
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    if params:
+        merged = merge(yaml.safe_load((dest / "params.yaml").read_text()), params)
+        (dest / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{BIN}:{os.environ['PATH']}", "TQDM_DISABLE": "1",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
+        sh(cmd, dest, env)
+    return env

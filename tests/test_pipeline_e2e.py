@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,22 +13,9 @@ import pytest
 import soundfile as sf
 import yaml
 
+from conftest import BIN, copy_project, sh
+
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
-
-
-def deep_merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def sh(cmd: list[str], cwd: Path, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
-    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    if res.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr[-8000:]}")
-    return res
 
 
 def digest(root: Path) -> str:
@@ -46,22 +30,8 @@ def digest(root: Path) -> str:
 def project(repo_root, tmp_path_factory):
     """A fresh copy of the working tree as its own git + DVC repo, with the tiny profile, reproduced."""
     dest = tmp_path_factory.mktemp("e2e") / "proj"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo_root,
-                           capture_output=True, text=True, check=True).stdout.split("\n")
-    for rel in filter(None, files):
-        src = repo_root / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
     tiny = yaml.safe_load((repo_root / "tests/profiles/tiny.yaml").read_text())
-    (dest / "params.yaml").write_text(yaml.safe_dump(deep_merge(params, tiny), sort_keys=False))
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{BIN}:{os.environ['PATH']}",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t", "TF_CPP_MIN_LOG_LEVEL": "2", "TQDM_DISABLE": "1"}
-    sh(["git", "init", "-q"], dest, env)
-    sh(["git", "add", "-A"], dest, env)
-    sh(["git", "commit", "-qm", "init"], dest, env)
+    env = copy_project(repo_root, dest, params=tiny)
     t0 = time.perf_counter()
     first = sh([str(BIN / "dvc"), "repro"], dest, env)
     elapsed = time.perf_counter() - t0

@@ -1,24 +1,19 @@
 """The preprocessing stages under DVC: byte-identical re-runs, and params that invalidate only what they should."""
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import BIN, copy_project, sh
+
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
 PREP = ("clean", "segment", "augment", "spectrogram")
 
 
 def _sh(cmd: list[str], cwd: Path, env: dict) -> str:
-    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, f"{' '.join(cmd)}:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
-    return res.stdout
+    return sh(cmd, cwd, env, timeout=600).stdout
 
 
 def _set(path: Path, section: str, key: str, value) -> None:
@@ -34,20 +29,8 @@ def _stale(status: str) -> set[str]:
 @pytest.fixture(scope="module")
 def proj(repo_root, tmp_path_factory):
     dest = tmp_path_factory.mktemp("prep") / "proj"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo_root,
-                           capture_output=True, text=True, check=True).stdout.split("\n")
-    for rel in filter(None, files):
-        if (repo_root / rel).is_file() and not rel.startswith(("data/", "models/", "reports/")):
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(repo_root / rel, dest / rel)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    params["demo"].update(speakers=["f1", "f2", "m3", "m4"], scripts=2, duration_s=4.0)
-    params["audio"]["n_jobs"] = 1
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{BIN}:{os.environ['PATH']}", "TQDM_DISABLE": "1",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
-        _sh(cmd, dest, env)
+    env = copy_project(repo_root, dest, skip=("data/", "models/", "reports/", "dvc.lock"), params={
+        "demo": {"speakers": ["f1", "f2", "m3", "m4"], "scripts": 2, "duration_s": 4.0}, "audio": {"n_jobs": 1}})
     if not (dest / ".dvc").is_dir():
         _sh([str(BIN / "dvc"), "init", "-q"], dest, env)
     _sh([str(BIN / "dvc"), "repro", "spectrogram"], dest, env)
