@@ -2,6 +2,8 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# stage commands run `python` and `audiolens`: the venv's, without activating it first
+RUN := env PATH="$(abspath $(BIN)):$$PATH" DVC_NO_ANALYTICS=1
 
 .PHONY: setup demo test bench clean-outputs
 
@@ -18,11 +20,12 @@ setup: $(VENV)/.installed
 
 demo: setup
 	@git rev-parse --git-dir >/dev/null 2>&1 || (git init -q && git add -A && git -c user.name=audiolens -c user.email=audiolens@localhost commit -qm init)
-	DVC_NO_ANALYTICS=1 $(BIN)/dvc repro
+	$(RUN) dvc repro
 
 test: setup
-	DVC_NO_ANALYTICS=1 $(BIN)/python -m pytest -q
+	$(RUN) python -m pytest -q
 
 bench: setup
-	$(BIN)/python benchmarks/preprocess.py
-	$(BIN)/python benchmarks/uncertainty.py
+	$(RUN) python benchmarks/preprocess.py
+	$(RUN) python benchmarks/uncertainty.py
+	$(RUN) python benchmarks/fsdd_speaker.py
