@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # stage commands run `python` and `audiolens`: the venv's, without activating it first
 RUN := env PATH="$(abspath $(BIN)):$$PATH" DVC_NO_ANALYTICS=1
 
-.PHONY: setup demo test bench clean-outputs
+.PHONY: setup demo test bench
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
