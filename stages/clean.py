@@ -2,10 +2,10 @@
 import sys
 from pathlib import Path
 
-from audiolens.audio import CleanSettings
 from audiolens.config import save_resolved
 from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
 from audiolens.prep.clean import clean_corpus
+from audiolens.prep.common import clean_settings
 from audiolens.runtime import start_stage, timed
 from audiolens.segments import read_table
 
@@ -17,7 +17,7 @@ REPORT = Path("reports/clean")
 def main() -> None:
     params, log = start_stage("clean")
     c = params.clean
-    settings = CleanSettings(sample_rate=params.audio.sample_rate, **c.model_dump(exclude={"min_keep_s"}))
+    settings = clean_settings(audio=params.audio, clean=c)
     manifest = read_table(MANIFEST, columns=["id", "path"])
     log.info("cleaning %d recordings with %d worker(s): %s", len(manifest), params.audio.n_jobs, settings)
     with atomic_dir(OUT) as tmp:

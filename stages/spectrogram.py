@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 
 from audiolens.config import save_resolved
-from audiolens.features import SpectrogramConfig
 from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
+from audiolens.prep.common import spectrogram_config
 from audiolens.prep.featurize import export_pngs, feature_meta, featurize
 from audiolens.runtime import start_stage, timed
 from audiolens.segments import read_table
@@ -21,8 +21,7 @@ def main() -> None:
     params, log = start_stage("spectrogram")
     f = params.features
     try:
-        cfg = SpectrogramConfig(kind=f.kind, sample_rate=params.audio.sample_rate, n_fft=f.n_fft,
-                                hop_length=f.hop_length, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, top_db=f.top_db)
+        cfg = spectrogram_config(audio=params.audio, features=f)
     except ValueError as exc:
         sys.exit(f"[spectrogram] params.yaml: {exc}")
     segs = pd.concat([read_table(p) for p in SEGMENTS if p.is_file()], ignore_index=True)

@@ -4,7 +4,8 @@ import pytest
 from audiolens.config import parse_params
 from audiolens.corpus.demo import voice_profile, synth_utterance
 from audiolens.inference import (EXIT_SILENT, EXIT_TOO_SHORT, EXIT_UNREADABLE, PredictError,
-                                 prepare_recording, recording_decision, spectrogram_config)
+                                 prepare_recording, recording_decision)
+from audiolens.prep.common import spectrogram_config
 
 from conftest import write_wav
 
@@ -27,7 +28,7 @@ def test_short_tail_dropped_by_policy_is_not_scored(tmp_path):
 def test_prepare_matches_configured_shape_and_segments(tmp_path):
     p = write_wav(tmp_path / "a.wav", np.stack([speech(), speech()], 1), 16000)  # stereo, 16 kHz
     prep = prepare_recording(p, params=PARAMS)
-    cfg = spectrogram_config(PARAMS)
+    cfg = spectrogram_config(audio=PARAMS.audio, features=PARAMS.features)
     k = prep.x.shape[0]
     assert prep.x.shape == (k, 32, cfg.n_frames(8000)) and k >= 1
     assert prep.segments_audio.shape == (k, 8000) and prep.sample_rate == 8000

@@ -86,7 +86,7 @@ def _explain(path: Path, prep, model, label_index: int, segment_probs, params, o
     import numpy as np
 
     from audiolens.features import db_to_audio
-    from audiolens.inference import spectrogram_config
+    from audiolens.prep.common import spectrogram_config
     from audiolens.interpret.cam import grad_cam
     from audiolens.interpret.masks import apply_mask, make_mask
     from audiolens.io import write_audio
@@ -106,7 +106,7 @@ def _explain(path: Path, prep, model, label_index: int, segment_probs, params, o
     show_spectrogram(ax[0, 2], x, title="overlay")
     ax[0, 2].imshow(cam, origin="lower", aspect="auto", cmap="inferno", alpha=0.5)
     png = save_figure(fig, out_dir / f"{stem}_gradcam.png")
-    cfg = spectrogram_config(params)
+    cfg = spectrogram_config(audio=params.audio, features=params.features)
     audio = db_to_audio(masked, config=cfg, ref_amplitude=float(prep.ref_amplitude[k]),
                         length=prep.segments_audio.shape[1], source_audio=prep.segments_audio[k])
     wav = write_audio(out_dir / f"{stem}_masked_in.wav", audio, prep.sample_rate)

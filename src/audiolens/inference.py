@@ -14,14 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from audiolens.audio import CleanSettings, clean_signal
+from audiolens.audio import clean_signal
 from audiolens.config import Params
-from audiolens.features import SpectrogramConfig, spectrogram_db
+from audiolens.features import spectrogram_db
 from audiolens.io import AudioReadError, read_audio
+from audiolens.prep.common import clean_settings, spectrogram_config
 from audiolens.segments import segment_bounds
 
 __all__ = ["PredictError", "EXIT_UNREADABLE", "EXIT_SILENT", "EXIT_TOO_SHORT", "Prepared",
-           "clean_settings", "spectrogram_config", "prepare_recording", "recording_decision"]
+           "prepare_recording", "recording_decision"]
 
 EXIT_UNREADABLE = 3
 EXIT_SILENT = 4
@@ -63,21 +64,6 @@ class Prepared:
     info: dict
 
 
-def clean_settings(params: Params) -> CleanSettings:
-    """The :class:`CleanSettings` of a resolved config (``audio`` + ``clean`` sections)."""
-    c = params.clean.model_dump()
-    fields = set(CleanSettings.__dataclass_fields__)
-    return CleanSettings(sample_rate=params.audio.sample_rate, **{k: v for k, v in c.items() if k in fields})
-
-
-def spectrogram_config(params: Params) -> SpectrogramConfig:
-    """The :class:`SpectrogramConfig` of a resolved config (``audio`` + ``features``)."""
-    f = params.features
-    return SpectrogramConfig(kind=f.kind, sample_rate=params.audio.sample_rate, n_fft=f.n_fft,
-                             hop_length=f.hop_length, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax,
-                             top_db=f.top_db)
-
-
 def _level_spread_db(y: np.ndarray, *, sr: int, frame_s: float = 0.025) -> float:
     """Spread of 25 ms frame levels, 95th minus 10th percentile (dB); ~1-3 dB for steady noise."""
     n = max(1, int(frame_s * sr))
@@ -111,7 +97,7 @@ def prepare_recording(path: str | Path, *, params: Params, min_seconds: float = 
     except AudioReadError as exc:
         raise PredictError(path, EXIT_UNREADABLE, f"cannot read audio: {exc.reason}"
                            + (f" ({exc.detail})" if exc.detail else "")) from None
-    settings = clean_settings(params)
+    settings = clean_settings(audio=params.audio, clean=params.clean)
     clean, info = clean_signal(y, sr=sr, settings=settings)
     sr_out = params.audio.sample_rate
     peak = float(np.max(np.abs(clean))) if clean.size else 0.0
@@ -137,7 +123,7 @@ def prepare_recording(path: str | Path, *, params: Params, min_seconds: float = 
     padded = np.zeros(max(clean.size, int(plan.starts[-1]) + length), np.float32)
     padded[: clean.size] = clean
     audio = np.stack([padded[s: s + length] for s in plan.starts])
-    x, ref = spectrogram_db(audio, config=spectrogram_config(params))
+    x, ref = spectrogram_db(audio, config=spectrogram_config(audio=params.audio, features=params.features))
     return Prepared(x=x, ref_amplitude=ref, segments_audio=audio, starts_s=plan.starts / sr_out,
                     sample_rate=sr_out, info=info)
 

@@ -25,7 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from audiolens.interpret.common import as_batch, predict_batched
+from audiolens.interpret.common import as_batch
+from audiolens.uncertainty.mc_dropout import predict_probs as _predict_probs
 
 __all__ = ["EXPLAINERS", "explain", "predict_probs", "resolve_classes"]
 
@@ -37,7 +38,7 @@ def predict_probs(model, x: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
     x4 = as_batch(model, x)
     if len(x4) == 0:
         return np.zeros((0, int(model.outputs[0].shape[-1])), dtype=np.float32)
-    return predict_batched(model, x4, batch_size=batch_size)[0]
+    return _predict_probs(model, x4, batch_size=batch_size)
 
 
 def resolve_classes(model, x: np.ndarray, class_index=None, *, probs: np.ndarray | None = None) -> np.ndarray:

@@ -10,7 +10,7 @@ import keras
 from audiolens.models.introspect import EMBEDDING, HEAD_DROPOUT, LOGITS, PROBS
 from audiolens.models.layers import normalisation_layer
 
-__all__ = ["HEAD_DROPOUT", "POOLS", "spectrogram_input", "pool_features", "classifier_head", "scaled"]
+__all__ = ["HEAD_DROPOUT", "POOLS", "spectrogram_input", "conv_stack", "pool_features", "classifier_head", "scaled"]
 
 POOLS = ("gap", "time", "flatten")
 
@@ -36,6 +36,26 @@ def spectrogram_input(input_shape: tuple[int, int, int], *, normalise: str,
     inputs = keras.Input(shape=tuple(int(v) for v in input_shape), name="spectrogram")
     layer = normalisation_layer(normalise, stats=stats)
     return inputs, (layer(inputs) if layer is not None else inputs)
+
+
+def conv_stack(x, *, channels: tuple[int, ...], width: float, batchnorm: bool, conv_dropout: float):
+    """Blocks of 3x3 Conv (+ BatchNorm) + ReLU + 2x2 MaxPool (+ SpatialDropout), one per channel count.
+
+    Layers are named ``conv{i}``, ``bn{i}``, ``relu{i}``, ``pool{i}``, ``conv_dropout{i}`` (1-based);
+    without BatchNorm the ReLU is the convolution's own activation.
+    """
+    for i, base in enumerate(channels, start=1):
+        filters = scaled(base, width)
+        if batchnorm:
+            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
+            x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+            x = keras.layers.ReLU(name=f"relu{i}")(x)
+        else:
+            x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
+        if conv_dropout > 0:
+            x = keras.layers.SpatialDropout2D(conv_dropout, name=f"conv_dropout{i}")(x)
+    return x
 
 
 def pool_features(x, pool: str):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import keras
 
-from audiolens.models.blocks import classifier_head, pool_features, scaled, spectrogram_input
+from audiolens.models.blocks import classifier_head, conv_stack, pool_features, spectrogram_input
 
 __all__ = ["build"]
 
@@ -18,12 +18,7 @@ def build(*, input_shape, n_classes: int, width: float = 1.0, dense_units: int =
           stats: dict | None = None, pool: str = "gap", **_unused) -> keras.Model:
     """Build the model; ``input_shape`` is ``(F, T, 1)`` dB."""
     inputs, x = spectrogram_input(input_shape, normalise=normalise, stats=stats)
-    for i, base in enumerate((32, 64, 128, 256)):
-        x = keras.layers.Conv2D(scaled(base, width), 3, padding="same", activation="relu",
-                                name=f"conv{i + 1}")(x)
-        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i + 1}")(x)
-        if conv_dropout > 0:
-            x = keras.layers.SpatialDropout2D(conv_dropout, name=f"conv_dropout{i + 1}")(x)
+    x = conv_stack(x, channels=(32, 64, 128, 256), width=width, batchnorm=False, conv_dropout=conv_dropout)
     x = pool_features(x, pool)
     outputs = classifier_head(x, n_classes=n_classes, dense_units=dense_units, dropout=dropout)
     return keras.Model(inputs, outputs, name="seed_cnn")

@@ -6,9 +6,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["SKIPPED_COLUMNS", "recording_lengths", "recordings_table", "unsegmented"]
+__all__ = ["SKIPPED_COLUMNS", "clean_settings", "spectrogram_config", "recording_lengths", "recordings_table",
+           "unsegmented"]
 
 SKIPPED_COLUMNS = ["id", "path", "reason", "detail"]
+
+
+def clean_settings(*, audio, clean):
+    """:class:`audiolens.audio.CleanSettings` from the ``audio`` and ``clean`` params sections."""
+    from audiolens.audio import CleanSettings
+
+    fields = set(CleanSettings.__dataclass_fields__)
+    return CleanSettings(sample_rate=audio.sample_rate,
+                         **{k: v for k, v in clean.model_dump().items() if k in fields})
+
+
+def spectrogram_config(*, audio, features):
+    """:class:`audiolens.features.SpectrogramConfig` from the ``audio`` and ``features`` params sections.
+
+    Raises ``ValueError`` naming the offending ``features`` key (e.g. ``fmax`` above Nyquist).
+    """
+    from audiolens.features import SpectrogramConfig
+
+    f = features
+    return SpectrogramConfig(kind=f.kind, sample_rate=audio.sample_rate, n_fft=f.n_fft, hop_length=f.hop_length,
+                             n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, top_db=f.top_db)
 
 
 def recording_lengths(ids: list[str], *, audio_dir: str | Path, sample_rate: int) -> np.ndarray:
