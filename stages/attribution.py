@@ -25,7 +25,7 @@ OUT = Path("reports/attribution")
 
 
 def main() -> None:
-    params, log = start_stage("attribution")
+    params, log = start_stage("attribution", tensorflow=True)
     a = params.attribution
     seed_everything(a.seed)
     for f in a.noise_files:

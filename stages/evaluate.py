@@ -19,7 +19,7 @@ OUT = Path("reports/eval")
 
 
 def main() -> None:
-    params, log = start_stage("evaluate")
+    params, log = start_stage("evaluate", tensorflow=True)
     e = params.evaluate
     store = open_features(FEATURES)
     split = read_table(SPLIT)

@@ -20,7 +20,7 @@ OUT = Path("reports/interpret")
 
 
 def main() -> None:
-    params, log = start_stage("interpret")
+    params, log = start_stage("interpret", tensorflow=True)
     p = params.interpret
     seed_everything(p.seed)
     model = load_model(MODEL)

@@ -21,7 +21,7 @@ OUT = Path("reports/paramspace")
 
 
 def main() -> None:
-    params, log = start_stage("paramspace")
+    params, log = start_stage("paramspace", tensorflow=True)
     p = params.interpret
     seed_everything(p.seed)
     model = load_model(MODEL)

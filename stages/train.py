@@ -18,7 +18,7 @@ LIVE = Path("reports/train")
 
 
 def main() -> None:
-    params, log = start_stage("train")
+    params, log = start_stage("train", tensorflow=True)
     split = read_table(SPLIT)
     kw = {**params.model.model_dump(), **params.train.model_dump()}
     with timed(log, "train"):

@@ -22,7 +22,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--member", type=int, required=True, help="member id (>= 1)")
     args, rest = ap.parse_known_args()
-    params, log = start_stage(f"train_member@{args.member}", rest)
+    params, log = start_stage(f"train_member@{args.member}", rest, tensorflow=True)
     u = params.uncertainty
     if args.member not in u.members:
         raise SystemExit(f"[train_member] --member {args.member} is not in uncertainty.members {u.members}")

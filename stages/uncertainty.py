@@ -23,7 +23,7 @@ OUT = Path("reports/uncertainty")
 
 
 def main() -> None:
-    params, log = start_stage("uncertainty")
+    params, log = start_stage("uncertainty", tensorflow=True)
     u = params.uncertainty
     seed_everything(u.seed)
     ids = [0] + [m for m in u.member_ids if m != 0]  # the main model is always loaded (single, MC)

@@ -120,3 +120,30 @@ def test_efficientnet_loads_local_backbone_weights(tmp_path):
     wa, wb, wc = (m.get_layer("efficientnetb0").get_weights() for m in (a, b, c))
     assert all(np.array_equal(u, v) for u, v in zip(wa, wb))
     assert not all(np.array_equal(u, v) for u, v in zip(wa, wc))
+
+
+def test_saved_model_bytes_do_not_depend_on_the_save_time(tmp_path, monkeypatch):
+    import datetime as dt
+    import hashlib
+    import zipfile
+
+    from audiolens.models.registry import save_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(arch="seed_cnn", input_shape=(32, 24, 1), n_classes=2, width=0.25)
+    a = save_model(model, tmp_path / "a.keras")
+
+    class Later(dt.datetime):  # Keras stamps datetime.now() into metadata.json
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime(2031, 5, 6, 7, 8, 9)
+
+    monkeypatch.setattr(dt, "datetime", Later)
+    b = save_model(model, tmp_path / "b.keras")
+    assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "b.keras"]  # no leftovers
+    with zipfile.ZipFile(a) as z:
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    reloaded = load_model(a)
+    x = np.random.default_rng(0).uniform(-80, 0, (2, 32, 24, 1)).astype(np.float32)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)

@@ -14,13 +14,16 @@ import numpy as np
 
 from audiolens.config import ConfigError, Params, load_params
 
-__all__ = ["start_stage", "timed", "seed_everything"]
+__all__ = ["start_stage", "timed", "seed_everything", "apply_numerics"]
 
 
-def start_stage(name: str, argv: list[str] | None = None) -> tuple[Params, logging.Logger]:
+def start_stage(name: str, argv: list[str] | None = None, *,
+                tensorflow: bool = False) -> tuple[Params, logging.Logger]:
     """Parse ``--params``, validate the whole params file and set up logging.
 
     A config error ends the process with exit code 2 and the message, before any work.
+    Stages that run TensorFlow pass ``tensorflow=True``: the ``numerics`` settings are
+    applied before their first op (:func:`apply_numerics`).
 
     Returns
     -------
@@ -39,7 +42,35 @@ def start_stage(name: str, argv: list[str] | None = None) -> tuple[Params, loggi
     except ConfigError as exc:
         print(f"[{name}] {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if tensorflow:
+        apply_numerics(deterministic=params.numerics.deterministic, cpu_isa=params.numerics.cpu_isa, log=log)
     return params, log
+
+
+def apply_numerics(*, deterministic: bool, cpu_isa: str | None, log: logging.Logger | None = None) -> None:
+    """Make TensorFlow's CPU results independent of the machine, as far as the stack allows.
+
+    Parameters
+    ----------
+    deterministic : bool
+        Turn on TF op determinism (``tf.config.experimental.enable_op_determinism``).
+    cpu_isa : str or None
+        Cap oneDNN's instruction set (``ONEDNN_MAX_CPU_ISA``, read by oneDNN at its first
+        kernel, so this must run before any TF op). oneDNN picks kernels by CPU: on an
+        AVX-512 machine the same training gives other weights than on an AVX2 one; capped,
+        both run the AVX2 kernels. The thread count does not change oneDNN's results
+        (measured). An ``ONEDNN_MAX_CPU_ISA`` already set in the environment wins.
+    """
+    log = log or logging.getLogger("audiolens.runtime")
+    preset = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    if preset and cpu_isa and preset.upper() != cpu_isa.upper():
+        log.warning("ONEDNN_MAX_CPU_ISA=%s from the environment overrides numerics.cpu_isa=%s", preset, cpu_isa)
+    elif cpu_isa and not preset:
+        os.environ["ONEDNN_MAX_CPU_ISA"] = cpu_isa
+    if deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
 
 @contextlib.contextmanager

@@ -160,7 +160,7 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
     import keras
     import tensorflow as tf
 
-    from audiolens.models.registry import build_model
+    from audiolens.models.registry import build_model, save_model
 
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -231,7 +231,7 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
                              callbacks=callbacks, verbose=verbose, shuffle=False)
             fit_s = time.perf_counter() - t_fit
         with atomic_path(out_dir / "model.keras") as tmp:
-            model.save(tmp)
+            save_model(model, tmp)
     finally:
         if live is not None:
             live.end()

@@ -1,4 +1,4 @@
-"""Params sections for learning: ``split``, ``model``, ``train``, ``evaluate``."""
+"""Params sections for learning: ``split``, ``model``, ``train``, ``numerics``, ``evaluate``."""
 from __future__ import annotations
 
 from typing import Literal
@@ -63,6 +63,14 @@ class TrainParams(Section):
     save_epochs: bool = True
     distribute: Literal["auto", "none", "mirrored"] = "auto"
     mixed_precision: Literal["auto", "off", "on"] = "auto"
+
+
+class NumericsParams(Section):
+    """``numerics``: how TensorFlow computes, for results that do not depend on the machine."""
+
+    deterministic: bool = True
+    cpu_isa: Literal["SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI",
+                     "AVX512_CORE_BF16", "AVX512_CORE_AMX"] | None = "AVX2"
 
 
 class EvaluateParams(Section):

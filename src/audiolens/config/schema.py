@@ -7,7 +7,8 @@ from audiolens.config.analysis import (AttributionParams, EdaParams, InterpretPa
                                        ReportParams, UncertaintyParams)
 from audiolens.config.base import Section
 from audiolens.config.data import DataParams, DemoParams
-from audiolens.config.learn import EvaluateParams, ModelParams, SplitParams, TrainParams
+from audiolens.config.learn import (EvaluateParams, ModelParams, NumericsParams, SplitParams,
+                                    TrainParams)
 from audiolens.config.preprocess import (AudioParams, AugmentParams, CleanParams,
                                          FeaturesParams, SegmentParams)
 
@@ -25,6 +26,7 @@ class Params(Section):
     split: SplitParams = Field(default_factory=SplitParams)
     model: ModelParams = Field(default_factory=ModelParams)
     train: TrainParams = Field(default_factory=TrainParams)
+    numerics: NumericsParams = Field(default_factory=NumericsParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     eda: EdaParams = Field(default_factory=EdaParams)
     uncertainty: UncertaintyParams = Field(default_factory=UncertaintyParams)

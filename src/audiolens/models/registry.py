@@ -13,7 +13,7 @@ import keras
 from audiolens.models import compact_cnn, efficientnet_b0, resnet_small, seed_cnn
 from audiolens.models import layers as _layers  # noqa: F401  (registers custom layers)
 
-__all__ = ["ARCHS", "build_model", "load_model"]
+__all__ = ["ARCHS", "build_model", "load_model", "save_model"]
 
 ARCHS: dict[str, Callable[..., keras.Model]] = {
     "seed_cnn": seed_cnn.build,
@@ -57,6 +57,35 @@ def build_model(*, arch: str, input_shape: tuple[int, int, int], n_classes: int,
     return ARCHS[arch](input_shape=tuple(input_shape), n_classes=int(n_classes), width=width,
                        dense_units=dense_units, dropout=dropout, conv_dropout=conv_dropout,
                        weights=weights, pool=pool, normalise=normalise, stats=stats)
+
+
+def save_model(model: keras.Model, path: str | Path) -> Path:
+    """Save ``model`` as a ``.keras`` zip whose bytes depend only on the model.
+
+    Keras stamps the save time into ``metadata.json`` (``date_saved``) and into the weights
+    entry's zip timestamp; both are set to fixed values, so the same weights give the same
+    file (and the same DVC hash).
+    """
+    import json
+    import zipfile
+
+    path = Path(path)
+    raw = path.with_name(path.name + ".unnormalised.keras")
+    model.save(raw)
+    try:
+        with zipfile.ZipFile(raw) as src, zipfile.ZipFile(path, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "metadata.json":
+                    meta = json.loads(data)
+                    meta["date_saved"] = "1980-01-01@00:00:00"
+                    data = json.dumps(meta).encode()
+                fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+                fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
+                dst.writestr(fixed, data)
+    finally:
+        raw.unlink(missing_ok=True)
+    return path
 
 
 def load_model(path: str | Path) -> keras.Model:
