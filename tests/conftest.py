@@ -48,6 +48,13 @@ def sh(cmd: list[str], cwd: Path, env: dict, timeout: int = 900):
     return res
 
 
+def project_env() -> dict:
+    """Environment to run git/dvc in a temp project: analytics off, a git identity, the venv first on PATH."""
+    return {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{BIN}:{os.environ['PATH']}", "TQDM_DISABLE": "1",
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
 def copy_project(repo_root: Path, dest: Path, *, params: dict | None = None,
                  skip: tuple[str, ...] = ()) -> dict:
     """Copy the working tree (tracked + untracked-not-ignored files) into ``dest`` as a fresh git repo.
@@ -76,9 +83,7 @@ def copy_project(repo_root: Path, dest: Path, *, params: dict | None = None,
     if params:
         merged = merge(yaml.safe_load((dest / "params.yaml").read_text()), params)
         (dest / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{BIN}:{os.environ['PATH']}", "TQDM_DISABLE": "1",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = project_env()
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
         sh(cmd, dest, env)
     return env

@@ -122,16 +122,21 @@ def test_efficientnet_loads_local_backbone_weights(tmp_path):
     assert not all(np.array_equal(u, v) for u, v in zip(wa, wc))
 
 
-def test_saved_model_bytes_do_not_depend_on_the_save_time(tmp_path, monkeypatch):
+def test_saved_model_bytes_depend_only_on_the_model(tmp_path, monkeypatch):
+    """Same architecture and weights, built and saved at another time: the same bytes."""
     import datetime as dt
     import hashlib
     import zipfile
 
     from audiolens.models.registry import save_model
 
-    keras.utils.set_random_seed(0)
-    model = build_model(arch="seed_cnn", input_shape=(32, 24, 1), n_classes=2, width=0.25)
+    def build():
+        keras.utils.set_random_seed(0)
+        return build_model(arch="seed_cnn", input_shape=(32, 24, 1), n_classes=2, width=0.25)
+
+    model = build()
     a = save_model(model, tmp_path / "a.keras")
+    keep = [model]  # alive, so the rebuilt model's objects sit at other addresses
 
     class Later(dt.datetime):  # Keras stamps datetime.now() into metadata.json
         @classmethod
@@ -139,7 +144,8 @@ def test_saved_model_bytes_do_not_depend_on_the_save_time(tmp_path, monkeypatch)
             return dt.datetime(2031, 5, 6, 7, 8, 9)
 
     monkeypatch.setattr(dt, "datetime", Later)
-    b = save_model(model, tmp_path / "b.keras")
+    b = save_model(build(), tmp_path / "b.keras")
+    assert keep
     assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "b.keras"]  # no leftovers
     with zipfile.ZipFile(a) as z:

@@ -155,7 +155,8 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
         The trained model (best validation weights restored).
     meta : dict
         What ``train_meta.json`` holds: class names, input shape, normalisation and its
-        stats, history, best epoch, timings, counts.
+        stats, history, best epoch, counts; plus ``timings`` (fit and per-epoch seconds),
+        which are not written there because they differ between identical runs.
     """
     import keras
     import tensorflow as tf
@@ -254,9 +255,12 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
                     "train_samples_per_s": round(len(tr_pos) * len(epoch_times) / max(fit_s, 1e-9), 1)},
         "tensorflow": tf.__version__, "keras": keras.__version__,
     }
-    atomic_write_json(out_dir / "train_meta.json", meta)
-    LOG.info("trained %s: %d epochs (best %d), %.1f s, best %s %.4f", arch, len(epoch_times),
-             best_epoch, fit_s, monitor, min(curve) if curve else float("nan"))
+    # timings vary run to run: returned (and logged), not stored beside the model, so a
+    # forced retraining reproduces the model folder byte for byte
+    atomic_write_json(out_dir / "train_meta.json", {k: v for k, v in meta.items() if k != "timings"})
+    LOG.info("trained %s: %d epochs (best %d), %.1f s (%.1f samples/s), best %s %.4f", arch,
+             len(epoch_times), best_epoch, fit_s, meta["timings"]["train_samples_per_s"], monitor,
+             min(curve) if curve else float("nan"))
     return model, meta
 
 

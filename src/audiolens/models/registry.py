@@ -63,8 +63,9 @@ def save_model(model: keras.Model, path: str | Path) -> Path:
     """Save ``model`` as a ``.keras`` zip whose bytes depend only on the model.
 
     Keras stamps the save time into ``metadata.json`` (``date_saved``) and into the weights
-    entry's zip timestamp; both are set to fixed values, so the same weights give the same
-    file (and the same DVC hash).
+    entry's zip timestamp, and writes Python object addresses as ``shared_object_id`` in
+    ``config.json``; the first two are set to fixed values and the ids renumbered in order
+    of appearance (same sharing), so the same weights give the same file (and DVC hash).
     """
     import json
     import zipfile
@@ -80,12 +81,24 @@ def save_model(model: keras.Model, path: str | Path) -> Path:
                     meta = json.loads(data)
                     meta["date_saved"] = "1980-01-01@00:00:00"
                     data = json.dumps(meta).encode()
+                elif info.filename == "config.json":
+                    data = json.dumps(_renumber_shared_ids(json.loads(data), {})).encode()
                 fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
                 fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
                 dst.writestr(fixed, data)
     finally:
         raw.unlink(missing_ok=True)
     return path
+
+
+def _renumber_shared_ids(node, ids: dict):
+    """``node`` with every ``shared_object_id`` replaced by its order of first appearance."""
+    if isinstance(node, dict):
+        return {k: (ids.setdefault(v, len(ids)) if k == "shared_object_id" else _renumber_shared_ids(v, ids))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_renumber_shared_ids(v, ids) for v in node]
+    return node
 
 
 def load_model(path: str | Path) -> keras.Model:
