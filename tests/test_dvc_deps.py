@@ -233,3 +233,15 @@ def test_readme_maps_every_stage_to_its_code(repo_root, stages):
         closure = {p.relative_to(repo_root).as_posix()
                    for p in import_closure(repo_root / st["script"], repo_root / SRC)}
         assert entry in closure, f"README: {st['base']} names {entry}, which {st['script']} does not import"
+
+
+def test_manifest_placeholder_is_a_file_and_no_csv_manifest(repo_root):
+    """Non-csv layouts depend on the placeholder (a DVC dep must exist); a csv layout must name its own table."""
+    from audiolens.config import ConfigError, parse_params
+    from audiolens.config.data import NO_MANIFEST
+
+    assert (repo_root / NO_MANIFEST).is_file()
+    assert yaml.safe_load((repo_root / "params.yaml").read_text())["data"]["manifest"] == NO_MANIFEST
+    with pytest.raises(ConfigError, match="data.manifest"):
+        parse_params({"data": {"layout": "csv", "pattern": None}})
+    assert parse_params({"data": {"layout": "csv", "manifest": "x/labels.csv"}}).data.manifest == "x/labels.csv"

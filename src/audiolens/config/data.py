@@ -21,7 +21,7 @@ class DataParams(Section):
     layout: Literal["demo", "regex", "folders", "csv"] = "demo"
     root: str = "data/raw/demo"
     pattern: str | None = r"(?P<speaker>[fm]\d+)_(?P<script>script\d+)_(?P<condition>\w+)\.(wav|flac|ogg)"
-    manifest: str = Field(default=NO_MANIFEST, min_length=1)
+    manifest: str | None = NO_MANIFEST  # None: accepted in resolved files written before the placeholder
     label: str = "speaker"
     positive: list[str] | None = None
     class_names: list[str] | None = None
@@ -51,7 +51,7 @@ class DataParams(Section):
     def _layout_needs(self) -> "DataParams":
         if self.layout in ("regex", "demo") and not self.pattern:
             raise ValueError(f"data.pattern is required when data.layout is {self.layout!r}")
-        if self.layout == "csv" and Path(self.manifest) == Path(NO_MANIFEST):
+        if self.layout == "csv" and (not self.manifest or Path(self.manifest) == Path(NO_MANIFEST)):
             raise ValueError("data.manifest (a CSV path) is required when data.layout is 'csv'")
         if self.layout in ("regex", "demo") and self.pattern:
             names = set(re.compile(self.pattern).groupindex)
