@@ -12,16 +12,10 @@ from audiolens.config import save_resolved
 from audiolens.features import SpectrogramConfig
 from audiolens.interpret.attribution_run import run_attribution
 from audiolens.io import atomic_dir
-from audiolens.models.registry import load_model
+from audiolens.paths import ATTRIBUTION_REPORT as OUT
+from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE
 from audiolens.runtime import seed_everything, start_stage, timed
-from audiolens.segments import read_table
-from audiolens.tfdata import open_features
-from audiolens.training import split_positions
-
-FEATURES = Path("data/processed/features")
-SPLIT = Path("data/processed/split/split.csv")
-MODEL = Path("models/model.keras")
-OUT = Path("reports/attribution")
+from audiolens.stage_io import load_stage_inputs
 
 
 def main() -> None:
@@ -31,13 +25,11 @@ def main() -> None:
     for f in a.noise_files:
         if not Path(f).is_file():
             raise SystemExit(f"[attribution] attribution.noise_files: {f} does not exist")
-    store = open_features(FEATURES)
-    split = read_table(SPLIT)
-    test, train = (split_positions(store.index, split, name) for name in ("test", "train"))
+    inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE, model=MODEL)
+    store, test, train = inp.store, inp.positions("test"), inp.positions("train")
     log.info("test %d, train %d segments; features %s %s", len(test), len(train), store.meta["kind"], store.shape)
-    model = load_model(MODEL)
     with timed(log, "attribution analysis"), atomic_dir(OUT) as tmp:
-        head = run_attribution(model=model, store=store, test_positions=test, train_positions=train,
+        head = run_attribution(model=inp.model, store=store, test_positions=test, train_positions=train,
                                config=SpectrogramConfig.from_meta(store.meta), out_dir=tmp, audio_root=".",
                                **a.model_dump())
         save_resolved(params, tmp / "resolved_params.yaml", sections=["attribution"])

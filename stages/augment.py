@@ -1,26 +1,23 @@
 """Stage augment: time-stretched copies of chosen recordings -> data/interim/augmented/ (+ segments.csv)."""
 import json
-from pathlib import Path
 
 from audiolens.config import save_resolved
 from audiolens.io import atomic_dir, atomic_write_csv
+from audiolens.paths import AUGMENT_REPORT as REPORT
+from audiolens.paths import AUGMENTED as OUT
+from audiolens.paths import CLASSES, CLEAN, CLEAN_LOG, MANIFEST
 from audiolens.prep.augment import augment_corpus, select_recordings
 from audiolens.prep.common import unsegmented
 from audiolens.runtime import start_stage, timed
 from audiolens.segments import read_table, segment_table
 
-INGEST = Path("data/interim/ingest")
-CLEAN = Path("data/interim/clean")
-OUT = Path("data/interim/augmented")
-REPORT = Path("reports/augment")
-
 def main() -> None:
     params, log = start_stage("augment")
     a, s, sr = params.augment, params.segment, params.audio.sample_rate
-    manifest = read_table(INGEST / "manifest.csv")
-    classes = json.loads((INGEST / "classes.json").read_text())
+    manifest = read_table(MANIFEST)
+    classes = json.loads(CLASSES.read_text())
     positive_class = classes["class_names"][-1] if classes.get("positive") else None
-    cleaned = set(read_table(CLEAN / "clean_log.csv")["id"])
+    cleaned = set(read_table(CLEAN_LOG)["id"])
     chosen = select_recordings(manifest[manifest["id"].isin(cleaned)], select_by=a.select_by, values=a.values,
                                positive_class=positive_class) if a.enabled else manifest.iloc[:0]
     log.info("augmenting %d recordings x factors %s", len(chosen), a.factors if a.enabled else [])

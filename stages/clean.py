@@ -1,17 +1,15 @@
 """Stage clean: manifest -> data/interim/clean/<id>.wav (mono, audio.sample_rate, denoised, silence cut)."""
 import sys
-from pathlib import Path
 
 from audiolens.config import save_resolved
 from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
+from audiolens.paths import CLEAN as OUT
+from audiolens.paths import CLEAN_REPORT as REPORT
+from audiolens.paths import MANIFEST
 from audiolens.prep.clean import clean_corpus
 from audiolens.prep.common import clean_settings
 from audiolens.runtime import start_stage, timed
 from audiolens.segments import read_table
-
-MANIFEST = Path("data/interim/ingest/manifest.csv")
-OUT = Path("data/interim/clean")
-REPORT = Path("reports/clean")
 
 
 def main() -> None:

@@ -1,11 +1,8 @@
 """Stage demo: write the synthetic DAPS-like corpus to data/raw/demo (when data.layout is demo)."""
-from pathlib import Path
-
 from audiolens.corpus.demo import write_demo_corpus
 from audiolens.io import atomic_dir
+from audiolens.paths import DEMO_CORPUS as OUT
 from audiolens.runtime import start_stage, timed
-
-OUT = Path("data/raw/demo")
 
 
 def main() -> None:

@@ -1,11 +1,9 @@
 """Stage eda: manifest, cleaned audio, segments and spectrograms -> figures and tables in reports/eda."""
-from pathlib import Path
-
 from audiolens.config import save_resolved
 from audiolens.eda.run import EdaSettings, run_eda
+from audiolens.paths import AUGMENTED_TABLE, CLEAN, CLEAN_LOG, FEATURES, MANIFEST, SEGMENT_TABLE
+from audiolens.paths import EDA_REPORT as OUT
 from audiolens.runtime import start_stage, timed
-
-OUT = Path("reports/eda")
 
 
 def main() -> None:
@@ -13,11 +11,9 @@ def main() -> None:
     e = params.eda
     settings = EdaSettings(**e.model_dump())
     with timed(log, "eda"):
-        summary = run_eda(manifest_path="data/interim/ingest/manifest.csv",
-                          clean_dir="data/interim/clean", clean_log_path="data/interim/clean/clean_log.csv",
-                          segments_paths=["data/interim/segments/segments.csv",
-                                          "data/interim/augmented/segments.csv"],
-                          features_dir="data/processed/features", data_root=params.data.root,
+        summary = run_eda(manifest_path=MANIFEST, clean_dir=CLEAN, clean_log_path=CLEAN_LOG,
+                          segments_paths=[SEGMENT_TABLE, AUGMENTED_TABLE],
+                          features_dir=FEATURES, data_root=params.data.root,
                           sample_rate=params.audio.sample_rate, out_dir=OUT, settings=settings, log=log)
     save_resolved(params, OUT / "resolved_params.yaml", sections=["eda", "audio", "data"])
     log.info("eda: %d recordings, %d segments (+%d augmented), %d of %d images analysed, "

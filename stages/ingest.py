@@ -1,15 +1,13 @@
 """Stage ingest: data root -> data/interim/ingest/manifest.csv (+ reports/ingest/skipped.csv)."""
 import sys
-from pathlib import Path
 
 from audiolens.config import save_resolved
 from audiolens.corpus.ingest import IngestError, ingest
 from audiolens.corpus.layouts import LayoutError
 from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
+from audiolens.paths import INGEST as OUT
+from audiolens.paths import INGEST_REPORT as REPORT
 from audiolens.runtime import start_stage, timed
-
-OUT = Path("data/interim/ingest")
-REPORT = Path("reports/ingest")
 
 
 def main() -> None:

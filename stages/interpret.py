@@ -3,32 +3,23 @@
 Filters, feature maps, embedding retrieval (precision@k metric in retrieval.json),
 2-D projection and CAM / Grad-CAM figures, all bounded by the ``interpret`` params.
 """
-from pathlib import Path
-
 from audiolens.config import save_resolved
 from audiolens.interpret.pipeline import run_interpret
 from audiolens.io import atomic_dir
-from audiolens.models.registry import load_model
+from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE
+from audiolens.paths import INTERPRET_REPORT as OUT
 from audiolens.runtime import seed_everything, start_stage, timed
-from audiolens.segments import read_table
-from audiolens.tfdata import open_features
-
-FEATURES = Path("data/processed/features")
-SPLIT = Path("data/processed/split/split.csv")
-MODEL = Path("models/model.keras")
-OUT = Path("reports/interpret")
+from audiolens.stage_io import load_stage_inputs
 
 
 def main() -> None:
     params, log = start_stage("interpret", tensorflow=True)
     p = params.interpret
     seed_everything(p.seed)
-    model = load_model(MODEL)
-    store = open_features(FEATURES)
-    split = read_table(SPLIT)
+    inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE, model=MODEL)
     with atomic_dir(OUT) as tmp, timed(log, "interpret"):
         summary = run_interpret(
-            model=model, store=store, split_df=split, out_dir=tmp,
+            model=inp.model, store=inp.store, split_df=inp.split, out_dir=tmp,
             examples_per_class=p.examples_per_class, queries_per_class=p.queries_per_class,
             top_k=p.top_k, max_index=p.max_index, max_queries=p.max_queries,
             include_augmented=p.include_augmented, tsne=p.tsne, max_filters=p.max_filters,

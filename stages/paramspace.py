@@ -3,31 +3,23 @@
 Per-layer drift ‖W_e − W_0‖ (and relative) over epochs, and the layer re-initialisation
 study (reset to initial / fresh random weights; BN statistics per ``interpret.reset_bn_stats``).
 """
-from pathlib import Path
-
 from audiolens.config import save_resolved
 from audiolens.interpret.paramspace_run import run_paramspace
 from audiolens.io import atomic_dir
-from audiolens.models.registry import load_model
+from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE, WEIGHTS
+from audiolens.paths import PARAMSPACE_REPORT as OUT
 from audiolens.runtime import seed_everything, start_stage, timed
-from audiolens.segments import read_table
-from audiolens.tfdata import open_features
-
-FEATURES = Path("data/processed/features")
-SPLIT = Path("data/processed/split/split.csv")
-MODEL = Path("models/model.keras")
-WEIGHTS = Path("models/weights")
-OUT = Path("reports/paramspace")
+from audiolens.stage_io import load_stage_inputs
 
 
 def main() -> None:
     params, log = start_stage("paramspace", tensorflow=True)
     p = params.interpret
     seed_everything(p.seed)
-    model = load_model(MODEL)
-    with atomic_dir(OUT) as tmp, timed(log, "paramspace"):
+    inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE, model=MODEL)
+    with timed(log, "paramspace"), atomic_dir(OUT) as tmp:
         summary = run_paramspace(
-            model=model, weights_dir=WEIGHTS, store=open_features(FEATURES), split_df=read_table(SPLIT),
+            model=inp.model, weights_dir=WEIGHTS, store=inp.store, split_df=inp.split,
             out_dir=tmp, bn_stats=p.reset_bn_stats, critical_drop=p.critical_drop,
             max_eval=p.max_eval, bn_samples=p.bn_samples, max_layers=p.max_reset_layers,
             include_augmented=p.include_augmented, batch_size=p.batch_size, seed=p.seed)

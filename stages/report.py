@@ -1,14 +1,12 @@
 """Stage report: everything under reports/ -> reports/report.html (+ reports/summary.md)."""
 import sys
-from pathlib import Path
 
 import pandas as pd
 
 from audiolens.io import atomic_write_csv
+from audiolens.paths import REPORT_ASSETS, REPORT_HTML, REPORTS
 from audiolens.report import build_report, check_report
 from audiolens.runtime import start_stage, timed
-
-REPORTS = Path("reports")
 
 
 def main() -> None:
@@ -16,11 +14,11 @@ def main() -> None:
     with timed(log, "report"):
         res = build_report(reports_dir=REPORTS, title=params.report.title, project_root=".",
                            params_path="params.yaml")
-    atomic_write_csv(REPORTS / "report" / "skipped.csv",
+    atomic_write_csv(REPORT_ASSETS / "skipped.csv",
                      pd.DataFrame(res["problems"], columns=["path", "reason", "detail"]))
     for p in res["problems"]:
         log.warning("left out of the report: %s (%s)", p["path"], p["reason"])
-    problems, _ = check_report(REPORTS / "report.html")
+    problems, _ = check_report(REPORT_HTML)
     if problems:
         sys.exit("[report] report.html has broken references:\n  " + "\n  ".join(problems[:20]))
     log.info("report: %d sections (%s), %d figures, %d audio, %d tables, %.1f MB",

@@ -1,23 +1,19 @@
 """Stage segment: cleaned recordings -> data/interim/segments/segments.csv + tails.csv (rows, no audio)."""
-from pathlib import Path
-
 from audiolens.config import save_resolved
 from audiolens.io import atomic_dir, atomic_write_csv
+from audiolens.paths import CLEAN, CLEAN_LOG, MANIFEST
+from audiolens.paths import SEGMENT_REPORT as REPORT
+from audiolens.paths import SEGMENTS as OUT
 from audiolens.prep.common import recordings_table, unsegmented
 from audiolens.runtime import start_stage, timed
 from audiolens.segments import read_table, segment_table
-
-MANIFEST = Path("data/interim/ingest/manifest.csv")
-CLEAN = Path("data/interim/clean")
-OUT = Path("data/interim/segments")
-REPORT = Path("reports/segment")
 
 
 def main() -> None:
     params, log = start_stage("segment")
     s, sr = params.segment, params.audio.sample_rate
     manifest = read_table(MANIFEST)
-    cleaned = read_table(CLEAN / "clean_log.csv")["id"].tolist()
+    cleaned = read_table(CLEAN_LOG)["id"].tolist()
     with timed(log, "segment"):
         recs = recordings_table(manifest, ids=cleaned, audio_dir=CLEAN, sample_rate=sr)
         segs, tails = segment_table(recs, sample_rate=sr, length_s=s.length_s, hop_s=s.hop_s, tail=s.tail,

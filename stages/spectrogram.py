@@ -1,20 +1,17 @@
 """Stage spectrogram: segments -> data/processed/features/ (dB shards, index.csv, meta.json, png/)."""
 import json
 import sys
-from pathlib import Path
 
 import pandas as pd
 
 from audiolens.config import save_resolved
 from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
+from audiolens.paths import AUGMENTED_TABLE, CLASSES, SEGMENT_TABLE
+from audiolens.paths import FEATURES as OUT
 from audiolens.prep.common import spectrogram_config
 from audiolens.prep.featurize import export_pngs, feature_meta, featurize
 from audiolens.runtime import start_stage, timed
 from audiolens.segments import read_table
-
-INGEST = Path("data/interim/ingest")
-SEGMENTS = [Path("data/interim/segments/segments.csv"), Path("data/interim/augmented/segments.csv")]
-OUT = Path("data/processed/features")
 
 
 def main() -> None:
@@ -24,10 +21,10 @@ def main() -> None:
         cfg = spectrogram_config(audio=params.audio, features=f)
     except ValueError as exc:
         sys.exit(f"[spectrogram] params.yaml: {exc}")
-    segs = pd.concat([read_table(p) for p in SEGMENTS if p.is_file()], ignore_index=True)
+    segs = pd.concat([read_table(p) for p in (SEGMENT_TABLE, AUGMENTED_TABLE) if p.is_file()], ignore_index=True)
     if segs.empty:
         sys.exit("[spectrogram] no segments to featurise: see reports/clean, reports/segment skipped.csv")
-    class_names = json.loads((INGEST / "classes.json").read_text())["class_names"]
+    class_names = json.loads(CLASSES.read_text())["class_names"]
     length = int((segs["end"] - segs["start"]).iloc[0])
     log.info("%d segments (%d augmented) -> %s spectrograms %dx%d", len(segs), int(segs["augmented"].sum()),
              cfg.kind, cfg.n_freqs, cfg.n_frames(length))

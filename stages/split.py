@@ -1,15 +1,13 @@
 """Stage split: features index -> data/processed/split/split.csv (+ counts.csv), leakage-safe."""
 import sys
-from pathlib import Path
 
 from audiolens.config import save_resolved
 from audiolens.io import atomic_dir, atomic_write_csv
+from audiolens.paths import FEATURES
+from audiolens.paths import SPLIT as OUT
 from audiolens.runtime import start_stage, timed
 from audiolens.shards import FeatureStore
 from audiolens.split import SplitError, make_split, split_counts
-
-FEATURES = Path("data/processed/features")
-OUT = Path("data/processed/split")
 
 
 def main() -> None:

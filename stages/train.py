@@ -2,29 +2,24 @@
 
 With ``split.method: cv`` it also trains folds 1..k-1 into models/cv/<i>/ (fold 0 is the main model).
 """
-from pathlib import Path
-
 from audiolens.config import save_resolved
 from audiolens.io import atomic_dir, atomic_write_json
+from audiolens.paths import CV_MODELS, FEATURES, MODEL_PARAMS, MODELS, SPLIT_TABLE
+from audiolens.paths import TRAIN_REPORT as LIVE
 from audiolens.runtime import start_stage, timed
 from audiolens.segments import read_table
 from audiolens.split import cv_arrangement
 from audiolens.training import train_model
 
-FEATURES = Path("data/processed/features")
-SPLIT = Path("data/processed/split/split.csv")
-MODELS = Path("models")
-LIVE = Path("reports/train")
-
 
 def main() -> None:
     params, log = start_stage("train", tensorflow=True)
-    split = read_table(SPLIT)
+    split = read_table(SPLIT_TABLE)
     kw = {**params.model.model_dump(), **params.train.model_dump()}
     with timed(log, "train"):
         train_model(features_dir=FEATURES, split=split, out_dir=MODELS, live_dir=LIVE, **kw)
     k = params.split.cv_folds if params.split.method == "cv" else 0
-    with atomic_dir(MODELS / "cv") as tmp:
+    with atomic_dir(CV_MODELS) as tmp:
         for i in range(1, k):
             fold_split = split.assign(split=cv_arrangement(split["cv_fold"], split["augmented"], fold=i, k=k))
             with timed(log, f"train cv fold {i}/{k - 1}"):
@@ -34,7 +29,7 @@ def main() -> None:
                                             "note": "fold 0 is models/model.keras"})
     save_resolved(params, LIVE / "resolved_params.yaml", sections=["features", "split", "model", "train"])
     # everything `audiolens predict` needs to score new audio exactly as the model was trained
-    save_resolved(params, MODELS / "resolved_params.yaml",
+    save_resolved(params, MODEL_PARAMS,
                   sections=["data", "audio", "clean", "segment", "features", "model", "train"])
 
 

@@ -4,18 +4,13 @@ Same recipe as the ``train`` stage (``model`` + ``train`` params) except the see
 per-epoch checkpoints or DVCLive, and ``uncertainty.member_epochs`` epochs when set.
 """
 import argparse
-from pathlib import Path
 
 from audiolens.config import save_resolved
 from audiolens.io import atomic_write_json
+from audiolens.paths import FEATURES, MODELS, SPLIT_TABLE
 from audiolens.runtime import start_stage, timed
-from audiolens.segments import read_table
 from audiolens.training import train_model
 from audiolens.uncertainty.members import member_dir, member_seed
-
-FEATURES = Path("data/processed/features")
-SPLIT = Path("data/processed/split/split.csv")
-MODELS = Path("models")
 
 
 def main() -> None:
@@ -32,7 +27,7 @@ def main() -> None:
     out = member_dir(MODELS, args.member)
     log.info("member %d: seed %d, %d epochs -> %s", args.member, train["seed"], train["epochs"], out)
     with timed(log, f"training member {args.member}"):
-        _, meta = train_model(features_dir=FEATURES, split=read_table(SPLIT), out_dir=out,
+        _, meta = train_model(features_dir=FEATURES, split=SPLIT_TABLE, out_dir=out,
                               **params.model.model_dump(), **train, live_dir=None, verbose=0)
     atomic_write_json(out / "member.json", {"member": args.member, "seed": train["seed"],
                                             "epochs": train["epochs"], "epochs_run": meta["epochs_run"],

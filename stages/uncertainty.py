@@ -4,22 +4,15 @@ Calibration (NLL, Brier, ECE/MCE), misclassification detection (AUROC/AUPRC), ri
 and AURC on the test split, metrics vs MC passes / ensemble size, figures, and the abstention
 threshold (evaluated on validation) in ``abstain.json`` for the voice gate.
 """
-from pathlib import Path
-
 from audiolens.config import save_resolved
 from audiolens.io import atomic_dir
 from audiolens.models.registry import load_model
+from audiolens.paths import FEATURES, MODELS, SPLIT_TABLE
+from audiolens.paths import UNCERTAINTY_REPORT as OUT
 from audiolens.runtime import seed_everything, start_stage, timed
-from audiolens.segments import read_table
-from audiolens.tfdata import open_features
-from audiolens.training import split_positions
+from audiolens.stage_io import load_stage_inputs
 from audiolens.uncertainty.members import member_paths
 from audiolens.uncertainty.report import run_uncertainty
-
-FEATURES = Path("data/processed/features")
-SPLIT = Path("data/processed/split/split.csv")
-MODELS = Path("models")
-OUT = Path("reports/uncertainty")
 
 
 def main() -> None:
@@ -30,12 +23,12 @@ def main() -> None:
     models = {i: load_model(p) for i, p in zip(ids, member_paths(MODELS, ids))}
     if not u.include_main:
         log.info("include_main: false -> the ensemble uses members %s only", u.members)
-    store = open_features(FEATURES)
-    split = read_table(SPLIT)
+    inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE)
+    store = inp.store
     y_all = store.index["label_index"].to_numpy()
     splits = {}
     for name in ("val", "test"):
-        pos = split_positions(store.index, split, name)
+        pos = inp.positions(name)
         splits[name] = (store.index["segment_id"].to_numpy()[pos], store.get(pos)[..., None], y_all[pos])
         log.info("%s: %d segments", name, len(pos))
     with timed(log, "uncertainty analysis"), atomic_dir(OUT) as tmp:

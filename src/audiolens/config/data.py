@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from audiolens.config.base import Section
+
+#: ``data.manifest`` when the layout has no CSV table: an empty, tracked CSV. ``dvc.yaml`` makes
+#: ``${data.manifest}`` a dependency of ``ingest`` in every layout (so editing a real manifest
+#: reruns ingest wherever it lives), and a DVC dependency must be an existing path, never null.
+NO_MANIFEST = "stages/no_manifest.csv"
 
 
 class DataParams(Section):
@@ -15,7 +21,7 @@ class DataParams(Section):
     layout: Literal["demo", "regex", "folders", "csv"] = "demo"
     root: str = "data/raw/demo"
     pattern: str | None = r"(?P<speaker>[fm]\d+)_(?P<script>script\d+)_(?P<condition>\w+)\.(wav|flac|ogg)"
-    manifest: str | None = None
+    manifest: str | None = NO_MANIFEST  # None: accepted in resolved files written before the placeholder
     label: str = "speaker"
     positive: list[str] | None = None
     class_names: list[str] | None = None
@@ -45,7 +51,7 @@ class DataParams(Section):
     def _layout_needs(self) -> "DataParams":
         if self.layout in ("regex", "demo") and not self.pattern:
             raise ValueError(f"data.pattern is required when data.layout is {self.layout!r}")
-        if self.layout == "csv" and not self.manifest:
+        if self.layout == "csv" and (not self.manifest or Path(self.manifest) == Path(NO_MANIFEST)):
             raise ValueError("data.manifest (a CSV path) is required when data.layout is 'csv'")
         if self.layout in ("regex", "demo") and self.pattern:
             names = set(re.compile(self.pattern).groupindex)
