@@ -10,13 +10,13 @@ from pathlib import Path
 
 from audiolens.config import save_resolved
 from audiolens.features import SpectrogramConfig
-from audiolens.interpret.attribution_run import run_attribution
+from audiolens.attribution import stage
 from audiolens.io import atomic_dir
 from audiolens.models.registry import load_model
 from audiolens.runtime import seed_everything, start_stage, timed
 from audiolens.segments import read_table
+from audiolens.split import split_positions
 from audiolens.tfdata import open_features
-from audiolens.training import split_positions
 
 FEATURES = Path("data/processed/features")
 SPLIT = Path("data/processed/split/split.csv")
@@ -37,9 +37,9 @@ def main() -> None:
     log.info("test %d, train %d segments; features %s %s", len(test), len(train), store.meta["kind"], store.shape)
     model = load_model(MODEL)
     with timed(log, "attribution analysis"), atomic_dir(OUT) as tmp:
-        head = run_attribution(model=model, store=store, test_positions=test, train_positions=train,
-                               config=SpectrogramConfig.from_meta(store.meta), out_dir=tmp, audio_root=".",
-                               **a.model_dump())
+        head = stage.run(model=model, store=store, test_positions=test, train_positions=train,
+                         config=SpectrogramConfig.from_meta(store.meta), out_dir=tmp, audio_root=".",
+                         **a.model_dump())
         save_resolved(params, tmp / "resolved_params.yaml", sections=["attribution"])
     for name, m in head["explainers"].items():
         log.info("%-21s FF %s  AD %s  fid_in %s  sanity %s", name, m.get("FF"), m.get("AD"), m.get("fid_in"),

@@ -2,7 +2,8 @@
 from pathlib import Path
 
 from audiolens.config import save_resolved
-from audiolens.eda.run import EdaSettings, run_eda
+from audiolens.eda import stage
+from audiolens.eda.stage import EdaSettings
 from audiolens.runtime import start_stage, timed
 
 OUT = Path("reports/eda")
@@ -13,12 +14,12 @@ def main() -> None:
     e = params.eda
     settings = EdaSettings(**e.model_dump())
     with timed(log, "eda"):
-        summary = run_eda(manifest_path="data/interim/ingest/manifest.csv",
-                          clean_dir="data/interim/clean", clean_log_path="data/interim/clean/clean_log.csv",
-                          segments_paths=["data/interim/segments/segments.csv",
-                                          "data/interim/augmented/segments.csv"],
-                          features_dir="data/processed/features", data_root=params.data.root,
-                          sample_rate=params.audio.sample_rate, out_dir=OUT, settings=settings, log=log)
+        summary = stage.run(manifest_path="data/interim/ingest/manifest.csv",
+                            clean_dir="data/interim/clean", clean_log_path="data/interim/clean/clean_log.csv",
+                            segments_paths=["data/interim/segments/segments.csv",
+                                            "data/interim/augmented/segments.csv"],
+                            features_dir="data/processed/features", data_root=params.data.root,
+                            sample_rate=params.audio.sample_rate, out_dir=OUT, settings=settings, log=log)
     save_resolved(params, OUT / "resolved_params.yaml", sections=["eda", "audio", "data"])
     log.info("eda: %d recordings, %d segments (+%d augmented), %d of %d images analysed, "
              "%.1f s of pYIN audio, %d skipped", summary["recordings"], summary["segments"],

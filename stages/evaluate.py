@@ -3,14 +3,13 @@ import json
 from pathlib import Path
 
 from audiolens.config import save_resolved
-from audiolens.evaluation import cv_summary, evaluate_split
+from audiolens.evaluation import stage
 from audiolens.io import atomic_dir, atomic_write_json
 from audiolens.models.registry import load_model
 from audiolens.runtime import start_stage, timed
 from audiolens.segments import read_table
-from audiolens.split import cv_arrangement
+from audiolens.split import cv_folds, split_positions
 from audiolens.tfdata import open_features
-from audiolens.training import split_positions
 
 FEATURES = Path("data/processed/features")
 SPLIT = Path("data/processed/split/split.csv")
@@ -26,18 +25,17 @@ def main() -> None:
     meta = json.loads((MODELS / "train_meta.json").read_text())
     model = load_model(MODELS / "model.keras")
     with atomic_dir(OUT) as tmp, timed(log, "evaluate"):
-        metrics = evaluate_split(model=model, store=store, positions=split_positions(store.index, split, "test"),
-                                 class_names=meta["class_names"], out_dir=tmp, threshold=e.threshold,
-                                 gallery_size=e.gallery_size, seed=e.seed, history=meta.get("history"),
-                                 best_epoch=meta.get("best_epoch"))
+        metrics = stage.run(model=model, store=store, positions=split_positions(store.index, split, "test"),
+                            class_names=meta["class_names"], out_dir=tmp, threshold=e.threshold,
+                            gallery_size=e.gallery_size, seed=e.seed, history=meta.get("history"),
+                            best_epoch=meta.get("best_epoch"))
         k = params.split.cv_folds if params.split.method == "cv" else 0
         if k:
             folds = [(model, split_positions(store.index, split, "test"))]
-            for i in range(1, k):
-                arr = split.assign(split=cv_arrangement(split["cv_fold"], split["augmented"], fold=i, k=k))
+            for i, arr in cv_folds(split, k):
                 folds.append((load_model(MODELS / "cv" / str(i) / "model.keras"),
                               split_positions(store.index, arr, "test")))
-            metrics["cv"] = cv_summary(folds, store=store, threshold=e.threshold)
+            metrics["cv"] = stage.cv_summary(folds, store=store, threshold=e.threshold)
             atomic_write_json(tmp / "metrics.json", metrics)
         save_resolved(params, tmp / "resolved_params.yaml", sections=["split", "model", "train", "evaluate"])
     log.info("test accuracy %.4f (balanced %.4f)%s", metrics["accuracy"], metrics["balanced_accuracy"],

@@ -6,7 +6,7 @@ Filters, feature maps, embedding retrieval (precision@k metric in retrieval.json
 from pathlib import Path
 
 from audiolens.config import save_resolved
-from audiolens.interpret.pipeline import run_interpret
+from audiolens.interpret import stage
 from audiolens.io import atomic_dir
 from audiolens.models.registry import load_model
 from audiolens.runtime import seed_everything, start_stage, timed
@@ -27,7 +27,7 @@ def main() -> None:
     store = open_features(FEATURES)
     split = read_table(SPLIT)
     with atomic_dir(OUT) as tmp, timed(log, "interpret"):
-        summary = run_interpret(
+        summary = stage.run(
             model=model, store=store, split_df=split, out_dir=tmp,
             examples_per_class=p.examples_per_class, queries_per_class=p.queries_per_class,
             top_k=p.top_k, max_index=p.max_index, max_queries=p.max_queries,

@@ -6,7 +6,7 @@ study (reset to initial / fresh random weights; BN statistics per ``interpret.re
 from pathlib import Path
 
 from audiolens.config import save_resolved
-from audiolens.interpret.paramspace_run import run_paramspace
+from audiolens.interpret import paramspace_stage
 from audiolens.io import atomic_dir
 from audiolens.models.registry import load_model
 from audiolens.runtime import seed_everything, start_stage, timed
@@ -26,7 +26,7 @@ def main() -> None:
     seed_everything(p.seed)
     model = load_model(MODEL)
     with atomic_dir(OUT) as tmp, timed(log, "paramspace"):
-        summary = run_paramspace(
+        summary = paramspace_stage.run(
             model=model, weights_dir=WEIGHTS, store=open_features(FEATURES), split_df=read_table(SPLIT),
             out_dir=tmp, bn_stats=p.reset_bn_stats, critical_drop=p.critical_drop,
             max_eval=p.max_eval, bn_samples=p.bn_samples, max_layers=p.max_reset_layers,

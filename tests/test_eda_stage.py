@@ -17,7 +17,7 @@ import pytest
 from audiolens.audio import CleanSettings, clean_signal, time_stretch
 from audiolens.corpus.demo import voice_profile, write_demo_corpus
 from audiolens.corpus.ingest import ingest
-from audiolens.eda.run import EdaSettings, run_eda
+from audiolens.eda.stage import EdaSettings, run
 from audiolens.eda.sampling import choose_groups
 from audiolens.features import SpectrogramConfig, read_segment_audio, spectrogram_db
 from audiolens.io import read_audio, write_audio
@@ -74,7 +74,7 @@ def build_upstream(proj: Path, manifest: pd.DataFrame, *, data_root: Path, sr: i
 
 
 def run(proj: Path, data_root: Path, sr: int, **settings) -> dict:
-    return run_eda(manifest_path=proj / "data/interim/ingest/manifest.csv",
+    return run(manifest_path=proj / "data/interim/ingest/manifest.csv",
                    clean_dir=proj / "data/interim/clean",
                    clean_log_path=proj / "data/interim/clean/clean_log.csv",
                    segments_paths=[proj / "data/interim/segments/segments.csv",

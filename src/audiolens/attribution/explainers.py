@@ -1,10 +1,11 @@
-"""One interface to every explainer: :func:`explain`.
+"""The explainer registry and its one calling convention: :func:`explain`.
 
-``explain(method, model, x, class_index=None, **kw)`` takes dB spectrograms ``x`` of
-shape ``(n, F, T)`` and returns attribution maps of the same shape for the predicted
-class (or the chosen one). Positive values are evidence *for* the class.
-
-Methods (``EXPLAINERS``):
+Every registered explainer is a function ``f(model, x, c, **options) -> maps`` with ``x``
+the dB spectrograms ``(n, F, T)``, ``c`` the explained class per example (ints ``(n,)``)
+and ``maps`` float ``(n, F, T)``; positive values are evidence *for* ``c``.
+:func:`explain` checks the input, resolves ``c`` (the predicted class by default) and the
+output shape. :data:`EXPLAINERS` is the only list of explainer names (the config validates
+against it, the stage builds each explainer's options from it):
 
 - ``saliency``: vanilla gradient ``∂y_c/∂X`` (signed);
 - ``smoothgrad``: mean gradient over Gaussian-perturbed copies;
@@ -18,27 +19,89 @@ Methods (``EXPLAINERS``):
 ``y_c`` of the gradient methods and SHAP is the log-odds ``log p_c / (1 - p_c)`` by
 default (``target="log_odds"``: contrastive, not saturating; ``"logits"`` for the logit
 ``z_c`` alone, ``"probs"`` for ``p_c``); occlusion and LIME always use ``p_c``.
+
+This module imports no TensorFlow: an explainer's module is loaded when it is first used.
 """
 from __future__ import annotations
 
-from typing import Callable
+import importlib
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from audiolens.interpret.common import as_batch
-from audiolens.uncertainty.mc_dropout import predict_probs as _predict_probs
+__all__ = ["BATCH_SIZE", "Explainer", "EXPLAINERS", "explain", "explainer_options", "probabilities", "resolve_classes"]
 
-__all__ = ["EXPLAINERS", "explain", "predict_probs", "resolve_classes"]
-
-EXPLAINERS = ("saliency", "smoothgrad", "integrated_gradients", "occlusion", "gradcam", "lime", "shap")
+BATCH_SIZE = 64  # rows per forward pass when the attribution modules need probabilities
 
 
-def predict_probs(model, x: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
-    """Class probabilities ``(n, K)`` of dB spectrograms ``(n, F, T)`` (inference mode)."""
-    x4 = as_batch(model, x)
-    if len(x4) == 0:
-        return np.zeros((0, int(model.outputs[0].shape[-1])), dtype=np.float32)
-    return _predict_probs(model, x4, batch_size=batch_size)
+@dataclass(frozen=True)
+class Explainer:
+    """A registered explainer.
+
+    Attributes
+    ----------
+    function : str
+        ``"module:function"`` inside :mod:`audiolens.attribution` (loaded on first use).
+    options : callable
+        Maps the attribution settings (keyword arguments of :func:`audiolens.attribution.stage.run`)
+        to the function's keyword options.
+    """
+
+    function: str
+    options: Callable[[Mapping[str, Any]], dict]
+
+    def load(self) -> Callable[..., np.ndarray]:
+        """The explainer function ``f(model, x, c, **options) -> (n, F, T)``."""
+        module, name = self.function.split(":")
+        return getattr(importlib.import_module(f"audiolens.attribution.{module}"), name)
+
+
+def _base(s: Mapping[str, Any]) -> float | str:
+    return "min" if s["baseline_db"] is None else float(s["baseline_db"])
+
+
+EXPLAINERS: Mapping[str, Explainer] = MappingProxyType({
+    "saliency": Explainer("gradients:saliency", lambda s: {"target": s["target"]}),
+    "smoothgrad": Explainer("gradients:smoothgrad", lambda s: {
+        "target": s["target"], "n_samples": s["smoothgrad_samples"], "noise_level": s["smoothgrad_noise"],
+        "seed": s["seed"]}),
+    "integrated_gradients": Explainer("gradients:integrated_gradients", lambda s: {
+        "target": s["target"], "steps": s["ig_steps"], "baseline": _base(s)}),
+    "occlusion": Explainer("perturbation:occlusion", lambda s: {
+        "patch": (s["occlusion_patch"], s["occlusion_patch"]), "baseline": _base(s)}),
+    "gradcam": Explainer("explainers:gradcam", lambda s: {"signed": s["gradcam_signed"]}),
+    "lime": Explainer("perturbation:lime_grid", lambda s: {
+        "num_samples": s["lime_samples"], "n_freq": s["lime_grid_freq"], "n_time": s["lime_grid_time"],
+        "baseline": _base(s), "seed": s["seed"]}),
+    "shap": Explainer("shap_explainer:shap_gradient", lambda s: {
+        "target": s["target"], "background": s["background"], "n_samples": s["shap_samples"], "seed": s["seed"]}),
+})
+
+
+def explainer_options(name: str, settings: Mapping[str, Any]) -> dict:
+    """Keyword options of explainer ``name`` from the attribution settings (see :data:`EXPLAINERS`)."""
+    return EXPLAINERS[name].options(settings)
+
+
+def gradcam(model, x: np.ndarray, c: np.ndarray, **options) -> np.ndarray:
+    """Grad-CAM in the registry's calling convention; ``options`` go to :func:`audiolens.interpret.cam.grad_cam`."""
+    from audiolens.interpret.cam import grad_cam
+
+    return np.asarray(grad_cam(model, x, class_index=c, **options), dtype=np.float32)
+
+
+def probabilities(model) -> Callable[[np.ndarray], np.ndarray]:
+    """``f(x) -> p``: class probabilities ``(n, K)`` float32 of dB spectrograms ``x`` ``(n, F, T)``.
+
+    Checks ``x`` against the model input and runs :func:`audiolens.models.predict.predict`
+    in batches of :data:`BATCH_SIZE`.
+    """
+    from audiolens.interpret.common import as_batch
+    from audiolens.models.predict import predict
+
+    return lambda x: predict(model, as_batch(model, x), batch_size=BATCH_SIZE)
 
 
 def resolve_classes(model, x: np.ndarray, class_index=None, *, probs: np.ndarray | None = None) -> np.ndarray:
@@ -49,7 +112,7 @@ def resolve_classes(model, x: np.ndarray, class_index=None, *, probs: np.ndarray
     n = len(x)
     n_classes = int(model.outputs[0].shape[-1])
     if class_index is None:
-        p = predict_probs(model, x) if probs is None else probs
+        p = probabilities(model)(x) if probs is None else probs
         return np.asarray(p).argmax(axis=1).astype(int)
     c = np.broadcast_to(np.asarray(class_index, dtype=int), (n,)).copy()
     if (c < 0).any() or (c >= n_classes).any():
@@ -57,53 +120,39 @@ def resolve_classes(model, x: np.ndarray, class_index=None, *, probs: np.ndarray
     return c
 
 
-def _registry() -> dict[str, Callable]:
-    from audiolens.interpret import gradients, perturbation, shap_explainer
-
-    def gradcam(model, x, c, **kw):
-        from audiolens.interpret.cam import grad_cam
-        return np.asarray(grad_cam(model, x, class_index=c, **kw), dtype=np.float32)
-
-    return {
-        "saliency": gradients.saliency,
-        "smoothgrad": gradients.smoothgrad,
-        "integrated_gradients": gradients.integrated_gradients,
-        "occlusion": perturbation.occlusion,
-        "gradcam": gradcam,
-        "lime": perturbation.lime_grid,
-        "shap": shap_explainer.shap_gradient,
-    }
-
-
-def explain(method: str, model, x: np.ndarray, *, class_index=None, **kw) -> np.ndarray:
+def explain(method: str, model, x: np.ndarray, *, class_index=None, **options) -> np.ndarray:
     """Attribution maps of dB spectrograms for one class per example.
 
     Parameters
     ----------
     method : str
-        One of ``EXPLAINERS``.
+        One of :data:`EXPLAINERS`.
     model : keras.Model
         A model following the contract (input ``(F, T, 1)`` dB, ``logits`` → ``probs``).
     x : ndarray, shape (n, F, T)
         dB spectrograms.
     class_index : int or array (n,), optional
         Class to explain; default the predicted class.
-    **kw
-        Method options (see each function in ``gradients``, ``perturbation``,
-        ``shap_explainer``, ``cam``); ``shap`` needs ``background=(m, F, T)``.
+    **options
+        The explainer's options (see its function in ``gradients``, ``perturbation``,
+        ``shap_explainer``, :func:`gradcam`); ``shap`` needs ``background=(m, F, T)``.
 
     Returns
     -------
     ndarray, float32, shape (n, F, T)
+        Finite (NaN and inf become 0).
     """
-    table = _registry()
-    if method not in table:
+    from audiolens.interpret.common import as_batch
+
+    if method not in EXPLAINERS:
         raise ValueError(f"unknown explainer {method!r}; known: {', '.join(EXPLAINERS)}")
     x = as_batch(model, x)[..., 0]
-    c = resolve_classes(model, x, class_index)
     if len(x) == 0:
+        if class_index is not None:
+            resolve_classes(model, x, class_index)
         return np.zeros(x.shape, dtype=np.float32)
-    out = np.asarray(table[method](model, x, c, **kw), dtype=np.float32)
+    c = resolve_classes(model, x, class_index)
+    out = np.asarray(EXPLAINERS[method].load()(model, x, c, **options), dtype=np.float32)
     if out.shape != x.shape:
         raise RuntimeError(f"explainer {method!r} returned shape {out.shape}, expected {x.shape}")
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
