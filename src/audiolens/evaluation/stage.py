@@ -130,6 +130,9 @@ CV_KEYS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc")
 def cv_summary(folds, *, store: FeatureStore, threshold: float = 0.5, batch_size: int = 64) -> dict:
     """Cross-validation metrics: each ``(model, test_positions)`` fold, then mean and std.
 
+    Probabilities are streamed from ``store`` (:func:`audiolens.models.predict.predict_store`,
+    ``batch_size`` rows per pass, as in :func:`run`).
+
     Returns
     -------
     dict
