@@ -5,7 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from audiolens.attribution.explainers import EXPLAINERS, explain, explainer_options, probabilities, resolve_classes
+from audiolens.attribution.explainers import explain, probabilities, resolve_classes
+from audiolens.attribution.registry import EXPLAINERS, explainer_options
 from audiolens.attribution.gradients import integrated_gradients
 from audiolens.attribution.perturbation import grid_segments
 from conftest import small_cnn

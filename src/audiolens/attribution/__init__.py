@@ -4,8 +4,9 @@ Everything goes through the model contract (:mod:`audiolens.models.introspect`),
 architecture name. Import the submodules directly (nothing is imported here, so each stage
 loads only what it uses):
 
-- :mod:`~audiolens.attribution.explainers`: the registry ``EXPLAINERS`` and ``explain``
-  (one calling convention ``f(model, x (n, F, T), c (n,), **options) -> (n, F, T)``);
+- :mod:`~audiolens.attribution.registry`: ``EXPLAINERS``, the only list of explainer names;
+- :mod:`~audiolens.attribution.explainers`: ``explain`` (one calling convention
+  ``f(model, x (n, F, T), c (n,), **options) -> (n, F, T)``);
 - :mod:`~audiolens.attribution.gradients`, :mod:`~audiolens.attribution.perturbation`,
   :mod:`~audiolens.attribution.shap_explainer`: the explainers (Grad-CAM is
   :mod:`audiolens.interpret.cam`);

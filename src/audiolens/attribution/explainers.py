@@ -1,11 +1,12 @@
-"""The explainer registry and its one calling convention: :func:`explain`.
+"""The explainers' one calling convention: :func:`explain` over the registry.
 
 Every registered explainer is a function ``f(model, x, c, **options) -> maps`` with ``x``
 the dB spectrograms ``(n, F, T)``, ``c`` the explained class per example (ints ``(n,)``)
 and ``maps`` float ``(n, F, T)``; positive values are evidence *for* ``c``.
 :func:`explain` checks the input, resolves ``c`` (the predicted class by default) and the
-output shape. :data:`EXPLAINERS` is the only list of explainer names (the config validates
-against it, the stage builds each explainer's options from it):
+output shape. :data:`audiolens.attribution.registry.EXPLAINERS` is the only list of
+explainer names (the config validates against it, the stage builds each explainer's options
+from it):
 
 - ``saliency``: vanilla gradient ``∂y_c/∂X`` (signed);
 - ``smoothgrad``: mean gradient over Gaussian-perturbed copies;
@@ -20,69 +21,19 @@ against it, the stage builds each explainer's options from it):
 default (``target="log_odds"``: contrastive, not saturating; ``"logits"`` for the logit
 ``z_c`` alone, ``"probs"`` for ``p_c``); occlusion and LIME always use ``p_c``.
 
-This module imports no TensorFlow: an explainer's module is loaded when it is first used.
+An explainer's module (TensorFlow, LIME, SHAP) is loaded when it is first used.
 """
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Callable
 
 import numpy as np
 
-__all__ = ["BATCH_SIZE", "Explainer", "EXPLAINERS", "explain", "explainer_options", "probabilities", "resolve_classes"]
+from audiolens.attribution.registry import EXPLAINERS
+
+__all__ = ["BATCH_SIZE", "explain", "gradcam", "probabilities", "resolve_classes"]
 
 BATCH_SIZE = 64  # rows per forward pass when the attribution modules need probabilities
-
-
-@dataclass(frozen=True)
-class Explainer:
-    """A registered explainer.
-
-    Attributes
-    ----------
-    function : str
-        ``"module:function"`` inside :mod:`audiolens.attribution` (loaded on first use).
-    options : callable
-        Maps the attribution settings (keyword arguments of :func:`audiolens.attribution.stage.run`)
-        to the function's keyword options.
-    """
-
-    function: str
-    options: Callable[[Mapping[str, Any]], dict]
-
-    def load(self) -> Callable[..., np.ndarray]:
-        """The explainer function ``f(model, x, c, **options) -> (n, F, T)``."""
-        module, name = self.function.split(":")
-        return getattr(importlib.import_module(f"audiolens.attribution.{module}"), name)
-
-
-def _base(s: Mapping[str, Any]) -> float | str:
-    return "min" if s["baseline_db"] is None else float(s["baseline_db"])
-
-
-EXPLAINERS: Mapping[str, Explainer] = MappingProxyType({
-    "saliency": Explainer("gradients:saliency", lambda s: {"target": s["target"]}),
-    "smoothgrad": Explainer("gradients:smoothgrad", lambda s: {
-        "target": s["target"], "n_samples": s["smoothgrad_samples"], "noise_level": s["smoothgrad_noise"],
-        "seed": s["seed"]}),
-    "integrated_gradients": Explainer("gradients:integrated_gradients", lambda s: {
-        "target": s["target"], "steps": s["ig_steps"], "baseline": _base(s)}),
-    "occlusion": Explainer("perturbation:occlusion", lambda s: {
-        "patch": (s["occlusion_patch"], s["occlusion_patch"]), "baseline": _base(s)}),
-    "gradcam": Explainer("explainers:gradcam", lambda s: {"signed": s["gradcam_signed"]}),
-    "lime": Explainer("perturbation:lime_grid", lambda s: {
-        "num_samples": s["lime_samples"], "n_freq": s["lime_grid_freq"], "n_time": s["lime_grid_time"],
-        "baseline": _base(s), "seed": s["seed"]}),
-    "shap": Explainer("shap_explainer:shap_gradient", lambda s: {
-        "target": s["target"], "background": s["background"], "n_samples": s["shap_samples"], "seed": s["seed"]}),
-})
-
-
-def explainer_options(name: str, settings: Mapping[str, Any]) -> dict:
-    """Keyword options of explainer ``name`` from the attribution settings (see :data:`EXPLAINERS`)."""
-    return EXPLAINERS[name].options(settings)
 
 
 def gradcam(model, x: np.ndarray, c: np.ndarray, **options) -> np.ndarray:
@@ -126,7 +77,7 @@ def explain(method: str, model, x: np.ndarray, *, class_index=None, **options) -
     Parameters
     ----------
     method : str
-        One of :data:`EXPLAINERS`.
+        One of :data:`audiolens.attribution.registry.EXPLAINERS`.
     model : keras.Model
         A model following the contract (input ``(F, T, 1)`` dB, ``logits`` → ``probs``).
     x : ndarray, shape (n, F, T)

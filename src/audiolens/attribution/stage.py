@@ -15,10 +15,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from audiolens.attribution.explainers import explain, explainer_options, probabilities
+from audiolens.attribution.explainers import explain, probabilities
 from audiolens.attribution.fidelity import METRICS, fidelity_metrics, spectral_fidelity
 from audiolens.attribution.masks import make_masks
 from audiolens.attribution.reconstruct import error_db, masked_audio, roundtrip_probs
+from audiolens.attribution.registry import explainer_options
 from audiolens.features import SpectrogramConfig, read_segment_audio, spectrogram_db
 from audiolens.io import SKIPPED_COLUMNS, atomic_write_csv, atomic_write_json
 

@@ -162,7 +162,7 @@ class AttributionParams(Section):
     @field_validator("explainers", "sanity_explainers", "noise_explainers")
     @classmethod
     def _known_explainers(cls, v: list[str], info) -> list[str]:
-        from audiolens.attribution.explainers import EXPLAINERS
+        from audiolens.attribution.registry import EXPLAINERS
 
         known = tuple(EXPLAINERS)
         if info.field_name == "explainers" and not v:
