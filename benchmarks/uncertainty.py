@@ -60,8 +60,9 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
+    from audiolens.models.predict import predict
     from audiolens.models.registry import build_model
-    from audiolens.uncertainty.mc_dropout import MCDropout, predict_probs
+    from audiolens.uncertainty.mc_dropout import MCDropout
 
     params = load_params(args.params)
     m = params.model
@@ -85,7 +86,7 @@ def main() -> None:
                 for i in range(0, len(x), bs):
                     model(x[i:i + bs], training=True)
 
-        det = _time(lambda: predict_probs(model, x, batch_size=bs), args.repeats)
+        det = _time(lambda: predict(model, x, batch_size=bs), args.repeats)
         reps = args.repeats if conv_dropout == 0 else 1  # the long-tail variant is slow
         mcs = _time(lambda: mc.sample(x, samples=args.samples, batch_size=bs), reps)
         eager = _time(eager_loop, 1)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from audiolens.config import save_resolved
 from audiolens.features import SpectrogramConfig
-from audiolens.interpret.attribution_run import run_attribution
+from audiolens.attribution import stage
 from audiolens.io import atomic_dir
 from audiolens.paths import ATTRIBUTION_REPORT as OUT
 from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE
@@ -29,9 +29,9 @@ def main() -> None:
     store, test, train = inp.store, inp.positions("test"), inp.positions("train")
     log.info("test %d, train %d segments; features %s %s", len(test), len(train), store.meta["kind"], store.shape)
     with timed(log, "attribution analysis"), atomic_dir(OUT) as tmp:
-        head = run_attribution(model=inp.model, store=store, test_positions=test, train_positions=train,
-                               config=SpectrogramConfig.from_meta(store.meta), out_dir=tmp, audio_root=".",
-                               **a.model_dump())
+        head = stage.run(model=inp.model, store=store, test_positions=test, train_positions=train,
+                         config=SpectrogramConfig.from_meta(store.meta), out_dir=tmp, audio_root=".",
+                         **a.model_dump())
         save_resolved(params, tmp / "resolved_params.yaml", sections=["attribution"])
     for name, m in head["explainers"].items():
         log.info("%-21s FF %s  AD %s  fid_in %s  sanity %s", name, m.get("FF"), m.get("AD"), m.get("fid_in"),

@@ -1,6 +1,7 @@
 """Stage eda: manifest, cleaned audio, segments and spectrograms -> figures and tables in reports/eda."""
 from audiolens.config import save_resolved
-from audiolens.eda.run import EdaSettings, run_eda
+from audiolens.eda import stage
+from audiolens.eda.stage import EdaSettings
 from audiolens.paths import AUGMENTED_TABLE, CLEAN, CLEAN_LOG, FEATURES, MANIFEST, SEGMENT_TABLE
 from audiolens.paths import EDA_REPORT as OUT
 from audiolens.runtime import start_stage, timed
@@ -11,10 +12,10 @@ def main() -> None:
     e = params.eda
     settings = EdaSettings(**e.model_dump())
     with timed(log, "eda"):
-        summary = run_eda(manifest_path=MANIFEST, clean_dir=CLEAN, clean_log_path=CLEAN_LOG,
-                          segments_paths=[SEGMENT_TABLE, AUGMENTED_TABLE],
-                          features_dir=FEATURES, data_root=params.data.root,
-                          sample_rate=params.audio.sample_rate, out_dir=OUT, settings=settings, log=log)
+        summary = stage.run(manifest_path=MANIFEST, clean_dir=CLEAN, clean_log_path=CLEAN_LOG,
+                            segments_paths=[SEGMENT_TABLE, AUGMENTED_TABLE],
+                            features_dir=FEATURES, data_root=params.data.root,
+                            sample_rate=params.audio.sample_rate, out_dir=OUT, settings=settings, log=log)
     save_resolved(params, OUT / "resolved_params.yaml", sections=["eda", "audio", "data"])
     log.info("eda: %d recordings, %d segments (+%d augmented), %d of %d images analysed, "
              "%.1f s of pYIN audio, %d skipped", summary["recordings"], summary["segments"],

@@ -4,7 +4,7 @@ Filters, feature maps, embedding retrieval (precision@k metric in retrieval.json
 2-D projection and CAM / Grad-CAM figures, all bounded by the ``interpret`` params.
 """
 from audiolens.config import save_resolved
-from audiolens.interpret.pipeline import run_interpret
+from audiolens.interpret import stage
 from audiolens.io import atomic_dir
 from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE
 from audiolens.paths import INTERPRET_REPORT as OUT
@@ -18,7 +18,7 @@ def main() -> None:
     seed_everything(p.seed)
     inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE, model=MODEL)
     with atomic_dir(OUT) as tmp, timed(log, "interpret"):
-        summary = run_interpret(
+        summary = stage.run(
             model=inp.model, store=inp.store, split_df=inp.split, out_dir=tmp,
             examples_per_class=p.examples_per_class, queries_per_class=p.queries_per_class,
             top_k=p.top_k, max_index=p.max_index, max_queries=p.max_queries,

@@ -4,7 +4,7 @@ Per-layer drift ‖W_e − W_0‖ (and relative) over epochs, and the layer re-i
 study (reset to initial / fresh random weights; BN statistics per ``interpret.reset_bn_stats``).
 """
 from audiolens.config import save_resolved
-from audiolens.interpret.paramspace_run import run_paramspace
+from audiolens.interpret import paramspace_stage
 from audiolens.io import atomic_dir
 from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE, WEIGHTS
 from audiolens.paths import PARAMSPACE_REPORT as OUT
@@ -18,7 +18,7 @@ def main() -> None:
     seed_everything(p.seed)
     inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE, model=MODEL)
     with timed(log, "paramspace"), atomic_dir(OUT) as tmp:
-        summary = run_paramspace(
+        summary = paramspace_stage.run(
             model=inp.model, weights_dir=WEIGHTS, store=inp.store, split_df=inp.split,
             out_dir=tmp, bn_stats=p.reset_bn_stats, critical_drop=p.critical_drop,
             max_eval=p.max_eval, bn_samples=p.bn_samples, max_layers=p.max_reset_layers,

@@ -8,7 +8,7 @@ from audiolens.paths import CV_MODELS, FEATURES, MODEL_PARAMS, MODELS, SPLIT_TAB
 from audiolens.paths import TRAIN_REPORT as LIVE
 from audiolens.runtime import start_stage, timed
 from audiolens.segments import read_table
-from audiolens.split import cv_arrangement
+from audiolens.split import cv_folds
 from audiolens.training import train_model
 
 
@@ -20,8 +20,7 @@ def main() -> None:
         train_model(features_dir=FEATURES, split=split, out_dir=MODELS, live_dir=LIVE, **kw)
     k = params.split.cv_folds if params.split.method == "cv" else 0
     with atomic_dir(CV_MODELS) as tmp:
-        for i in range(1, k):
-            fold_split = split.assign(split=cv_arrangement(split["cv_fold"], split["augmented"], fold=i, k=k))
+        for i, fold_split in cv_folds(split, k):
             with timed(log, f"train cv fold {i}/{k - 1}"):
                 train_model(features_dir=FEATURES, split=fold_split, out_dir=tmp / str(i),
                             **{**kw, "save_epochs": False})

@@ -11,8 +11,8 @@ from audiolens.paths import FEATURES, MODELS, SPLIT_TABLE
 from audiolens.paths import UNCERTAINTY_REPORT as OUT
 from audiolens.runtime import seed_everything, start_stage, timed
 from audiolens.stage_io import load_stage_inputs
+from audiolens.uncertainty import stage
 from audiolens.uncertainty.members import member_paths
-from audiolens.uncertainty.report import run_uncertainty
 
 
 def main() -> None:
@@ -32,13 +32,13 @@ def main() -> None:
         splits[name] = (store.index["segment_id"].to_numpy()[pos], store.get(pos)[..., None], y_all[pos])
         log.info("%s: %d segments", name, len(pos))
     with timed(log, "uncertainty analysis"), atomic_dir(OUT) as tmp:
-        head = run_uncertainty(models=models, ensemble_ids=u.member_ids, splits=splits, out_dir=tmp,
-                               class_names=store.meta["class_names"], mc_samples=u.mc_samples,
-                               mc_layer=u.mc_layer, seed=u.seed, ece_bins=u.ece_bins,
-                               batch_size=u.batch_size, abstain_method=u.abstain_method,
-                               abstain_score=u.abstain_score, abstain_threshold=u.abstain_threshold,
-                               abstain_target_accuracy=u.abstain_target_accuracy,
-                               max_scatter_classes=u.max_scatter_classes)
+        head = stage.run(models=models, ensemble_ids=u.member_ids, splits=splits, out_dir=tmp,
+                         class_names=store.meta["class_names"], mc_samples=u.mc_samples,
+                         mc_layer=u.mc_layer, seed=u.seed, ece_bins=u.ece_bins,
+                         batch_size=u.batch_size, abstain_method=u.abstain_method,
+                         abstain_score=u.abstain_score, abstain_threshold=u.abstain_threshold,
+                         abstain_target_accuracy=u.abstain_target_accuracy,
+                         max_scatter_classes=u.max_scatter_classes)
         save_resolved(params, tmp / "resolved_params.yaml", sections=["uncertainty"])
     for m in ("single", "mc_dropout", "ensemble"):
         log.info("%-10s acc %.3f  NLL %.3f  ECE %.3f", m, head[m]["accuracy"], head[m]["nll"], head[m]["ece"])

@@ -87,3 +87,19 @@ def copy_project(repo_root: Path, dest: Path, *, params: dict | None = None,
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
         sh(cmd, dest, env)
     return env
+
+
+def small_cnn(shape: tuple[int, int], *, n_classes: int, conv2: int = 6, dense: int = 8, seed: int = 0):
+    """A seeded contract CNN (``embedding``, linear ``logits``, ``probs``) on ``(F, T, 1)`` dB input."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((*shape, 1))
+    h = keras.layers.Rescaling(1 / 40.0, offset=1.0)(inp)
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(h)
+    h = keras.layers.MaxPooling2D(2)(h)
+    h = keras.layers.Conv2D(conv2, 3, padding="same", activation="relu", name="conv2")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.Dense(dense, activation="relu", name="embedding")(h)
+    logits = keras.layers.Dense(n_classes, name="logits")(h)
+    return keras.Model(inp, keras.layers.Activation("softmax", name="probs")(logits))

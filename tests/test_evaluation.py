@@ -9,8 +9,9 @@ import pytest
 from sklearn import metrics as skm
 
 from _learn_fixtures import make_index, write_features
-from audiolens.evaluation import (aggregate_recordings, binary_metrics, classification_metrics, cv_summary, eer,
-                                  evaluate_split, far_frr, roc_auc, roc_points)
+from audiolens.evaluation.metrics import (aggregate_recordings, classification_metrics, eer, far_frr, roc_auc,
+                                          roc_points)
+from audiolens.evaluation.stage import binary_metrics, cv_summary, run
 
 
 def _fixed(k, n=60, seed=0):
@@ -114,7 +115,7 @@ def test_evaluate_split_outputs(tmp_path):
     p = np.where(np.eye(2)[y] > 0, 0.7, 0.3)
     p[[0, 5, 13]] = p[[0, 5, 13]][:, ::-1]  # three wrong, confident
     out = tmp_path / "eval"
-    m = evaluate_split(model=_FixedModel(p), store=store, positions=pos, class_names=["rejected", "allowed"],
+    m = run(model=_FixedModel(p), store=store, positions=pos, class_names=["rejected", "allowed"],
                        out_dir=out, threshold=0.5, gallery_size=5, seed=0,
                        history={"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}, best_epoch=2)
     on_disk = json.loads((out / "metrics.json").read_text())

@@ -61,3 +61,21 @@ def test_read_audio_mono_and_errors(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(AudioReadError, match="empty file"):
         read_audio(empty)
+
+
+def test_slug_is_file_name_safe():
+    from audiolens.io import slug
+
+    assert slug("yes") == "yes" and slug("conv2d_1/kernel:0") == "conv2d_1_kernel_0"
+    assert slug("../../etc") == "etc" and slug("_background_noise_") == "background_noise"
+    assert slug("..") == "_" and slug("") == "_"
+    assert len(slug("a" * 200)) == 80 and slug("a b\tc") == "a_b_c"
+
+
+def test_skipped_columns_are_one_tuple_shared_by_the_stages():
+    from audiolens.corpus import ingest
+    from audiolens.io import SKIPPED_COLUMNS
+    from audiolens.prep import common
+
+    assert SKIPPED_COLUMNS == ("id", "path", "reason", "detail")
+    assert ingest.SKIPPED_COLUMNS is SKIPPED_COLUMNS and common.SKIPPED_COLUMNS is SKIPPED_COLUMNS

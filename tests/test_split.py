@@ -166,3 +166,17 @@ def test_split_stage_script(tmp_path):
     (tmp_path / "params.yaml").write_text("split:\n  method: folds\n")
     res = run()
     assert res.returncode == 2 and "split.test_fold is required" in res.stderr
+
+
+def test_cv_folds_yields_the_arrangements_after_the_first():
+    from audiolens.split import cv_folds
+
+    idx = make_index(n_classes=2, recordings_per_class=6, segments_per_recording=2)
+    table = make_split(idx, method="cv", cv_folds=3)
+    got = list(cv_folds(table, 3))
+    assert [f for f, _ in got] == [1, 2]
+    for fold, arr in got:
+        expected = cv_arrangement(table["cv_fold"], table["augmented"], fold=fold, k=3)
+        assert arr["split"].tolist() == expected.tolist()
+        assert arr.drop(columns="split").equals(table.drop(columns="split"))
+    assert list(cv_folds(table, 1)) == [] and list(cv_folds(table, 0)) == []

@@ -15,7 +15,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from _learn_fixtures import make_index, write_features
 from audiolens.split import make_split
 from audiolens.tfdata import BatchStream, dataset_stats, open_features, spec_augment
-from audiolens.training import resolve_strategy, sample_weights, split_positions, train_model
+from audiolens.split import split_positions
+from audiolens.training import resolve_strategy, sample_weights, train_model
 
 FAST = dict(epochs=3, batch_size=8, verbose=0, width=0.25, dense_units=16, augmented_weight=1.0)
 
@@ -58,16 +59,16 @@ def test_train_model_writes_contract_outputs(trained, feats):
 
 
 def test_model_learns_and_reloads(trained, feats):
-    from audiolens.evaluation import predict_probs
+    from audiolens.models.predict import predict_store
     from audiolens.models.registry import load_model
 
     model, meta, out, _ = trained
     store = open_features(feats[0])
     pos = split_positions(store.index, feats[1], "test")
-    p = predict_probs(model, store, pos)
+    p = predict_store(model, store, pos, batch_size=64)
     y = store.index["label_index"].to_numpy()[pos]
     assert (p.argmax(1) == y).mean() >= 0.8  # the synthetic bands are easy
-    np.testing.assert_allclose(predict_probs(load_model(out / "model.keras"), store, pos), p, atol=1e-5)
+    np.testing.assert_allclose(predict_store(load_model(out / "model.keras"), store, pos, batch_size=64), p, atol=1e-5)
 
 
 def test_best_weights_are_restored(trained, feats):
@@ -226,16 +227,15 @@ def test_mixed_precision_on_keeps_float32_outputs_and_restores_policy(feats, tmp
 
 def test_cross_validation_flow(tmp_path):
     """split.method cv -> one model per arrangement (test i, val i+1) -> mean ± std metrics."""
-    from audiolens.evaluation import cv_summary
-    from audiolens.split import cv_arrangement
+    from audiolens.evaluation.stage import cv_summary
+    from audiolens.split import cv_folds
 
     idx = make_index(n_classes=2, recordings_per_class=6, segments_per_recording=2)
     root = write_features(tmp_path / "f", idx)
     table = make_split(idx, method="cv", cv_folds=3)
     store = open_features(root)
     folds, tested = [], []
-    for i in range(3):
-        arr = table.assign(split=cv_arrangement(table["cv_fold"], table["augmented"], fold=i, k=3))
+    for i, arr in [(0, table), *cv_folds(table, 3)]:
         model, meta = train_model(features_dir=root, split=arr, out_dir=tmp_path / str(i),
                                   **{**FAST, "epochs": 2, "save_epochs": False})
         pos = split_positions(store.index, arr, "test")

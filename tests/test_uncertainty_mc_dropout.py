@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from audiolens.models.introspect import submodel
-from audiolens.uncertainty.mc_dropout import MCDropout, first_dropout_layer, predict_probs
+from audiolens.models.predict import predict
+from audiolens.uncertainty.mc_dropout import MCDropout, first_dropout_layer
 
 
 def contract_model(*, rate: float = 0.5, conv_rate: float | None = None, n_classes: int = 3,
@@ -73,12 +74,12 @@ def test_rate_zero_equals_deterministic_output(conv_rate):
     np.testing.assert_allclose(pred.mutual_info, 0.0, atol=1e-6)
 
 
-def test_deterministic_path_matches_model_and_predict_probs():
+def test_deterministic_path_matches_model_and_predict():
     model = contract_model(conv_rate=0.3)
     x = data(23)
     ref = model.predict(x, verbose=0)
     np.testing.assert_allclose(MCDropout(model).deterministic(x, batch_size=5), ref, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(predict_probs(model, x, batch_size=7), ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predict(model, x, batch_size=7), ref, rtol=1e-5, atol=1e-6)
 
 
 def test_split_point_and_tail_length():

@@ -12,8 +12,9 @@ import yaml
 
 from _learn_fixtures import make_index, write_features
 from audiolens.models.registry import load_model
+from audiolens.split import split_positions
 from audiolens.tfdata import open_features
-from audiolens.training import split_positions, train_model
+from audiolens.training import train_model
 from audiolens.uncertainty.gate import load_gate
 
 PARAMS = {

@@ -88,7 +88,7 @@ def _explain(path: Path, prep, model, label_index: int, segment_probs, params, o
     from audiolens.features import db_to_audio
     from audiolens.prep.common import spectrogram_config
     from audiolens.interpret.cam import grad_cam
-    from audiolens.interpret.masks import apply_mask, make_mask
+    from audiolens.attribution.masks import apply_mask, make_mask
     from audiolens.io import write_audio
     from audiolens.plots import new_figure, save_figure, show_spectrogram
 

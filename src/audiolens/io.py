@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,10 +19,23 @@ from typing import Any, Iterator
 import numpy as np
 
 __all__ = [
-    "AudioReadError", "PathEscapeError", "atomic_path", "atomic_dir", "atomic_write_text",
+    "SKIPPED_COLUMNS", "slug", "AudioReadError", "PathEscapeError", "atomic_path", "atomic_dir", "atomic_write_text",
     "atomic_write_json", "atomic_write_csv", "read_audio", "audio_info", "sha256_file",
     "resolve_inside",
 ]
+
+SKIPPED_COLUMNS = ("id", "path", "reason", "detail")
+"""Columns of every stage's ``skipped.csv``: what was left out, where, why (short tag), details."""
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of ``text``.
+
+    Runs of characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``;
+    leading and trailing ``.`` / ``_`` are dropped (no hidden files, no ``..``); at most 80
+    characters; ``"_"`` when nothing is left.
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._")[:80] or "_"
 
 
 class AudioReadError(ValueError):

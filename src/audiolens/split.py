@@ -13,10 +13,13 @@ Methods: ``ratio`` (train/val/test fractions), ``folds`` (predefined ``fold`` co
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["SplitError", "SPLITS", "make_split", "cv_arrangement", "split_counts", "check_split"]
+__all__ = ["SplitError", "SPLITS", "make_split", "cv_arrangement", "cv_folds", "split_positions", "split_counts",
+           "check_split"]
 
 SPLITS = ("train", "val", "test")
 UNUSED = "unused"
@@ -111,6 +114,29 @@ def cv_arrangement(cv_fold: pd.Series, augmented: pd.Series, *, fold: int, k: in
     role = np.where(cv_fold == fold, "test", np.where(cv_fold == (fold + 1) % k, "val", "train"))
     role = np.where(augmented.to_numpy(bool) & (role != "train"), UNUSED, role)
     return pd.Series(role, index=cv_fold.index, name="split")
+
+
+def cv_folds(split: pd.DataFrame, k: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """The cross-validation arrangements beyond the first: ``(fold, split table)`` for folds 1..k-1.
+
+    Fold 0 is ``split`` itself (its ``split`` column holds arrangement 0, the main model);
+    each yielded table is ``split`` with the ``split`` column of :func:`cv_arrangement`
+    ``fold``. Nothing is yielded for ``k < 2``.
+    """
+    for fold in range(1, k):
+        yield fold, split.assign(split=cv_arrangement(split["cv_fold"], split["augmented"], fold=fold, k=k))
+
+
+def split_positions(store_index: pd.DataFrame, split: pd.DataFrame, name: str) -> np.ndarray:
+    """Row positions in the features index whose ``split`` equals ``name``."""
+    if not {"segment_id", "split"} <= set(split.columns):
+        raise ValueError("split table needs columns segment_id, split")
+    ids = set(split.loc[split["split"] == name, "segment_id"])
+    unknown = ids - set(store_index["segment_id"])
+    if unknown:
+        raise ValueError(f"{len(unknown)} segment ids of split {name!r} are not in the features index "
+                         f"(e.g. {sorted(unknown)[:3]}); re-run the split stage")
+    return np.flatnonzero(store_index["segment_id"].isin(ids).to_numpy())
 
 
 def make_split(segments: pd.DataFrame, *, method: str = "ratio", group_by: str = "recording",

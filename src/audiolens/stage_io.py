@@ -18,7 +18,7 @@ from audiolens.models.registry import load_model
 from audiolens.segments import read_table
 from audiolens.shards import FeatureStore
 from audiolens.tfdata import open_features
-from audiolens.training import split_positions
+from audiolens.split import split_positions
 
 __all__ = ["StageInputs", "load_stage_inputs"]
 

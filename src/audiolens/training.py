@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from audiolens.io import atomic_dir, atomic_path, atomic_write_json
+from audiolens.split import split_positions
 from audiolens.tfdata import dataset_stats, make_dataset, open_features
 
-__all__ = ["train_model", "resolve_strategy", "sample_weights", "split_positions",
+__all__ = ["train_model", "resolve_strategy", "sample_weights",
            "load_train_meta"]
 
 LOG = logging.getLogger("audiolens.training")
@@ -71,18 +72,6 @@ def _use_mixed_precision(mode: str) -> bool:
     if mode not in ("auto", "on", "off"):
         raise ValueError(f"train.mixed_precision: unknown value {mode!r} (auto, on, off)")
     return mode == "on" or (mode == "auto" and bool(tf.config.list_physical_devices("GPU")))
-
-
-def split_positions(store_index: pd.DataFrame, split: pd.DataFrame, name: str) -> np.ndarray:
-    """Row positions in the features index whose ``split`` equals ``name``."""
-    if not {"segment_id", "split"} <= set(split.columns):
-        raise ValueError("split table needs columns segment_id, split")
-    ids = set(split.loc[split["split"] == name, "segment_id"])
-    unknown = ids - set(store_index["segment_id"])
-    if unknown:
-        raise ValueError(f"{len(unknown)} segment ids of split {name!r} are not in the features index "
-                         f"(e.g. {sorted(unknown)[:3]}); re-run the split stage")
-    return np.flatnonzero(store_index["segment_id"].isin(ids).to_numpy())
 
 
 def _callbacks(*, keras, monitor: str, patience: int, lr_patience: int, lr_factor: float,

@@ -114,7 +114,7 @@ class InterpretParams(Section):
     seed: int = 0
 
 
-#: Grammar of attribution mask names (see :mod:`audiolens.interpret.masks`); kept here so that
+#: Grammar of attribution mask names (see :mod:`audiolens.attribution.masks`); kept here so that
 #: params validation needs no TensorFlow import.
 MASK_KIND_PATTERN = (r"^(?P<pos>pos_)?(?:(?P<family>minmax|sigmoid|binary)|top(?P<k>\d+(?:\.\d+)?)"
                      r"|t(?P<t>\d+(?:\.\d+)?))$")
@@ -162,7 +162,9 @@ class AttributionParams(Section):
     @field_validator("explainers", "sanity_explainers", "noise_explainers")
     @classmethod
     def _known_explainers(cls, v: list[str], info) -> list[str]:
-        known = ("saliency", "smoothgrad", "integrated_gradients", "occlusion", "gradcam", "lime", "shap")
+        from audiolens.attribution.registry import EXPLAINERS
+
+        known = tuple(EXPLAINERS)
         if info.field_name == "explainers" and not v:
             raise ValueError("list at least one explainer")
         bad = [e for e in v if e not in known]

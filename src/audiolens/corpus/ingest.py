@@ -18,15 +18,14 @@ import pandas as pd
 from tqdm import tqdm
 
 from audiolens.corpus.layouts import Candidate, Skipped, list_candidates
-from audiolens.io import AudioReadError, audio_info, sha256_file
+from audiolens.io import SKIPPED_COLUMNS, AudioReadError, audio_info, sha256_file
 
-__all__ = ["IngestError", "IngestResult", "probe_file", "ingest", "MANIFEST_COLUMNS", "SKIPPED_COLUMNS"]
+__all__ = ["IngestError", "IngestResult", "probe_file", "ingest", "MANIFEST_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ["id", "path", "duration_s", "sample_rate", "channels", "label", "label_index",
                     "speaker", "group", "fold", "sha256"]
-SKIPPED_COLUMNS = ["id", "path", "reason", "detail"]
 
 
 class IngestError(ValueError):

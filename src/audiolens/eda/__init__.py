@@ -1,1 +1,1 @@
-"""Exploratory data analysis: dataset counts, spectra, pitch, image statistics, examples."""
+"""Exploratory data analysis: dataset counts, spectra, pitch, image statistics, examples (stage: :mod:`.stage`)."""

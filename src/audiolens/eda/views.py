@@ -14,11 +14,10 @@ import pandas as pd
 from audiolens.audio import resample, to_mono
 from audiolens.eda.pitch import pyin_f0, pyin_frame_length
 from audiolens.eda.stats import mean_power_spectrum
-from audiolens.io import AudioReadError, PathEscapeError, read_audio, resolve_inside
+from audiolens.io import SKIPPED_COLUMNS, AudioReadError, PathEscapeError, read_audio, resolve_inside
 
 __all__ = ["AudioSource", "spectra_by_group", "pitch_frames_by_group"]
 
-SKIP_COLUMNS = ["id", "path", "reason", "detail"]
 
 
 @dataclass
@@ -80,7 +79,7 @@ class AudioSource:
 
     def skipped_table(self) -> pd.DataFrame:
         """The skipped recordings so far (``id, path, reason, detail``), duplicates removed."""
-        return pd.DataFrame(self.skipped, columns=SKIP_COLUMNS).drop_duplicates().reset_index(drop=True)
+        return pd.DataFrame(self.skipped, columns=SKIPPED_COLUMNS).drop_duplicates().reset_index(drop=True)
 
 
 def spectra_by_group(sample: pd.DataFrame, *, source: AudioSource, by: str, n_fft: int,

@@ -1,7 +1,11 @@
-"""Evaluation: metrics (segment and recording level, EER, FAR/FRR), dvc plot data and figures."""
-from audiolens.evaluation.metrics import (aggregate_recordings, class_report, classification_metrics, eer,
-                                          far_frr, roc_auc, roc_points)
-from audiolens.evaluation.run import binary_metrics, cv_summary, evaluate_split, predict_probs, prediction_table
+"""Evaluation of a trained model on held-out data.
 
-__all__ = ["aggregate_recordings", "class_report", "classification_metrics", "eer", "far_frr", "roc_auc",
-           "roc_points", "binary_metrics", "cv_summary", "evaluate_split", "predict_probs", "prediction_table"]
+Import the submodules directly (nothing is imported here, so each stage loads only what it uses):
+
+- :mod:`~audiolens.evaluation.metrics`: segment and recording level metrics, EER, FAR/FRR, ROC;
+- :mod:`~audiolens.evaluation.figures`: confusion matrix, ROC, confidence strip, galleries;
+- :mod:`~audiolens.evaluation.noise`: robustness to noise mixed into the audio at set SNRs
+  (accuracy, calibration and attribution fidelity per noise × SNR; run by the attribution stage);
+- :mod:`~audiolens.evaluation.stage`: the evaluate stage (:func:`~audiolens.evaluation.stage.run`
+  on one split, :func:`~audiolens.evaluation.stage.cv_summary` over cross-validation folds).
+"""

@@ -8,5 +8,10 @@ loads only what it uses):
 - :mod:`~audiolens.interpret.internals`: filters and feature maps;
 - :mod:`~audiolens.interpret.retrieval`: embeddings, cosine top-k, precision@k, projections;
 - :mod:`~audiolens.interpret.paramspace`: weight drift and layer-reset robustness;
-- :mod:`~audiolens.interpret.pipeline` / :mod:`~audiolens.interpret.paramspace_run`: the stages.
+- :mod:`~audiolens.interpret.figures`, :mod:`~audiolens.interpret.selection`,
+  :mod:`~audiolens.interpret.common`: their figures, which segments are used, graph plumbing;
+- :mod:`~audiolens.interpret.stage` / :mod:`~audiolens.interpret.paramspace_stage`: the
+  ``interpret`` and ``paramspace`` stages (``run``).
+
+Explainers, masks and fidelity metrics are :mod:`audiolens.attribution`. See ``docs/interpret.md``.
 """

@@ -6,7 +6,7 @@ import numpy as np
 
 from audiolens.models.introspect import LOGITS
 
-__all__ = ["as_batch", "layer_output", "tap_model", "producer", "logits_layer", "predict_batched"]
+__all__ = ["as_batch", "layer_output", "tap_model", "producer", "logits_layer"]
 
 
 def as_batch(model: keras.Model, x: np.ndarray) -> np.ndarray:
@@ -64,14 +64,3 @@ def tap_model(model: keras.Model, layers: list[keras.layers.Layer]) -> keras.Mod
     inp = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     return keras.Model(inp, [layer_output(layer) for layer in layers])
 
-
-def predict_batched(fn: keras.Model, x: np.ndarray, *, batch_size: int = 64) -> list[np.ndarray]:
-    """Run ``fn`` in inference mode over ``x`` in batches; one float32 array per output."""
-    outs: list[list[np.ndarray]] = []
-    for s in range(0, len(x), batch_size):
-        res = fn(x[s:s + batch_size], training=False)
-        res = res if isinstance(res, (list, tuple)) else [res]
-        outs.append([np.asarray(r, dtype=np.float32) for r in res])
-    if not outs:
-        raise ValueError("no inputs to run the model on")
-    return [np.concatenate(parts, axis=0) for parts in zip(*outs)]

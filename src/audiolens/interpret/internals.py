@@ -6,8 +6,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from audiolens.interpret.common import as_batch, layer_output, predict_batched, tap_model
+from audiolens.interpret.common import as_batch, layer_output, tap_model
 from audiolens.models.introspect import conv_layers
+from audiolens.models.predict import predict
 
 __all__ = ["FilterSummary", "spatial_kernel", "filter_summaries", "block_layers", "feature_maps",
            "top_channels"]
@@ -110,11 +111,10 @@ def _nested_maps(model: keras.Model, nested: keras.Model, xb: np.ndarray, *,
         return {}
     feed = keras.Model(model.inputs[0], nested._inbound_nodes[0].input_tensors[0])
     taps = keras.Model(nested.inputs[0], [l.output for l in inner])
-    parts = []
-    for s in range(0, len(xb), batch_size):
-        res = taps(feed(xb[s:s + batch_size], training=False), training=False)
-        parts.append([np.asarray(r, np.float32) for r in (res if isinstance(res, (list, tuple)) else [res])])
-    return {f"{nested.name}/{l.name}": np.concatenate(p) for l, p in zip(inner, zip(*parts))}
+    outs = predict(taps, predict(feed, xb, batch_size=batch_size, compiled=False), batch_size=batch_size,
+                   compiled=False)
+    outs = outs if len(inner) > 1 else [outs]
+    return {f"{nested.name}/{l.name}": o for l, o in zip(inner, outs)}
 
 
 def feature_maps(model: keras.Model, x: np.ndarray, *, layers: list[keras.layers.Layer] | None = None,
@@ -136,7 +136,8 @@ def feature_maps(model: keras.Model, x: np.ndarray, *, layers: list[keras.layers
     """
     layers = block_layers(model) if layers is None else layers
     xb = as_batch(model, x)
-    outs = predict_batched(tap_model(model, layers), xb, batch_size=batch_size)
+    outs = predict(tap_model(model, layers), xb, batch_size=batch_size, compiled=False)
+    outs = outs if len(layers) > 1 else [outs]
     maps: dict[str, np.ndarray] = {}
     for layer, o in zip(layers, outs):
         inner = _nested_maps(model, layer, xb, batch_size=batch_size) if isinstance(layer, keras.Model) else {}

@@ -7,8 +7,9 @@ import keras
 import numpy as np
 import pandas as pd
 
-from audiolens.interpret.common import as_batch, predict_batched, tap_model
+from audiolens.interpret.common import as_batch, tap_model
 from audiolens.models.introspect import embedding_layer
+from audiolens.models.predict import predict
 
 __all__ = ["embeddings", "cosine_topk", "precision_at_k", "precision_table", "project_2d"]
 
@@ -26,7 +27,7 @@ def embeddings(model: keras.Model, x: np.ndarray, *, batch_size: int = 64) -> np
     ndarray, float32, shape (n, D)
     """
     xb = as_batch(model, x)
-    (emb,) = predict_batched(tap_model(model, [embedding_layer(model)]), xb, batch_size=batch_size)
+    emb = predict(tap_model(model, [embedding_layer(model)]), xb, batch_size=batch_size, compiled=False)
     return emb.reshape(len(emb), -1)
 
 

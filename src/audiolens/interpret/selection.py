@@ -1,21 +1,13 @@
 """Which spectrograms the interpretation stages look at: splits, per-class picks, bounded samples."""
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
-from audiolens.training import split_positions
+from audiolens.split import split_positions
 
-__all__ = ["SKIP_COLUMNS", "slug", "pick_per_class", "subsample", "split_positions_for"]
+__all__ = ["pick_per_class", "subsample", "split_positions_for"]
 
-SKIP_COLUMNS = ["id", "path", "reason", "detail"]
-
-
-def slug(text: str) -> str:
-    """A file-name-safe version of ``text`` (at most 80 characters)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text))[:80]
 
 
 def pick_per_class(labels: np.ndarray, positions: np.ndarray, *, per_class: int, n_classes: int,

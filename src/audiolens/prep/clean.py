@@ -10,9 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from audiolens.audio import CleanSettings, clean_signal
-from audiolens.io import AudioReadError, PathEscapeError, read_audio, resolve_inside, write_audio
+from audiolens.io import SKIPPED_COLUMNS, AudioReadError, PathEscapeError, read_audio, resolve_inside, write_audio
 from audiolens.parallel import ordered_map
-from audiolens.prep.common import SKIPPED_COLUMNS
 
 __all__ = ["CLEAN_LOG_COLUMNS", "clean_corpus"]
 

@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["SKIPPED_COLUMNS", "clean_settings", "spectrogram_config", "recording_lengths", "recordings_table",
+from audiolens.io import SKIPPED_COLUMNS
+
+__all__ = ["clean_settings", "spectrogram_config", "recording_lengths", "recordings_table",
            "unsegmented"]
 
-SKIPPED_COLUMNS = ["id", "path", "reason", "detail"]
 
 
 def clean_settings(*, audio, clean):

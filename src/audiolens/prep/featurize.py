@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from audiolens.features import SpectrogramConfig, spectrogram_db
-from audiolens.io import read_audio
+from audiolens.io import read_audio, slug
 from audiolens.parallel import ordered_map
 from audiolens.shards import ShardWriter
 
@@ -116,10 +115,6 @@ def feature_meta(config: SpectrogramConfig, *, segment_samples: int, class_names
             "normalise": normalise, "n_rows": int(n_rows), "shard_size": int(shard_size)}
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._") or "class"
-
-
 def export_pngs(index: pd.DataFrame, *, feature_dir: str | Path, out_dir: str | Path,
                 per_class: int, top_db: float) -> int:
     """Write up to ``per_class`` grayscale PNGs per class, no axes (the seed's format).
@@ -140,7 +135,7 @@ def export_pngs(index: pd.DataFrame, *, feature_dir: str | Path, out_dir: str | 
     x = store.get(picked["_pos"].to_numpy())
     img = np.clip(np.rint((x + top_db) / top_db * 255.0), 0, 255).astype(np.uint8)[:, ::-1, :]
     for k, (label, sid) in enumerate(zip(picked["label"], picked["segment_id"])):
-        path = Path(out_dir) / _slug(label) / f"{sid}.png"
+        path = Path(out_dir) / slug(label) / f"{sid}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.ascontiguousarray(img[k])).save(path, format="PNG")
     return len(picked)

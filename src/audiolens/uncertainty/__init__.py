@@ -3,6 +3,6 @@
 Modules: :mod:`.mc_dropout` (always-on dropout on the stochastic tail), :mod:`.ensemble`
 and :mod:`.members` (deep ensemble), :mod:`.decompose` (entropy / mutual information),
 :mod:`.metrics` (NLL, Brier, ECE/MCE, AUROC/AUPRC, risk–coverage, AURC),
-:mod:`.selective` (abstention), :mod:`.compare` / :mod:`.figures` / :mod:`.report`
-(the stage's analysis) and :mod:`.gate` (abstaining predictor for the predict CLI).
+:mod:`.selective` (abstention), :mod:`.compare` / :mod:`.figures` / :mod:`.stage`
+(the stage's analysis, :func:`.stage.run`) and :mod:`.gate` (abstaining predictor for the predict CLI).
 """

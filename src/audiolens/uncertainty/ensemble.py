@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from audiolens.uncertainty.mc_dropout import predict_probs
+from audiolens.models.predict import predict
 
 __all__ = ["ensemble_samples"]
 
@@ -39,7 +39,7 @@ def ensemble_samples(models: Sequence, x: np.ndarray, *, batch_size: int = 256) 
     tf_log.setLevel(logging.ERROR)
     try:
         for k, model in enumerate(models):
-            p = predict_probs(model, x, batch_size=batch_size)
+            p = predict(model, x, batch_size=batch_size)
             if out and p.shape != out[0].shape:
                 raise ValueError(f"ensemble member {k} predicts shape {p.shape}, member 0 {out[0].shape}")
             out.append(p)

@@ -17,10 +17,11 @@ from typing import Sequence
 
 import numpy as np
 
+from audiolens.models.predict import predict
 from audiolens.uncertainty.decompose import Predictive, summarise
 from audiolens.uncertainty.ensemble import ensemble_samples
 from audiolens.uncertainty.members import member_paths
-from audiolens.uncertainty.mc_dropout import MCDropout, predict_probs
+from audiolens.uncertainty.mc_dropout import MCDropout
 from audiolens.uncertainty.selective import accept_mask
 
 __all__ = ["METHODS", "predictive", "Gate", "load_gate"]
@@ -47,7 +48,7 @@ def predictive(method: str, *, models: Sequence, x: np.ndarray, mc_samples: int 
     if not models:
         raise ValueError("no model given")
     if method == "single":
-        return summarise(predict_probs(models[0], x, batch_size=batch_size))
+        return summarise(predict(models[0], x, batch_size=batch_size))
     if method == "mc_dropout":
         mc = mc or MCDropout(models[0], start=mc_layer, seed=seed)
         return mc.predict(x, samples=mc_samples, batch_size=batch_size)

@@ -25,9 +25,10 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from audiolens.models.predict import fixed_batches
 from audiolens.uncertainty.decompose import Predictive, summarise
 
-__all__ = ["DROPOUT_TYPES", "MCDropout", "first_dropout_layer", "predict_probs"]
+__all__ = ["DROPOUT_TYPES", "MCDropout", "first_dropout_layer"]
 
 log = logging.getLogger(__name__)
 
@@ -79,26 +80,6 @@ def _always_on_copy(layer: keras.layers.Layer, seed: int) -> keras.layers.Layer:
     if "seed" in cfg:
         cfg["seed"] = int(seed)
     return type(layer).from_config(cfg)
-
-
-def _batches(x: np.ndarray, batch_size: int):
-    """Yield ``(slice, batch)`` with every batch of the same length ``min(batch_size, n)``.
-
-    The last batch is padded by repeating its final row, so a compiled function is traced
-    once; callers keep only the first ``slice`` length rows of each result.
-    """
-    n = x.shape[0]
-    if n == 0:
-        raise ValueError("x is empty")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    size = min(batch_size, n)
-    for i in range(0, n, size):
-        sl = slice(i, min(n, i + size))
-        b = x[sl]
-        if b.shape[0] < size:
-            b = np.concatenate([b, np.repeat(b[-1:], size - b.shape[0], axis=0)])
-        yield sl, b
 
 
 class MCDropout:
@@ -198,7 +179,7 @@ class MCDropout:
         x = np.asarray(x)
         n = x.shape[0]
         out = None
-        for sl, b in tqdm(list(_batches(x, batch_size)), desc="mc dropout", disable=not progress):
+        for sl, b in tqdm(list(fixed_batches(x, batch_size)), desc="mc dropout", disable=not progress):
             hs = self._trunk_fn(tf.convert_to_tensor(b))
             k = sl.stop - sl.start
             for s in range(samples):
@@ -217,16 +198,6 @@ class MCDropout:
         """Trunk + tail with dropout off, ``(n, C)`` (equals ``model(x, training=False)``)."""
         x = np.asarray(x)
         parts = [self._tail_fn(self._trunk_fn(tf.convert_to_tensor(b)), False).numpy()[:sl.stop - sl.start]
-                 for sl, b in _batches(x, batch_size)]
+                 for sl, b in fixed_batches(x, batch_size)]
         return np.concatenate(parts).astype(np.float32)
 
-
-def predict_probs(model: keras.Model, x: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
-    """One deterministic (inference-mode) forward pass in chunks, ``(n, C)`` float32.
-
-    Uses the model's own compiled predict function (``predict_on_batch``, traced once per
-    model and kept on it), so repeated calls do not retrace.
-    """
-    x = np.asarray(x)
-    return np.concatenate([np.asarray(model.predict_on_batch(b))[:sl.stop - sl.start]
-                           for sl, b in _batches(x, batch_size)]).astype(np.float32)

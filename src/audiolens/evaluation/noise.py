@@ -149,8 +149,8 @@ def noise_robustness(*, predict: Callable[[np.ndarray], np.ndarray], audio: np.n
         (the clean condition is ``noise="clean"``, ``snr_db=inf``).
     fidelity : DataFrame, one row per condition × explainer: the mean of each fidelity metric.
     """
-    from audiolens.interpret.fidelity import spectral_fidelity, summarise
-    from audiolens.interpret.masks import make_masks
+    from audiolens.attribution.fidelity import spectral_fidelity, summarise
+    from audiolens.attribution.masks import make_masks
     from audiolens.uncertainty.metrics import accuracy, brier, ece_mce, nll
 
     audio = np.asarray(audio, dtype=np.float32)

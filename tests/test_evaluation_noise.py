@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import write_wav
 
-from audiolens.interpret.noise import fit_length, load_noise, mix_at_snr, noise_sources, snr_db, white_noise
+from audiolens.evaluation.noise import fit_length, load_noise, mix_at_snr, noise_sources, snr_db, white_noise
 
 SR = 8000
 

@@ -17,8 +17,9 @@ import pytest
 from audiolens.audio import CleanSettings, clean_signal, time_stretch
 from audiolens.corpus.demo import voice_profile, write_demo_corpus
 from audiolens.corpus.ingest import ingest
-from audiolens.eda.run import EdaSettings, run_eda
+from audiolens.eda import stage
 from audiolens.eda.sampling import choose_groups
+from audiolens.eda.stage import EdaSettings
 from audiolens.features import SpectrogramConfig, read_segment_audio, spectrogram_db
 from audiolens.io import read_audio, write_audio
 from audiolens.segments import segment_table
@@ -74,14 +75,14 @@ def build_upstream(proj: Path, manifest: pd.DataFrame, *, data_root: Path, sr: i
 
 
 def run(proj: Path, data_root: Path, sr: int, **settings) -> dict:
-    return run_eda(manifest_path=proj / "data/interim/ingest/manifest.csv",
-                   clean_dir=proj / "data/interim/clean",
-                   clean_log_path=proj / "data/interim/clean/clean_log.csv",
-                   segments_paths=[proj / "data/interim/segments/segments.csv",
-                                   proj / "data/interim/augmented/segments.csv"],
-                   features_dir=proj / "data/processed/features", data_root=data_root,
-                   sample_rate=sr, out_dir=proj / "reports/eda", project_root=proj,
-                   settings=EdaSettings(**settings), progress=False)
+    return stage.run(manifest_path=proj / "data/interim/ingest/manifest.csv",
+                     clean_dir=proj / "data/interim/clean",
+                     clean_log_path=proj / "data/interim/clean/clean_log.csv",
+                     segments_paths=[proj / "data/interim/segments/segments.csv",
+                                     proj / "data/interim/augmented/segments.csv"],
+                     features_dir=proj / "data/processed/features", data_root=data_root,
+                     sample_rate=sr, out_dir=proj / "reports/eda", project_root=proj,
+                     settings=EdaSettings(**settings), progress=False)
 
 
 def check_outputs(out: Path) -> None:

@@ -1,4 +1,4 @@
-"""run_uncertainty edge cases: ensemble without the main model, no validation split, bad input."""
+"""uncertainty stage (run) edge cases: ensemble without the main model, no validation split, bad input."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from audiolens.uncertainty.report import run_uncertainty
+from audiolens.uncertainty.stage import run
 
 
 def model(seed: int) -> keras.Model:
@@ -33,7 +33,7 @@ KW = dict(class_names=["a", "b", "c"], mc_samples=4, mc_layer=None, seed=0, ece_
 
 def test_ensemble_without_main_and_no_validation(tmp_path):
     models = {0: model(0), 1: model(1), 2: model(2)}
-    head = run_uncertainty(models=models, ensemble_ids=[1, 2], out_dir=tmp_path,
+    head = run(models=models, ensemble_ids=[1, 2], out_dir=tmp_path,
                            splits={"val": split(0, 1), "test": split(20, 2)}, **KW)
     assert head["ensemble_size"] == 2
     ab = json.loads((tmp_path / "abstain.json").read_text())
@@ -47,11 +47,11 @@ def test_ensemble_without_main_and_no_validation(tmp_path):
 
 def test_run_uncertainty_refuses_missing_models_and_empty_test(tmp_path):
     with pytest.raises(ValueError, match="main model"):
-        run_uncertainty(models={1: model(1)}, ensemble_ids=[1], out_dir=tmp_path,
+        run(models={1: model(1)}, ensemble_ids=[1], out_dir=tmp_path,
                         splits={"test": split(5, 0)}, **KW)
     with pytest.raises(ValueError, match=r"members \[3\] have no model"):
-        run_uncertainty(models={0: model(0)}, ensemble_ids=[0, 3], out_dir=tmp_path,
+        run(models={0: model(0)}, ensemble_ids=[0, 3], out_dir=tmp_path,
                         splits={"test": split(5, 0)}, **KW)
     with pytest.raises(ValueError, match="test split is empty"):
-        run_uncertainty(models={0: model(0)}, ensemble_ids=[0], out_dir=tmp_path,
+        run(models={0: model(0)}, ensemble_ids=[0], out_dir=tmp_path,
                         splits={"val": split(5, 0), "test": split(0, 1)}, **KW)

@@ -17,7 +17,7 @@ from audiolens.uncertainty.gate import predictive
 from audiolens.uncertainty.mc_dropout import MCDropout
 from audiolens.uncertainty.selective import selective_summary, threshold_for_accuracy
 
-__all__ = ["run_uncertainty", "HEADLINE_KEYS"]
+__all__ = ["run", "HEADLINE_KEYS"]
 
 log = logging.getLogger("audiolens.uncertainty")
 HEADLINE_KEYS = ("accuracy", "nll", "brier", "ece", "mce")
@@ -49,12 +49,12 @@ def _per_example(ids: Sequence[str], y: np.ndarray, preds: Mapping, class_names)
     return df
 
 
-def run_uncertainty(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
-                    splits: Mapping[str, tuple], out_dir: str | Path, class_names: Sequence[str],
-                    mc_samples: int, mc_layer: str | None, seed: int,
-                    ece_bins: int, batch_size: int, abstain_method: str, abstain_score: str,
-                    abstain_threshold: float, abstain_target_accuracy: float,
-                    max_scatter_classes: int = 12) -> dict:
+def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
+        splits: Mapping[str, tuple], out_dir: str | Path, class_names: Sequence[str],
+        mc_samples: int, mc_layer: str | None, seed: int,
+        ece_bins: int, batch_size: int, abstain_method: str, abstain_score: str,
+        abstain_threshold: float, abstain_target_accuracy: float,
+        max_scatter_classes: int = 12) -> dict:
     """Compare single model / MC dropout / ensemble and write ``out_dir``.
 
     Parameters

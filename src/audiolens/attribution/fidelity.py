@@ -16,7 +16,7 @@ class probability ``p_c``:
   ``COMP / ln n`` in ``[0, 1]``;
 - ``mask_mean``.
 
-``X ⊙ M`` is :func:`audiolens.interpret.masks.apply_mask` (towards the dB floor). The
+``X ⊙ M`` is :func:`audiolens.attribution.masks.apply_mask` (towards the dB floor). The
 metrics depend only on the three probability vectors, so the spectral variant and the
 audio round-trip variant (masked spectrogram → audio → features → model) share
 :func:`fidelity_metrics`.
@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from audiolens.interpret.masks import apply_mask
+from audiolens.attribution.masks import apply_mask
 
 __all__ = ["METRICS", "gini", "complexity", "fidelity_metrics", "spectral_fidelity",
            "summarise"]

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from audiolens.interpret.masks import apply_mask, make_mask
+from audiolens.attribution.masks import apply_mask, make_mask
 from audiolens.io import atomic_write_json, atomic_write_text
 from audiolens.plots import new_figure, save_figure, show_spectrogram
 

@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 from _learn_fixtures import make_index, write_features
 
-from audiolens.interpret.paramspace_run import run_paramspace
-from audiolens.interpret.pipeline import run_interpret
+from audiolens.interpret import paramspace_stage, stage
 from audiolens.interpret.selection import pick_per_class
 from audiolens.models.registry import load_model
 from audiolens.tfdata import open_features
@@ -38,7 +37,7 @@ def test_run_interpret_writes_everything(trained):
     kw = dict(examples_per_class=1, queries_per_class=1, top_k=3, max_index=30, max_queries=12,
               include_augmented=False, tsne=True, max_filters=8, max_channels=3, cam_layer=None,
               batch_size=16, seed=0)
-    summary = run_interpret(model=model, store=store, split_df=split, out_dir=out, **kw)
+    summary = stage.run(model=model, store=store, split_df=split, out_dir=out, **kw)
     metric = json.loads((out / "retrieval.json").read_text())
     assert metric["k"] == 3 and metric["n_queries"] == 9 and 0.0 <= metric["precision_at_k"] <= 1.0
     ret = pd.read_csv(out / "retrieval.csv")
@@ -55,7 +54,7 @@ def test_run_interpret_writes_everything(trained):
     maps = np.load(out / "cam" / "maps.npz")
     assert maps["Grad-CAM"].shape == (3, 32, 24) and maps["Grad-CAM"].max() <= 1.0
     # same inputs + params -> same numbers
-    again = run_interpret(model=model, store=store, split_df=split, out_dir=root / "again", **kw)
+    again = stage.run(model=model, store=store, split_df=split, out_dir=root / "again", **kw)
     assert again["precision_at_k"] == summary["precision_at_k"]
     pd.testing.assert_frame_equal(ret, pd.read_csv(root / "again" / "retrieval.csv"))
 
@@ -64,7 +63,7 @@ def test_run_paramspace_writes_drift_and_robustness(trained):
     root, store, split = trained
     model = load_model(root / "models" / "model.keras")
     out = root / "reports_paramspace"
-    summary = run_paramspace(model=model, weights_dir=root / "models" / "weights", store=store,
+    summary = paramspace_stage.run(model=model, weights_dir=root / "models" / "weights", store=store,
                              split_df=split, out_dir=out, bn_stats="recompute", critical_drop=0.05,
                              max_eval=40, bn_samples=32, max_layers=None,
                              include_augmented=False, batch_size=16, seed=0)

@@ -17,15 +17,15 @@ from audiolens.interpret.selection import split_positions_for, subsample
 from audiolens.io import atomic_write_csv, atomic_write_json
 from audiolens.plots import save_figure
 
-__all__ = ["run_paramspace"]
+__all__ = ["run"]
 
 LOG = logging.getLogger("audiolens.paramspace")
 
 
-def run_paramspace(*, model: keras.Model, weights_dir: str | Path, store, split_df: pd.DataFrame,
-                   out_dir: str | Path, bn_stats: str, critical_drop: float, max_eval: int,
-                   bn_samples: int, max_layers: int | None, include_augmented: bool, batch_size: int,
-                   seed: int) -> dict:
+def run(*, model: keras.Model, weights_dir: str | Path, store, split_df: pd.DataFrame,
+        out_dir: str | Path, bn_stats: str, critical_drop: float, max_eval: int,
+        bn_samples: int, max_layers: int | None, include_augmented: bool, batch_size: int,
+        seed: int) -> dict:
     """Weight drift over epochs and the layer re-initialisation study into ``out_dir``.
 
     Writes ``drift.csv``, ``drift.png``, ``robustness.csv``, ``robustness.json``,

@@ -1,8 +1,8 @@
 """The attribution stage's analysis: explain, mask, measure, reconstruct, sanity-check, contaminate.
 
-:func:`run_attribution` takes the loaded model, the chosen test examples (dB spectrograms,
+:func:`run` takes the loaded model, the chosen test examples (dB spectrograms,
 labels, segment audio) and a train background, and writes tables, figures and WAVs into
-``out_dir`` (see :mod:`audiolens.interpret.attribution_report`). Every sample size is an
+``out_dir`` (see :mod:`audiolens.attribution.report`). Every sample size is an
 explicit argument (bounded in params).
 """
 from __future__ import annotations
@@ -15,15 +15,16 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from audiolens.attribution.explainers import explain, probabilities
+from audiolens.attribution.fidelity import METRICS, fidelity_metrics, spectral_fidelity
+from audiolens.attribution.masks import make_masks
+from audiolens.attribution.reconstruct import error_db, masked_audio, roundtrip_probs
+from audiolens.attribution.registry import explainer_options
 from audiolens.features import SpectrogramConfig, read_segment_audio, spectrogram_db
-from audiolens.interpret.attribution import explain, predict_probs
-from audiolens.interpret.fidelity import METRICS, fidelity_metrics, spectral_fidelity
-from audiolens.interpret.masks import make_masks
-from audiolens.interpret.reconstruct import error_db, masked_audio, roundtrip_probs
-from audiolens.io import atomic_write_csv, atomic_write_json
+from audiolens.io import SKIPPED_COLUMNS, atomic_write_csv, atomic_write_json
 
-__all__ = ["select_examples", "explainer_kwargs", "compute_maps", "fidelity_frame", "roundtrip_frame",
-           "reconstruction_errors", "featurize", "run_attribution", "headline"]
+__all__ = ["select_examples", "compute_maps", "fidelity_frame", "roundtrip_frame",
+           "reconstruction_errors", "featurize", "run", "headline"]
 
 log = logging.getLogger("audiolens.attribution")
 
@@ -42,25 +43,6 @@ def select_examples(labels: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray:
             if pool and len(out) < n:
                 out.append(int(pool.pop(0)))
     return np.sort(np.asarray(out, dtype=np.int64))
-
-
-def explainer_kwargs(name: str, *, target: str, baseline_db: float | None, smoothgrad_samples: int,
-                     smoothgrad_noise: float, ig_steps: int, occlusion_patch: float, lime_samples: int,
-                     lime_grid_freq: int, lime_grid_time: int, shap_samples: int, gradcam_signed: bool,
-                     background: np.ndarray | None, seed: int) -> dict:
-    """Options of one explainer from the stage's settings (see :func:`audiolens.interpret.attribution.explain`)."""
-    base = "min" if baseline_db is None else float(baseline_db)
-    return {
-        "saliency": {"target": target},
-        "smoothgrad": {"target": target, "n_samples": smoothgrad_samples, "noise_level": smoothgrad_noise,
-                       "seed": seed},
-        "integrated_gradients": {"target": target, "steps": ig_steps, "baseline": base},
-        "occlusion": {"patch": (occlusion_patch, occlusion_patch), "baseline": base},
-        "gradcam": {"signed": gradcam_signed},
-        "lime": {"num_samples": lime_samples, "n_freq": lime_grid_freq, "n_time": lime_grid_time,
-                 "baseline": base, "seed": seed},
-        "shap": {"target": target, "background": background, "n_samples": shap_samples, "seed": seed},
-    }[name]
 
 
 def compute_maps(model, x: np.ndarray, c: np.ndarray, explainers: Sequence[str], kwargs: dict[str, dict]
@@ -96,7 +78,7 @@ def _rows(metrics: dict[str, np.ndarray], **keys) -> pd.DataFrame:
 def fidelity_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], maps: dict[str, np.ndarray],
                    masks: Sequence[str], *, floor_db: float, probs: np.ndarray) -> pd.DataFrame:
     """Per-example spectral fidelity metrics for every explainer × mask kind (``domain = "spectral"``)."""
-    predict = lambda z: predict_probs(model, z)  # noqa: E731
+    predict = probabilities(model)
     frames = []
     for name, a in maps.items():
         for kind in masks:
@@ -114,7 +96,7 @@ def roundtrip_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], map
     ``p_c(X)`` is the model on the unmasked round trip, so the metrics measure the mask
     and not the resynthesis.
     """
-    predict = lambda z: predict_probs(model, z)  # noqa: E731
+    predict = probabilities(model)
     kw = dict(config=config, ref_amplitude=ref_amplitude, source_audio=audio, floor_db=floor_db)
     p = roundtrip_probs(predict, x, np.ones_like(x), complement=False, **kw)[0]
     frames = []
@@ -165,17 +147,17 @@ def _read_audio(rows: pd.DataFrame, root: str | Path, skipped: list[dict]) -> li
     return out
 
 
-def run_attribution(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray,
-                    config: SpectrogramConfig, out_dir: str | Path, audio_root: str | Path = ".",
-                    explainers: list[str], masks: list[str], headline_mask: str, n_examples: int,
-                    floor_db: float, target: str, baseline_db: float | None, smoothgrad_samples: int,
-                    smoothgrad_noise: float, ig_steps: int, occlusion_patch: float, lime_samples: int,
-                    lime_grid_freq: int, lime_grid_time: int, shap_background: int, shap_samples: int,
-                    gradcam_signed: bool, roundtrip_examples: int, roundtrip_all_masks: bool,
-                    wav_examples: int, figure_examples: int,
-                    sanity_examples: int, sanity_explainers: list[str], sanity_layers: int | None,
-                    noise_files: list[str], white_noise: bool, snr_db: list[float], noise_examples: int,
-                    noise_explainers: list[str], ece_bins: int, seed: int) -> dict:
+def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray,
+        config: SpectrogramConfig, out_dir: str | Path, audio_root: str | Path = ".",
+        explainers: list[str], masks: list[str], headline_mask: str, n_examples: int,
+        floor_db: float, target: str, baseline_db: float | None, smoothgrad_samples: int,
+        smoothgrad_noise: float, ig_steps: int, occlusion_patch: float, lime_samples: int,
+        lime_grid_freq: int, lime_grid_time: int, shap_background: int, shap_samples: int,
+        gradcam_signed: bool, roundtrip_examples: int, roundtrip_all_masks: bool,
+        wav_examples: int, figure_examples: int,
+        sanity_examples: int, sanity_explainers: list[str], sanity_layers: int | None,
+        noise_files: list[str], white_noise: bool, snr_db: list[float], noise_examples: int,
+        noise_explainers: list[str], ece_bins: int, seed: int) -> dict:
     """Run the whole analysis on a bounded sample of the test split and write ``out_dir``.
 
     Parameters are the ``attribution`` params (see ``AttributionParams``) plus the loaded
@@ -186,10 +168,10 @@ def run_attribution(*, model, store, test_positions: np.ndarray, train_positions
     dict
         The headline metrics (also written to ``out_dir/metrics.json``).
     """
-    from audiolens.interpret import attribution_report as rep
-    from audiolens.interpret.noise import noise_robustness, noise_sources
-    from audiolens.interpret.reconstruct import write_example_wavs
-    from audiolens.interpret.sanity import cascading_randomisation
+    from audiolens.attribution import report as rep
+    from audiolens.evaluation.noise import noise_robustness, noise_sources
+    from audiolens.attribution.reconstruct import write_example_wavs
+    from audiolens.attribution.sanity import cascading_randomisation
 
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -203,17 +185,17 @@ def run_attribution(*, model, store, test_positions: np.ndarray, train_positions
     ids = rows["segment_id"].astype(str).tolist()
     bg_pos = np.asarray(train_positions)[select_examples(labels_all[train_positions], shap_background, seed=seed + 1)]
     background = store.get(bg_pos) if len(bg_pos) else None
-    probs = predict_probs(model, x)
+    probs = probabilities(model)(x)
     c = probs.argmax(axis=1)
     log.info("explaining %d test segments (accuracy %.3f), background %d train segments",
              len(x), float(np.mean(c == y)), len(bg_pos))
 
-    kw = dict(target=target, baseline_db=baseline_db, smoothgrad_samples=smoothgrad_samples,
-              smoothgrad_noise=smoothgrad_noise, ig_steps=ig_steps, occlusion_patch=occlusion_patch,
-              lime_samples=lime_samples, lime_grid_freq=lime_grid_freq, lime_grid_time=lime_grid_time,
-              shap_samples=shap_samples, gradcam_signed=gradcam_signed, background=background, seed=seed)
-    kwargs = {name: explainer_kwargs(name, **kw) for name in set(explainers) | set(sanity_explainers)
-              | set(noise_explainers)}
+    settings = dict(target=target, baseline_db=baseline_db, smoothgrad_samples=smoothgrad_samples,
+                    smoothgrad_noise=smoothgrad_noise, ig_steps=ig_steps, occlusion_patch=occlusion_patch,
+                    lime_samples=lime_samples, lime_grid_freq=lime_grid_freq, lime_grid_time=lime_grid_time,
+                    shap_samples=shap_samples, gradcam_signed=gradcam_signed, background=background, seed=seed)
+    kwargs = {name: explainer_options(name, settings)
+              for name in set(explainers) | set(sanity_explainers) | set(noise_explainers)}
     maps, seconds, skipped_ex = compute_maps(model, x, c, explainers, kwargs)
     skipped += skipped_ex
     t0 = time.perf_counter()
@@ -286,7 +268,7 @@ def run_attribution(*, model, store, test_positions: np.ndarray, train_positions
             fns = {n: (lambda xx, cc, n=n: explain(n, model, xx, class_index=cc, **kwargs[n]))
                    for n in noise_explainers}
             perf, nfid = noise_robustness(
-                predict=lambda z: predict_probs(model, z), audio=np.stack([naudio[i] for i in keep]),
+                predict=probabilities(model), audio=np.stack([naudio[i] for i in keep]),
                 labels=labels_all[npos][keep], sources=sources, snrs=list(snr_db),
                 featurize=lambda a: featurize(a, config=config, shape=store.shape), explainers=fns,
                 mask=headline_mask, floor_db=floor_db, ece_bins=ece_bins, seed=seed)
@@ -295,7 +277,7 @@ def run_attribution(*, model, store, test_positions: np.ndarray, train_positions
             rep.write_table(nfid, out, "noise_fidelity", title=f"Fidelity ({headline_mask} mask) per noise × SNR")
             rep.noise_figure(out / "figures" / "noise.png", perf, nfid)
 
-    atomic_write_csv(out / "skipped.csv", pd.DataFrame(skipped, columns=["id", "path", "reason", "detail"]))
+    atomic_write_csv(out / "skipped.csv", pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
     atomic_write_json(out / "timings.json", seconds)
     head = headline(summary, sanity, perf, headline_mask=headline_mask, n=len(x),
                     accuracy=float(np.mean(c == y)), reconstruction_error_db=rec_err)

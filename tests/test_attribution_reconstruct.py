@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from audiolens.features import SpectrogramConfig, spectrogram_db
-from audiolens.interpret.reconstruct import error_db, masked_audio, roundtrip_probs, write_example_wavs
+from audiolens.attribution.reconstruct import error_db, masked_audio, roundtrip_probs, write_example_wavs
 
 SR = 8000
 

@@ -5,9 +5,11 @@ import keras
 import numpy as np
 import pytest
 
-from audiolens.interpret.attribution import EXPLAINERS, explain, predict_probs, resolve_classes
-from audiolens.interpret.gradients import integrated_gradients
-from audiolens.interpret.perturbation import grid_segments
+from audiolens.attribution.explainers import explain, probabilities, resolve_classes
+from audiolens.attribution.registry import EXPLAINERS, explainer_options
+from audiolens.attribution.gradients import integrated_gradients
+from audiolens.attribution.perturbation import grid_segments
+from conftest import small_cnn
 
 F, T = 16, 20
 REGION = (slice(3, 8), slice(5, 12))   # frequency rows 3..7, time frames 5..11
@@ -36,16 +38,7 @@ def region_model(weight: float = 0.08) -> keras.Model:
 
 
 def random_cnn(seed: int = 0, n_classes: int = 3) -> keras.Model:
-    keras.utils.set_random_seed(seed)
-    inp = keras.Input((F, T, 1))
-    h = keras.layers.Rescaling(1 / 40.0, offset=1.0)(inp)
-    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(h)
-    h = keras.layers.MaxPooling2D(2)(h)
-    h = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2")(h)
-    h = keras.layers.GlobalAveragePooling2D()(h)
-    h = keras.layers.Dense(8, activation="relu", name="embedding")(h)
-    logits = keras.layers.Dense(n_classes, name="logits")(h)
-    return keras.Model(inp, keras.layers.Activation("softmax", name="probs")(logits))
+    return small_cnn((F, T), n_classes=n_classes, seed=seed)
 
 
 def spectrograms(n: int, seed: int = 0, loud_region: bool = True) -> np.ndarray:
@@ -62,9 +55,9 @@ def rmodel():
 
 
 def test_region_model_is_confident_on_loud_region(rmodel):
-    p = predict_probs(rmodel, spectrograms(4))
+    p = probabilities(rmodel)(spectrograms(4))
     assert (p[:, 1] > 0.9).all()
-    assert (predict_probs(rmodel, spectrograms(4, loud_region=False))[:, 1] < 0.1).all()
+    assert (probabilities(rmodel)(spectrograms(4, loud_region=False))[:, 1] < 0.1).all()
 
 
 def test_occlusion_of_the_evidence_region_lowers_confidence(rmodel):
@@ -79,7 +72,7 @@ def test_occlusion_of_the_evidence_region_lowers_confidence(rmodel):
     # and really occluding the top-attributed region lowers p_c
     occluded = x.copy()
     occluded[:, REGION[0], REGION[1]] = -80.0
-    assert (predict_probs(rmodel, occluded)[:, 1] < predict_probs(rmodel, x)[:, 1] - 0.5).all()
+    assert (probabilities(rmodel)(occluded)[:, 1] < probabilities(rmodel)(x)[:, 1] - 0.5).all()
 
 
 @pytest.mark.parametrize("method", ["saliency", "smoothgrad", "integrated_gradients", "gradcam", "lime"])
@@ -161,13 +154,30 @@ def test_grid_segments_are_a_regular_grid():
 
 @pytest.mark.parametrize("method", ["occlusion", "saliency"])
 def test_fidelity_of_region_masks_on_the_region_model(rmodel, method):
-    from audiolens.interpret.fidelity import spectral_fidelity
-    from audiolens.interpret.masks import make_masks
+    from audiolens.attribution.fidelity import spectral_fidelity
+    from audiolens.attribution.masks import make_masks
 
     x = spectrograms(3, seed=5)
     a = explain(method, rmodel, x, **({"patch": (4, 4), "stride": (2, 2)} if method == "occlusion" else {}))
     masks = make_masks(a, "binary")     # A > 0: the region (occlusion: plus its patch-wide rim)
-    m = spectral_fidelity(lambda z: predict_probs(rmodel, z), x, masks, np.ones(3, int))
+    m = spectral_fidelity(lambda z: probabilities(rmodel)(z), x, masks, np.ones(3, int))
     assert (m["AD"] < 1.0).all()          # keeping the evidence keeps the confidence
     assert (m["FF"] > 0.5).all()          # removing it destroys the confidence
     assert (m["fid_in"] == 1).all()
+
+
+@pytest.mark.parametrize("name", sorted(EXPLAINERS))
+def test_every_registered_explainer_obeys_the_calling_convention(name):
+    """``f(model, x (n, F, T), c (n,), **options) -> (n, F, T)`` finite, options from the settings."""
+    model = random_cnn(seed=2)
+    x = spectrograms(2, seed=6)
+    settings = dict(target="log_odds", baseline_db=None, smoothgrad_samples=2, smoothgrad_noise=0.1, ig_steps=2,
+                    occlusion_patch=0.5, lime_samples=10, lime_grid_freq=2, lime_grid_time=2, shap_samples=2,
+                    gradcam_signed=False, background=spectrograms(2, seed=7), seed=0)
+    options = explainer_options(name, settings)
+    c = resolve_classes(model, x)
+    raw = np.asarray(EXPLAINERS[name].load()(model, x, c, **options))
+    assert raw.shape == x.shape
+    maps = explain(name, model, x, class_index=c, **options)
+    assert maps.shape == x.shape and maps.dtype == np.float32 and np.isfinite(maps).all()
+    assert explain(name, model, x[:0], **options).shape == (0, F, T)

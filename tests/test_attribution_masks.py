@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audiolens.interpret.masks import MASK_KINDS, apply_mask, make_mask, make_masks, parse_mask_kind
+from audiolens.attribution.masks import MASK_KINDS, apply_mask, make_mask, make_masks, parse_mask_kind
 
 A = np.array([[-2.0, -1.0, 0.0, 1.0],
               [2.0, 3.0, 4.0, 5.0]])     # 8 bins, 5 positive

@@ -2,7 +2,7 @@
 
 Reads dB spectrograms through :class:`audiolens.shards.FeatureStore`, picks the splits from
 ``split.csv`` and bounds every costly part by a count from params, so the stage stays fast on
-the demo corpus. The ``paramspace`` stage is :mod:`audiolens.interpret.paramspace_run`.
+the demo corpus. The ``paramspace`` stage is :mod:`audiolens.interpret.paramspace_stage`.
 """
 from __future__ import annotations
 
@@ -20,20 +20,19 @@ from audiolens.interpret.cam import CamNotApplicable, cam, grad_cam, normalise_m
 from audiolens.interpret.internals import feature_maps, filter_summaries
 from audiolens.interpret.retrieval import (cosine_topk, embeddings, precision_at_k,
                                            precision_table, project_2d)
-from audiolens.interpret.selection import (SKIP_COLUMNS, pick_per_class, slug, split_positions_for,
-                                           subsample)
-from audiolens.io import atomic_write_csv, atomic_write_json
+from audiolens.interpret.selection import pick_per_class, split_positions_for, subsample
+from audiolens.io import SKIPPED_COLUMNS, atomic_write_csv, atomic_write_json, slug
 from audiolens.plots import save_figure
 
-__all__ = ["run_interpret"]
+__all__ = ["run"]
 
 LOG = logging.getLogger("audiolens.interpret")
 
 
-def run_interpret(*, model: keras.Model, store, split_df: pd.DataFrame, out_dir: str | Path,
-                  examples_per_class: int, queries_per_class: int, top_k: int, max_index: int,
-                  max_queries: int, include_augmented: bool, tsne: bool, max_filters: int,
-                  max_channels: int, cam_layer: str | None, batch_size: int, seed: int) -> dict:
+def run(*, model: keras.Model, store, split_df: pd.DataFrame, out_dir: str | Path,
+        examples_per_class: int, queries_per_class: int, top_k: int, max_index: int,
+        max_queries: int, include_augmented: bool, tsne: bool, max_filters: int,
+        max_channels: int, cam_layer: str | None, batch_size: int, seed: int) -> dict:
     """Filters, feature maps, retrieval (+ metric), projection and CAM/Grad-CAM into ``out_dir``.
 
     Returns the summary (also written as ``summary.json``); ``retrieval.json`` holds
@@ -141,7 +140,7 @@ def run_interpret(*, model: keras.Model, store, split_df: pd.DataFrame, out_dir:
                         **{slug(m): v for m, v in maps.items()})
     timings["cam_s"] = time.perf_counter() - t
 
-    atomic_write_csv(out / "skipped.csv", pd.DataFrame(skipped, columns=SKIP_COLUMNS))
+    atomic_write_csv(out / "skipped.csv", pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
     result = {"n_conv_layers": len(summaries), "n_examples": int(len(ex_pos)),
               "feature_map_layers": list(fmaps), "n_index": int(len(index)),
               "n_queries": int(len(queries)), "precision_at_k": metric["precision_at_k"], "k": k,

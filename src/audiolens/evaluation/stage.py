@@ -1,4 +1,4 @@
-"""Evaluate a trained model on one split: predictions, metrics, dvc plot data and figures."""
+"""The evaluate stage: predictions, metrics, dvc plot data and figures of one split (:func:`run`), CV summary."""
 from __future__ import annotations
 
 import logging
@@ -12,22 +12,12 @@ from audiolens.evaluation import figures
 from audiolens.evaluation.metrics import (aggregate_recordings, class_report, classification_metrics,
                                           eer, far_frr, roc_points)
 from audiolens.io import atomic_write_csv, atomic_write_json
-from audiolens.tfdata import FeatureStore, make_dataset
+from audiolens.models.predict import predict_store
+from audiolens.tfdata import FeatureStore
 
-__all__ = ["predict_probs", "prediction_table", "binary_metrics", "evaluate_split", "cv_summary"]
+__all__ = ["prediction_table", "binary_metrics", "run", "cv_summary"]
 
 LOG = logging.getLogger("audiolens.evaluation")
-
-
-def predict_probs(model, store: FeatureStore, positions, *, batch_size: int = 64) -> np.ndarray:
-    """Class probabilities ``(n, K)`` for index rows ``positions`` (streamed from the shards)."""
-    positions = np.asarray(positions)
-    if getattr(model, "_jit_compile", None) is None:  # never set: avoid slow XLA "auto" on CPU
-        import tensorflow as tf
-        model.jit_compile = bool(tf.config.list_physical_devices("GPU"))
-    y = np.zeros(len(positions), dtype=np.int64)
-    ds = make_dataset(store, positions, y, batch_size=batch_size).map(lambda x, _y: x)
-    return np.asarray(model.predict(ds, verbose=0), dtype=np.float64)
 
 
 def prediction_table(rows: pd.DataFrame, probs: np.ndarray, class_names: list[str]) -> pd.DataFrame:
@@ -68,10 +58,10 @@ def _recording_level(pred: pd.DataFrame, probs: np.ndarray, class_names, thresho
     return out, pd.concat(tables, ignore_index=True)
 
 
-def evaluate_split(*, model, store: FeatureStore, positions, class_names: list[str], out_dir: str | Path,
-                   threshold: float = 0.5, gallery_size: int = 25, seed: int = 0,
-                   history: dict | None = None, best_epoch: int | None = None,
-                   batch_size: int = 64) -> dict:
+def run(*, model, store: FeatureStore, positions, class_names: list[str], out_dir: str | Path,
+        threshold: float = 0.5, gallery_size: int = 25, seed: int = 0,
+        history: dict | None = None, best_epoch: int | None = None,
+        batch_size: int = 64) -> dict:
     """Predict ``positions`` and write every evaluation output into ``out_dir``.
 
     Writes ``metrics.json``, ``class_report.json``, ``predictions.csv``, ``misclassified.csv``,
@@ -90,7 +80,7 @@ def evaluate_split(*, model, store: FeatureStore, positions, class_names: list[s
     if len(positions) == 0:
         raise ValueError("evaluation split is empty")
     rows = store.index.iloc[positions].reset_index(drop=True)
-    probs = predict_probs(model, store, positions, batch_size=batch_size)
+    probs = predict_store(model, store, positions, batch_size=batch_size).astype(np.float64)
     pred = prediction_table(rows, probs, class_names)
     y, yp = pred["true_index"].to_numpy(), pred["pred_index"].to_numpy()
     k = len(class_names)
@@ -137,8 +127,11 @@ def evaluate_split(*, model, store: FeatureStore, positions, class_names: list[s
 CV_KEYS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc")
 
 
-def cv_summary(folds, *, store: FeatureStore, threshold: float = 0.5) -> dict:
+def cv_summary(folds, *, store: FeatureStore, threshold: float = 0.5, batch_size: int = 64) -> dict:
     """Cross-validation metrics: each ``(model, test_positions)`` fold, then mean and std.
+
+    Probabilities are streamed from ``store`` (:func:`audiolens.models.predict.predict_store`,
+    ``batch_size`` rows per pass, as in :func:`run`).
 
     Returns
     -------
@@ -149,7 +142,7 @@ def cv_summary(folds, *, store: FeatureStore, threshold: float = 0.5) -> dict:
     """
     per_fold = []
     for model, pos in folds:
-        probs = predict_probs(model, store, pos)
+        probs = predict_store(model, store, pos, batch_size=batch_size).astype(np.float64)
         y = store.index["label_index"].to_numpy(int)[np.asarray(pos)]
         m = {key: classification_metrics(y, probs)[key] for key in CV_KEYS}
         if probs.shape[1] == 2 and len(np.unique(y)) == 2:

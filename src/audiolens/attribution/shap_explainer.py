@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiolens.interpret.gradients import Target, head
+from audiolens.attribution.gradients import Target, head
 
 __all__ = ["shap_gradient"]
 
@@ -20,7 +20,7 @@ def shap_gradient(model, x: np.ndarray, c: np.ndarray, *, background: np.ndarray
     n_samples : int
         Expected-gradient samples per example (``nsamples`` in shap).
     target : "log_odds", "logits" or "probs"
-        Explained output (see :func:`audiolens.interpret.gradients.head`).
+        Explained output (see :func:`audiolens.attribution.gradients.head`).
 
     Returns
     -------

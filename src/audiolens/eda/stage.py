@@ -26,13 +26,13 @@ from audiolens.eda.examples import augmented_vs_original, linear_vs_mel, unproce
 from audiolens.eda.pitch import pitch_summary
 from audiolens.eda.sampling import choose_groups, sample_balanced, sample_seconds_per_group
 from audiolens.eda.stats import STAT_COLUMNS, image_stats, summarise_by
-from audiolens.eda.views import SKIP_COLUMNS, AudioSource, pitch_frames_by_group, spectra_by_group
+from audiolens.eda.views import AudioSource, pitch_frames_by_group, spectra_by_group
 from audiolens.features import SpectrogramConfig
-from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
+from audiolens.io import SKIPPED_COLUMNS, atomic_dir, atomic_write_csv, atomic_write_json
 from audiolens.segments import read_table
 from audiolens.shards import FeatureStore
 
-__all__ = ["EdaSettings", "run_eda", "group_column", "clean_durations"]
+__all__ = ["EdaSettings", "run", "group_column", "clean_durations"]
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def _stats_sample(store: FeatureStore, *, settings: EdaSettings, log: logging.Lo
     return out
 
 
-def run_eda(*, manifest_path: str | Path, clean_dir: str | Path, clean_log_path: str | Path,
+def run(*, manifest_path: str | Path, clean_dir: str | Path, clean_log_path: str | Path,
             segments_paths: list[str | Path], features_dir: str | Path, data_root: str | Path,
             sample_rate: int, out_dir: str | Path, settings: EdaSettings, project_root: str | Path = ".",
             log: logging.Logger | None = None, progress: bool = True) -> dict:
@@ -245,7 +245,7 @@ def run_eda(*, manifest_path: str | Path, clean_dir: str | Path, clean_log_path:
                                  and (k == "n" or k.endswith("_mean") or k.endswith("_std"))}
                for _, r in class_summary.iterrows()}
     atomic_write_json(out_dir / "class_summary.json", {"per_class": metrics})
-    skipped = pd.concat([source.skipped_table(), pd.DataFrame(seg_skipped, columns=SKIP_COLUMNS)],
+    skipped = pd.concat([source.skipped_table(), pd.DataFrame(seg_skipped, columns=SKIPPED_COLUMNS)],
                         ignore_index=True).drop_duplicates()
     atomic_write_csv(out_dir / "skipped.csv", skipped)
     for reason, n in skipped["reason"].value_counts().items():

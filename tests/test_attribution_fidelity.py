@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audiolens.interpret.fidelity import complexity, fidelity_metrics, gini, spectral_fidelity, summarise
+from audiolens.attribution.fidelity import complexity, fidelity_metrics, gini, spectral_fidelity, summarise
 
 
 def test_metrics_by_hand():
@@ -71,7 +71,7 @@ def test_spectral_fidelity_uses_masked_inputs():
 
 
 def test_map_similarity_identity_and_independence():
-    from audiolens.interpret.sanity import map_similarity
+    from audiolens.attribution.sanity import map_similarity
     rng = np.random.default_rng(0)
     a = rng.normal(size=(16, 20))
     same = map_similarity(a, a)
@@ -86,8 +86,8 @@ def test_map_similarity_identity_and_independence():
 def test_cascading_randomisation_lowers_similarity_and_restores_weights():
     import keras
 
-    from audiolens.interpret.attribution import explain, resolve_classes
-    from audiolens.interpret.sanity import cascading_randomisation, weighted_layers
+    from audiolens.attribution.explainers import explain, resolve_classes
+    from audiolens.attribution.sanity import cascading_randomisation, weighted_layers
 
     keras.utils.set_random_seed(0)
     inp = keras.Input((12, 12, 1))
@@ -114,7 +114,7 @@ def test_cascading_randomisation_lowers_similarity_and_restores_weights():
 def test_reinitialise_batchnorm_and_dense():
     import keras
 
-    from audiolens.interpret.sanity import reinitialise
+    from audiolens.attribution.sanity import reinitialise
 
     keras.utils.set_random_seed(0)
     inp = keras.Input((4, 4, 1))

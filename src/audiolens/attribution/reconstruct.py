@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from audiolens.features import SpectrogramConfig, db_to_audio, spectrogram_db
-from audiolens.interpret.masks import apply_mask
+from audiolens.attribution.masks import apply_mask
 from audiolens.io import write_audio
 
 __all__ = ["reconstruct", "masked_audio", "error_db", "roundtrip_probs", "write_example_wavs"]

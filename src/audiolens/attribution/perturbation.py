@@ -1,21 +1,17 @@
 """Perturbation explainers: occlusion of time×frequency patches and LIME on a time×frequency grid.
 
-Both are black-box: they only call the model's probabilities. Maps are ``(n, F, T)``;
+Both are black-box: they only call the model's probabilities (eagerly, on unpadded batches:
+:func:`audiolens.models.predict.predict` with ``compiled=False``). Maps are ``(n, F, T)``;
 positive values mark bins whose removal (set to the baseline dB value) lowers ``p_c``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from audiolens.interpret.gradients import baseline_of
+from audiolens.attribution.gradients import baseline_of
+from audiolens.models.predict import predict
 
 __all__ = ["grid_segments", "occlusion", "lime_grid"]
-
-
-def _probs(model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    out = [np.asarray(model(x[i:i + batch_size, ..., None], training=False))
-           for i in range(0, len(x), batch_size)]
-    return np.concatenate(out)
 
 
 def _patch(size: int | float, n: int) -> int:
@@ -56,11 +52,11 @@ def occlusion(model, x: np.ndarray, c: np.ndarray, *, patch: tuple[int | float, 
     base = baseline_of(x, baseline)
     out = np.zeros(x.shape, dtype=np.float32)
     for k in range(n):
-        p0 = _probs(model, x[k:k + 1], 1)[0, c[k]]
+        p0 = predict(model, x[k:k + 1, ..., None], batch_size=1, compiled=False)[0, c[k]]
         batch = np.repeat(x[k:k + 1], len(boxes), axis=0)
         for b, (i, j) in enumerate(boxes):
             batch[b, i:i + pf, j:j + pt] = base[k, i:i + pf, j:j + pt]
-        drops = p0 - _probs(model, batch, batch_size)[:, c[k]]
+        drops = p0 - predict(model, batch[..., None], batch_size=batch_size, compiled=False)[:, c[k]]
         acc = np.zeros((f, t))
         cnt = np.zeros((f, t))
         for d, (i, j) in zip(drops, boxes):
@@ -93,7 +89,7 @@ def lime_grid(model, x: np.ndarray, c: np.ndarray, *, n_freq: int = 8, n_time: i
     out = np.zeros(x.shape, dtype=np.float32)
 
     def classifier(images: np.ndarray) -> np.ndarray:
-        return _probs(model, np.asarray(images[..., 0], dtype=np.float32), batch_size)
+        return predict(model, np.asarray(images[..., :1], dtype=np.float32), batch_size=batch_size, compiled=False)
 
     for k in range(n):
         explainer = lime_image.LimeImageExplainer(random_state=seed)

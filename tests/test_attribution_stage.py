@@ -9,26 +9,18 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from audiolens.attribution.explainers import probabilities
+from audiolens.attribution.stage import run, select_examples
 from audiolens.features import SpectrogramConfig, spectrogram_db
-from audiolens.interpret.attribution import predict_probs
-from audiolens.interpret.attribution_run import run_attribution, select_examples
 from audiolens.shards import FeatureStore, ShardWriter
+from conftest import small_cnn
 
 SR, L = 8000, 2000
 CFG = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=64, hop_length=16)
 
 
 def tiny_model(shape) -> keras.Model:
-    keras.utils.set_random_seed(0)
-    inp = keras.Input((*shape, 1))
-    h = keras.layers.Rescaling(1 / 40.0, offset=1.0)(inp)
-    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(h)
-    h = keras.layers.MaxPooling2D(2)(h)
-    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv2")(h)
-    h = keras.layers.GlobalAveragePooling2D()(h)
-    h = keras.layers.Dense(6, activation="relu", name="embedding")(h)
-    logits = keras.layers.Dense(2, name="logits")(h)
-    return keras.Model(inp, keras.layers.Activation("softmax", name="probs")(logits))
+    return small_cnn(shape, n_classes=2, conv2=4, dense=6)
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +75,13 @@ def test_select_examples_stratified_and_deterministic():
     assert len(select_examples(labels, 100)) == 14
 
 
-def test_run_attribution_writes_tables_figures_wavs(corpus, tmp_path):
+def test_run_writes_tables_figures_wavs(corpus, tmp_path):
     root, store = corpus
     model = tiny_model(store.shape)
     test = np.arange(8, 12)            # includes the silent segment 11
     train = np.arange(0, 8)
     out = tmp_path / "out"
-    head = run_attribution(model=model, store=store, test_positions=test, train_positions=train, config=CFG,
+    head = run(model=model, store=store, test_positions=test, train_positions=train, config=CFG,
                            out_dir=out, audio_root=root, **settings())
     fid = pd.read_csv(out / "fidelity.csv")
     # 6 explainers x 2 masks, spectral and audio domains
@@ -114,7 +106,7 @@ def test_run_attribution_writes_tables_figures_wavs(corpus, tmp_path):
     assert list(perf["noise"]) == ["clean", "white", "white"] and list(perf["n"]) == [3, 3, 3]
     noise_pos = [p for p in range(12) if p in set(test) and p != 11]
     x = store.get(noise_pos)
-    acc = float(np.mean(predict_probs(model, x).argmax(1) == store.index["label_index"].to_numpy()[noise_pos]))
+    acc = float(np.mean(probabilities(model)(x).argmax(1) == store.index["label_index"].to_numpy()[noise_pos]))
     assert perf["accuracy"].iloc[0] == pytest.approx(acc)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics == json.loads(json.dumps(head))
@@ -131,7 +123,7 @@ def test_run_with_real_noise_files(corpus, tmp_path, shared_data):
     root, store = corpus
     files = sorted(str(p) for p in (shared_data / "noises").glob("*.wav"))
     assert sum(sf_.info(f).channels == 2 for f in files) == 2
-    head = run_attribution(model=tiny_model(store.shape), store=store, test_positions=np.arange(6, 12),
+    head = run(model=tiny_model(store.shape), store=store, test_positions=np.arange(6, 12),
                            train_positions=np.arange(0, 6), config=CFG, out_dir=tmp_path, audio_root=root,
                            **settings(explainers=["saliency"], roundtrip_examples=0, wav_examples=0,
                                       figure_examples=0, sanity_examples=0, noise_files=files, white_noise=False,
@@ -158,5 +150,5 @@ def test_attribution_params_are_validated(bad, msg):
     with pytest.raises(ConfigError, match=msg):
         parse_params({"attribution": bad})
     # defaults (and every canonical mask kind) validate
-    from audiolens.interpret.masks import MASK_KINDS
+    from audiolens.attribution.masks import MASK_KINDS
     assert parse_params({"attribution": {"masks": list(MASK_KINDS)}}).attribution.headline_mask == "top30"
