@@ -147,5 +147,5 @@ def run(*, model: keras.Model, store, split_df: pd.DataFrame, out_dir: str | Pat
               "cam": cam_note, "cam_methods": list(maps), "n_skipped": len(skipped),
               "timings_s": {**{k2: round(v, 3) for k2, v in timings.items()},
                             "total_s": round(time.perf_counter() - t0, 3)}}
-    atomic_write_json(out / "summary.json", result)
+    atomic_write_json(out / "summary.json", {k2: v for k2, v in result.items() if k2 != "timings_s"})
     return result
