@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
                     ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "bench"]):
             run(cmd, root, base_env)
-        set_params(root / "params.yaml", [*args.set, "train.mixed_precision=off"],
+        set_params(root / "params.yaml", [*args.set, "train.mixed_precision='off'"],
                    args.profile.resolve() if args.profile else None)
         stages = stage_order(root, cpu_env, "uncertainty")
         timed = [s for s in stages if TIMED.match(s)]
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu_times = time_stages(root, cpu_env, timed)
         cpu_metrics = read_metrics(root)
 
-        set_params(root / "params.yaml", ["train.mixed_precision=on"])
+        set_params(root / "params.yaml", ["train.mixed_precision='on'"])
         gpu_times = time_stages(root, base_env, timed)
         gpu_metrics = read_metrics(root)
     finally:
