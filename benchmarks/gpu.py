@@ -29,17 +29,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from types import MappingProxyType
+
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TIMED = re.compile(r"^(train|train_member@.+|uncertainty)$")
-COMPARED = {  # name -> (file, dotted key)
+COMPARED = MappingProxyType({  # name -> (file, dotted key)
     "val_accuracy": ("reports/train/metrics.json", "eval.accuracy"),
     "single_test_accuracy": ("reports/uncertainty/metrics.json", "single.accuracy"),
     "single_ece": ("reports/uncertainty/metrics.json", "single.ece"),
     "ensemble_test_accuracy": ("reports/uncertainty/metrics.json", "ensemble.accuracy"),
     "ensemble_ece": ("reports/uncertainty/metrics.json", "ensemble.ece"),
-}
+})
 
 
 def run(cmd: list[str], cwd: Path, env: dict) -> str:

@@ -7,12 +7,13 @@ table at terminal width shows whole numbers instead of ``…``.
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import Any
 
 __all__ = ["HEADLINE_KEYS", "headline"]
 
-# key -> what it is (shown in the report next to the value)
-HEADLINE_KEYS = {
+# key -> what it is (read-only)
+HEADLINE_KEYS = MappingProxyType({
     "n": "test segments scored by evaluate",
     "accuracy": "test accuracy (segments)",
     "balanced_accuracy": "mean per-class recall",
@@ -20,7 +21,7 @@ HEADLINE_KEYS = {
     "eer": "equal error rate (binary tasks only)",
     "ece": "expected calibration error of the single model",
     "ece_n": "test segments the ECE is computed on",
-}
+})
 
 
 def _number(value: Any) -> float | None:
