@@ -8,6 +8,7 @@ RUN := env PATH="$(abspath $(BIN)):$$PATH" DVC_NO_ANALYTICS=1
 # (CI); force one with `make setup VARIANT=gpu` / `VARIANT=cpu`.
 VARIANT ?= $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && echo gpu || echo cpu)
 LOCK := requirements/$(VARIANT).lock
+OTHER := $(if $(filter gpu,$(VARIANT)),cpu,gpu)
 UV_COMPILE := uv pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	--annotation-style line --no-emit-package setuptools
 
@@ -17,11 +18,13 @@ $(BIN)/activate:
 	$(PY) -m venv $(VENV)
 
 # tensorflow-cpu and tensorflow share an import package: switching variant removes both first
+# (.installed: a venv made before the locks, i.e. CPU)
 $(VENV)/.installed-$(VARIANT): $(LOCK) pyproject.toml | $(BIN)/activate
 	@echo "installing $(LOCK)"
 	$(BIN)/pip install -q --upgrade pip
-	@if ls $(VENV)/.installed-* 2>/dev/null | grep -qv 'installed-$(VARIANT)$$'; then rm -f $(VENV)/.installed-*; \
+	@if [ -e $(VENV)/.installed-$(OTHER) ] || { [ $(VARIANT) = gpu ] && [ -e $(VENV)/.installed ]; }; then \
 		$(BIN)/pip uninstall -q -y tensorflow tensorflow-cpu || true; fi
+	rm -f $(VENV)/.installed $(VENV)/.installed-$(OTHER)
 	$(BIN)/pip install -q -r $(LOCK)
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
