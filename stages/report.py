@@ -1,16 +1,27 @@
-"""Stage report: everything under reports/ -> reports/report.html (+ reports/summary.md)."""
+"""Stage report: everything under reports/ -> reports/report.html (+ summary.md, headline.json)."""
+import json
 import sys
+from pathlib import Path
 
 import pandas as pd
 
-from audiolens.io import atomic_write_csv
-from audiolens.paths import REPORT_ASSETS, REPORT_HTML, REPORTS
-from audiolens.report import build_report, check_report
+from audiolens.io import atomic_write_csv, atomic_write_json
+from audiolens.paths import EVAL_REPORT, HEADLINE, REPORT_ASSETS, REPORT_HTML, REPORTS, UNCERTAINTY_REPORT
+from audiolens.report import build_report, check_report, headline
 from audiolens.runtime import start_stage, timed
+
+
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def main() -> None:
     params, log = start_stage("report")
+    # the only top-level DVC metrics file: what `dvc exp show` / `dvc metrics diff` lead with
+    preds = UNCERTAINTY_REPORT / "predictions_test.csv"
+    atomic_write_json(HEADLINE, headline(
+        read_json(EVAL_REPORT / "metrics.json"), read_json(UNCERTAINTY_REPORT / "metrics.json"),
+        len(pd.read_csv(preds, usecols=[0])) if preds.is_file() else None))
     with timed(log, "report"):
         res = build_report(reports_dir=REPORTS, title=params.report.title, project_root=".",
                            params_path="params.yaml")

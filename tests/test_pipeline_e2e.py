@@ -115,7 +115,7 @@ def test_key_outputs_of_every_stage(project):
                 "models/resolved_params.yaml", "reports/eval/predictions.csv",
                 "reports/uncertainty/abstain.json", "reports/interpret/retrieval.json",
                 "reports/paramspace/robustness.json", "reports/attribution/metrics.json",
-                "reports/report.html", "reports/summary.md"]:
+                "reports/report.html", "reports/summary.md", "reports/headline.json"]:
         assert (d / rel).is_file(), rel
     split = pd.read_csv(d / "data/processed/split/split.csv", dtype=str)
     segs = pd.read_csv(d / "data/processed/features/index.csv", dtype=str).merge(split[["segment_id", "split"]], on="segment_id")
@@ -125,6 +125,10 @@ def test_key_outputs_of_every_stage(project):
     metrics = json.loads((d / "reports/eval/metrics.json").read_text())
     assert {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc"} <= set(metrics)
     assert 0.0 <= metrics["accuracy"] <= 1.0
+    head = json.loads((d / "reports/headline.json").read_text())
+    assert head["accuracy"] == metrics["accuracy"] and head["n"] == metrics["n"]
+    assert head["eer"] == metrics["binary"]["eer"]  # the demo gate is binary
+    assert head["ece"] == json.loads((d / "reports/uncertainty/metrics.json").read_text())["single"]["ece"]
 
 
 def test_report_renders_without_broken_references(project):
@@ -241,6 +245,10 @@ def test_experiments_change_metrics_in_dvc_metrics_diff(project):
     sh([dvc, "exp", "run", "-n", "mel", "-S", "features.kind=mel"], d, env)
     back_to_baseline()
     diff = json.loads(sh([dvc, "metrics", "diff", "thr", "mel", "--json"], d, env).stdout)
+    assert set(diff) == {"reports/headline.json"}, diff  # the only top-level metrics file
+    assert any(v.get("diff") for v in diff["reports/headline.json"].values()), diff
+    details = ["reports/eval/metrics.json", "reports/uncertainty/metrics.json"]
+    diff = json.loads(sh([dvc, "metrics", "diff", "thr", "mel", "--json", "--targets", *details], d, env).stdout)
     changed = {(path, k) for path, ms in diff.items() for k, v in ms.items() if v.get("diff")}
     assert any(p == "reports/eval/metrics.json" for p, _ in changed), diff
     assert any(p == "reports/uncertainty/metrics.json" for p, _ in changed), diff
@@ -255,5 +263,10 @@ def test_experiments_change_metrics_in_dvc_metrics_diff(project):
     assert "Success" in status, status
     show = sh([dvc, "exp", "show", "--json"], d, env).stdout
     assert all(name in show for name in ("thr", "mel", "queued"))
+    # the README's table command: headline metrics, whole, at 120 columns
+    table = sh([dvc, "exp", "show", "--no-pager", "--drop", ".*[./]"], d, {**env, "COLUMNS": "120"}).stdout
+    header = next(line for line in table.splitlines() if "Experiment" in line).split()
+    assert {"n", "accuracy", "balanced_accuracy", "f1_macro", "eer", "ece"} <= set(header), table
+    assert "…" not in table and all(name in table for name in ("thr", "mel", "queued")), table
     sh([dvc, "plots", "diff", "thr", "mel", "-o", str(d / "plots_diff")], d, env)
     assert (d / "plots_diff" / "index.html").is_file()

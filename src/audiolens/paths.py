@@ -56,6 +56,7 @@ ATTRIBUTION_REPORT = REPORTS / "attribution"
 REPORT_HTML = REPORTS / "report.html"
 REPORT_ASSETS = REPORTS / "report"
 REPORT_SUMMARY = REPORTS / "summary.md"
+HEADLINE = REPORTS / "headline.json"
 
 
 @dataclass(frozen=True)
@@ -89,5 +90,5 @@ STAGES: Mapping[str, StagePaths] = MappingProxyType({
     "paramspace": StagePaths(deps=(MODEL, WEIGHTS, FEATURES, SPLIT), outs=(PARAMSPACE_REPORT,)),
     "report": StagePaths(deps=(INGEST_REPORT, CLEAN_REPORT, EDA_REPORT, TRAIN_REPORT, EVAL_REPORT,
                                UNCERTAINTY_REPORT, INTERPRET_REPORT, PARAMSPACE_REPORT, ATTRIBUTION_REPORT),
-                         outs=(REPORT_HTML, REPORT_ASSETS, REPORT_SUMMARY)),
+                         outs=(REPORT_HTML, REPORT_ASSETS, REPORT_SUMMARY, HEADLINE)),
 })

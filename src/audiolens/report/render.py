@@ -1,19 +1,22 @@
-"""HTML and markdown fragments: tables from JSON/CSV, a small markdown subset, images, audio."""
+"""What the report templates show: tables from JSON/CSV, markdown (markdown-it-py), images, audio.
+
+The page itself is laid out by the Jinja2 templates in ``report/templates/``.
+"""
 from __future__ import annotations
 
 import base64
 import json
 import math
 import mimetypes
-import re
-from html import escape
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markdown_it import MarkdownIt
 
-__all__ = ["flatten", "fmt", "frame_html", "frame_markdown", "json_frame", "json_tables", "read_table_file",
-           "markdown_html", "image_html", "audio_html"]
+__all__ = ["flatten", "fmt", "frame_markdown", "json_frame", "json_tables", "read_table_file",
+           "markdown_html", "image_src", "audio_mime", "environment"]
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -113,19 +116,6 @@ def read_table_file(path: str | Path, *, max_rows: int) -> tuple[pd.DataFrame, i
     return pd.read_csv(path, sep=sep, nrows=max_rows, keep_default_na=False), total
 
 
-def frame_html(frame: pd.DataFrame, *, total: int | None = None, source: str | None = None) -> str:
-    """An HTML table (values via :func:`fmt`), with a note when rows were left out."""
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{escape(fmt(v))}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
-    note = ""
-    if total is not None and total > len(frame):
-        more = f"{total - len(frame)} more rows"
-        note = (f'<p class="note">{more} in <a href="{escape(source)}">{escape(source)}</a></p>'
-                if source else f'<p class="note">{more}</p>')
-    return f'<div class="tablewrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{note}'
-
-
 def frame_markdown(frame: pd.DataFrame) -> str:
     """A GitHub-flavoured markdown table (``|`` in values escaped)."""
     def cell(v: Any) -> str:
@@ -136,83 +126,54 @@ def frame_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _inline(text: str) -> str:
-    t = escape(text)
-    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
-    t = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", t)
-    return t
+def _markdown() -> MarkdownIt:
+    """CommonMark + tables; raw HTML, links and images stay text (a file cannot inject markup)."""
+    md = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["link", "image", "autolink"])
+
+    def table_open(renderer, tokens, idx, options, env):
+        return '<div class="tablewrap"><table>\n'
+
+    def table_close(renderer, tokens, idx, options, env):
+        return "</table></div>\n"
+
+    md.add_render_rule("table_open", table_open)
+    md.add_render_rule("table_close", table_close)
+    return md
 
 
 def markdown_html(text: str) -> str:
-    """A small markdown subset → HTML: headings, pipe tables, bullet lists, code fences, paragraphs.
+    """Markdown (CommonMark + pipe tables, via markdown-it-py) -> HTML for the report.
 
-    Links and raw HTML are shown as text (escaped), so a markdown file cannot inject markup.
+    Headings move down two levels (``#`` -> ``<h3>``) to nest under the section's ``<h2>``;
+    raw HTML is escaped and links are shown as text.
     """
-    out: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("```"):
-            j = i + 1
-            while j < len(lines) and not lines[j].startswith("```"):
-                j += 1
-            out.append("<pre>" + escape("\n".join(lines[i + 1:j])) + "</pre>")
-            i = j + 1
-            continue
-        m = re.match(r"^(#{1,6})\s+(.*)$", line)
-        if m:
-            level = min(6, len(m.group(1)) + 2)
-            out.append(f"<h{level}>{_inline(m.group(2))}</h{level}>")
-            i += 1
-            continue
-        if line.strip().startswith("|"):
-            rows = []
-            while i < len(lines) and lines[i].strip().startswith("|"):
-                cells = [c.strip() for c in re.split(r"(?<!\\)\|", lines[i].strip())[1:-1]]
-                if not all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
-                    rows.append([c.replace("\\|", "|") for c in cells])
-                i += 1
-            if rows:
-                head = "".join(f"<th>{_inline(c)}</th>" for c in rows[0])
-                body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-                out.append(f'<div class="tablewrap"><table><thead><tr>{head}</tr></thead>'
-                           f"<tbody>{body}</tbody></table></div>")
-            continue
-        if re.match(r"^\s*[-*]\s+", line):
-            items = []
-            while i < len(lines) and re.match(r"^\s*[-*]\s+", lines[i]):
-                item = re.sub(r"^\s*[-*]\s+", "", lines[i])
-                items.append(f"<li>{_inline(item)}</li>")
-                i += 1
-            out.append("<ul>" + "".join(items) + "</ul>")
-            continue
-        if line.strip():
-            para = []
-            while i < len(lines) and lines[i].strip() and not re.match(r"^(#|\||```|\s*[-*]\s)", lines[i]):
-                para.append(lines[i].strip())
-                i += 1
-            out.append(f"<p>{_inline(' '.join(para))}</p>")
-            continue
-        i += 1
-    return "\n".join(out)
+    md = _markdown()
+    tokens = md.parse(text)
+    for tok in tokens:
+        if tok.type in ("heading_open", "heading_close"):
+            tok.tag = f"h{min(6, int(tok.tag[1]) + 2)}"
+    return md.renderer.render(tokens, md.options, {})
 
 
-def image_html(path: Path, rel: str, *, embed: bool, title: str) -> str:
-    """A figure: embedded as a data URI when ``embed``, else linked by ``rel``."""
-    if embed:
-        mime = mimetypes.guess_type(path.name)[0] or "image/png"
-        src = f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-    else:
-        src = escape(rel)
-    return (f'<figure><a href="{escape(rel)}"><img src="{src}" alt="{escape(title)}" loading="lazy"></a>'
-            f"<figcaption>{escape(title)}</figcaption></figure>")
+def image_src(path: Path, rel: str, *, embed: bool) -> str:
+    """An ``<img src>``: a data URI when ``embed``, else the relative path ``rel``."""
+    if not embed:
+        return rel
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def audio_html(rel: str, *, title: str) -> str:
-    """An audio player linked by ``rel`` (relative to the report)."""
+def audio_mime(rel: str) -> str:
+    """The ``<source type>`` of an audio file."""
     mime = mimetypes.guess_type(rel)[0] or "audio/wav"
-    if mime == "audio/x-wav":
-        mime = "audio/wav"
-    return (f'<div class="audio"><span>{escape(title)}</span><audio controls preload="none">'
-            f'<source src="{escape(rel)}" type="{mime}"></audio></div>')
+    return "audio/wav" if mime == "audio/x-wav" else mime
+
+
+def environment() -> Environment:
+    """The Jinja2 environment of ``report/templates`` (HTML autoescaped, ``fmt`` and ``md_table`` filters)."""
+    env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
+                      autoescape=select_autoescape(["html.j2"]), keep_trailing_newline=True,
+                      undefined=StrictUndefined)
+    env.filters["fmt"] = fmt
+    env.filters["md_table"] = frame_markdown
+    return env

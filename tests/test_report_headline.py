@@ -1,0 +1,30 @@
+"""The headline metrics picked for the top-level DVC metrics file."""
+from __future__ import annotations
+
+import math
+
+from audiolens.report import HEADLINE_KEYS, headline
+
+EVAL = {"n": 46, "accuracy": 0.95, "balanced_accuracy": 0.94, "f1_macro": 0.93, "roc_auc": 0.99,
+        "precision_macro": 0.9, "binary": {"eer": 0.06, "far": 0.03}, "recording": {"mean_prob": {"n": 16}},
+        "confusion_matrix": [[1, 2], [3, 4]]}
+UNC = {"single": {"accuracy": 0.95, "ece": 0.034}, "ensemble": {"ece": 0.096}, "ensemble_size": 5}
+
+
+def test_binary_task_with_uncertainty_gives_the_full_flat_set_in_order():
+    out = headline(EVAL, UNC, 46)
+    assert out == {"n": 46, "accuracy": 0.95, "balanced_accuracy": 0.94, "f1_macro": 0.93, "eer": 0.06,
+                   "ece": 0.034, "ece_n": 46}
+    assert list(out) == [k for k in HEADLINE_KEYS if k in out]
+    assert all(not isinstance(v, (dict, list)) for v in out.values())  # one column each in `dvc exp show`
+    assert isinstance(out["n"], int) and isinstance(out["ece_n"], int)
+
+
+def test_missing_pieces_are_left_out_not_invented():
+    multiclass = {k: v for k, v in EVAL.items() if k != "binary"}
+    out = headline(multiclass, None, None)
+    assert set(out) == {"n", "accuracy", "balanced_accuracy", "f1_macro"}
+    # no ECE -> no ECE count either; NaN and non-numbers are dropped
+    out = headline({**EVAL, "f1_macro": math.nan, "accuracy": "0.9"}, {"single": {}}, 46)
+    assert set(out) == {"n", "balanced_accuracy", "eer"}
+    assert headline(None, UNC, 46) == {"ece": 0.034, "ece_n": 46}
