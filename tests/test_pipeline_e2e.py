@@ -37,7 +37,7 @@ def project(repo_root, tmp_path_factory):
     dest = tmp_path_factory.mktemp("e2e") / "proj"
     env = copy_project(repo_root, dest, params=tiny)
     t0 = time.perf_counter()
-    first = sh([str(BIN / "dvc"), "repro"], dest, env)
+    first = sh([str(BIN / "dvc"), "repro"], dest, env, timeout=2400)
     elapsed = time.perf_counter() - t0
     return {"dir": dest, "env": env, "first": first, "seconds": elapsed, "tiny": tiny}
 
@@ -82,6 +82,26 @@ def test_forced_retraining_is_byte_identical(project):
     assert changed == [], f"forced rerun changed {changed}"
     # and so DVC sees nothing new downstream
     assert "up to date" in sh([str(BIN / "dvc"), "status"], d, env).stdout
+
+
+def test_metrics_match_the_reference_within_tolerance(project, repo_root):
+    """A fresh tiny run lands within the stated tolerance of the committed reference.
+
+    Not equality: another CPU may run other kernels (README "Reproducibility"); the
+    tolerances were measured by running the same pipeline on other oneDNN kernels.
+    """
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tiny_metrics", repo_root / "tests/reference/tiny_metrics.py")
+    ref_mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref_mod)
+    ref = json.loads((repo_root / "tests/reference/tiny_metrics.json").read_text())
+    got = {k: float(ref_mod.lookup(project["dir"], k)) for k in ref["values"]}
+    for key in ref["exact"]:  # preprocessing is exact: the same test segments
+        assert got[key] == ref["values"][key], (key, got[key], ref["values"][key])
+    off = {k: (got[k], ref["values"][k], tol) for k, tol in ref["tolerance"].items()
+           if abs(got[k] - ref["values"][k]) > tol}
+    assert not off, f"outside tolerance (got, reference, tolerance): {off}"
 
 
 def test_ingest_outputs(project):
