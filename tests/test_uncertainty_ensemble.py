@@ -90,8 +90,7 @@ def member_project(repo_root, tmp_path):
     if shutil.which("git") is None:
         pytest.skip("git not available")
     real = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
-    params = yaml.safe_load((repo_root / "params.yaml").read_text())
-    params = {k: params[k] for k in ("model", "train", "uncertainty")}
+    params = yaml.safe_load((repo_root / "params.yaml").read_text())  # every section the stages name
     member = json.loads(json.dumps(real["train_member"]))
     member["do"]["cmd"] = f'python -c "{TOUCH}" models/ensemble/${{item}}'
     unc = json.loads(json.dumps(real["uncertainty"]))
