@@ -241,7 +241,10 @@ def test_predict_gate_uses_the_uncertainty_stage_settings_and_explains(project):
     u = r["uncertainty"]
     # abstain exactly when the gate's score is on the wrong side of its threshold
     sc = u["score"]  # the gate's score, or max_prob where that score does not exist for the method
-    wrong_side = u[sc] < gate["threshold"] if sc == "max_prob" else u[sc] > gate["threshold"]
+    # scores are "higher = less certain": u["max_prob"] is 1 - confidence; a max_prob
+    # threshold is given as the probability itself
+    assert u["max_prob"] == pytest.approx(1 - r["confidence"], abs=1e-9)
+    wrong_side = r["confidence"] < gate["threshold"] if sc == "max_prob" else u[sc] > gate["threshold"]
     assert (r["decision"] == "abstain") == wrong_side, r
     if not wrong_side:
         assert r["decision"] == ("accept" if r["label"] == "allowed" else "reject")
