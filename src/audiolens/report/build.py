@@ -156,7 +156,8 @@ def _provenance_html(revision: dict[str, Any] | None, params_text: str | None) -
 
 def render_html(sections: list[Section], *, title: str, revision: dict[str, Any] | None = None,
                 params_text: str | None = None, embed_images: bool = True, max_rows: int = 20,
-                max_images: int = 60, max_audio: int = 40, problems: list[dict] | None = None) -> str:
+                max_images: int = 60, max_audio: int = 40, problems: list[dict] | None = None,
+                headline: str | None = None) -> str:
     """The report as one HTML string (see :func:`build_report` for the arguments)."""
     problems = problems if problems is not None else []
     nav = "".join(f'<a href="#{escape(s.name)}">{escape(s.title)}</a>' for s in sections)
@@ -171,14 +172,16 @@ def render_html(sections: list[Section], *, title: str, revision: dict[str, Any]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
-            f"<header><h1>{escape(title)}</h1>{rev}<p>{len(sections)} sections</p></header>"
+            f"<header><h1>{escape(title)}</h1>"
+            + (f'<p class="headline"><b>{escape(headline)}</b></p>' if headline else "")
+            + f"{rev}<p>{len(sections)} sections</p></header>"
             f"<nav>{nav}</nav><main>{body}\n{_provenance_html(revision, params_text)}</main></body></html>\n")
 
 
 def render_summary_md(sections: list[Section], *, title: str, revision: dict[str, Any] | None = None,
-                      max_rows: int = 20, report_name: str = "report.html") -> str:
+                      max_rows: int = 20, report_name: str = "report.html", headline: str | None = None) -> str:
     """Headline tables (each section's top-level JSON metrics) as markdown, for a review comment."""
-    lines = [f"# {title}", ""]
+    lines = [f"# {title}", ""] + ([f"**{headline}**", ""] if headline else [])
     if revision and revision.get("git_describe"):
         lines += [f"Built from git `{revision['git_describe']}`"
                   + (f", dvc.lock `{revision['dvc_lock_sha256'][:12]}`" if revision.get("dvc_lock_sha256") else "")
@@ -244,12 +247,16 @@ def build_report(*, reports_dir: str | Path = "reports", title: str = "audiolens
     if params_path is not None and Path(params_path).is_file():
         params_text = Path(params_path).read_text()
     problems: list[dict] = []
+    # the CNN against the baseline, one sentence written by the evaluate stage
+    head_file = reports_dir / "eval" / "headline.md"
+    headline = head_file.read_text().strip() if head_file.is_file() else None
     html = render_html(sections, title=title, revision=revision, params_text=params_text,
                        embed_images=embed_images, max_rows=max_rows, max_images=max_images,
-                       max_audio=max_audio, problems=problems)
+                       max_audio=max_audio, problems=problems, headline=headline)
     atomic_write_text(reports_dir / html_name, html)
     atomic_write_text(reports_dir / md_name, render_summary_md(sections, title=title, revision=revision,
-                                                               max_rows=max_rows, report_name=html_name))
+                                                               max_rows=max_rows, report_name=html_name,
+                                                               headline=headline))
     count = {k: sum(len(s.of(k)) for s in sections) for k in ("image", "audio", "table", "metrics")}
     return {"sections": [s.name for s in sections], "images": count["image"], "audio": count["audio"],
             "tables": count["table"], "metrics": count["metrics"], "html_bytes": len(html.encode()),
