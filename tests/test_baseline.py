@@ -123,8 +123,16 @@ def test_margin_and_the_plain_sentence():
     assert m["cnn_beats_baseline"] == 0 and m["baseline"] == "knn1"
     text = margin_sentence(cnn, m)
     assert "does NOT beat the baseline" in text and "-10.0 points" in text and "80.0 %" in text
+    assert "worse on accuracy, balanced accuracy, recording accuracy" in text
     m2 = baseline_margin(base | {"best": None}, cnn | {"best": "logreg_C1"})
     assert m2["cnn_beats_baseline"] == 1 and "The CNN beats the baseline." in margin_sentence(base, m2)
+    # better on segments, a tie on recordings: beats, and the tie is named
+    tie = base | {"recording": cnn["recording"]}
+    m3 = baseline_margin(tie, cnn | {"best": "knn1"})
+    assert m3["cnn_beats_baseline"] == 1 and "(a tie on recording accuracy, recording balanced accuracy)" in \
+        margin_sentence(tie, m3)
+    m4 = baseline_margin(cnn, cnn | {"best": "knn1"})  # the same figures: a tie everywhere
+    assert m4["cnn_beats_baseline"] == 0 and "does NOT beat the baseline: they tie" in margin_sentence(cnn, m4)
 
 
 def test_stage_script_writes_metrics(tmp_path):

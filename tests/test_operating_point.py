@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 
 from _learn_fixtures import make_index, write_features
-from audiolens.evaluation.metrics import far_frr
-from audiolens.evaluation.operating_point import OperatingPointSettings, pick_threshold, threshold_at_far
+from audiolens.evaluation.metrics import eer, far_frr
+from audiolens.evaluation.operating_point import (OperatingPointSettings, eer_threshold, pick_threshold,
+                                                  threshold_at_far)
 
-# 4 negatives, 4 positives: at t = 0.6 one negative (0.6) is accepted and one positive (0.4) rejected
+# 4 negatives, 4 positives: for 0.4 < t <= 0.6 one negative (0.6) is accepted and one positive (0.4)
+# rejected: FAR = FRR = 25 % (the EER), and the middle of that range is 0.5
 NEG = [0.1, 0.2, 0.3, 0.6]
 POS = [0.4, 0.7, 0.8, 0.9]
 SCORES = np.array(NEG + POS)
@@ -20,9 +22,17 @@ IS_POS = np.array([False] * 4 + [True] * 4)
 def test_auto_picks_the_eer_point():
     op = pick_threshold(OperatingPointSettings(threshold="auto", target_far=None), SCORES, IS_POS)
     assert op["method"] == "eer" and op["chosen_on"] == "validation"
-    assert op["threshold"] == pytest.approx(0.6)
+    assert op["threshold"] == pytest.approx(0.5)
     assert op["val_far"] == op["val_frr"] == pytest.approx(0.25) == op["val_eer"]
     assert far_frr(SCORES, IS_POS, op["threshold"]) == (0.25, 0.25)
+    # separable scores: FAR = FRR = 0 between the highest negative and the lowest positive
+    sep = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    op = pick_threshold(OperatingPointSettings(threshold="auto", target_far=None), sep, sep > 0.5)
+    assert op["threshold"] == pytest.approx(0.55) and op["val_eer"] == 0.0
+    # no exact crossing (FAR jumps over FRR): the interpolated ROC crossing of metrics.eer
+    odd = np.array([0.1, 0.5, 0.3, 0.6, 0.7])
+    e, t = eer_threshold(odd, np.array([False, False, True, True, True]))
+    assert (e, t) == eer(odd, np.array([False, False, True, True, True]))
 
 
 def test_auto_picks_the_target_far_point():

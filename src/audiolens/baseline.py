@@ -186,7 +186,8 @@ def fit_select(settings: BaselineSettings, fold: _Fold, k: int) -> tuple[str, ob
     return best, fitted[best], scores
 
 
-def _arrangement(store: FeatureStore, split: pd.DataFrame, cache: dict, settings: BaselineSettings) -> tuple[_Fold, dict]:
+def _arrangement(store: FeatureStore, split: pd.DataFrame, cache: dict,
+                 settings: BaselineSettings) -> tuple[_Fold, dict]:
     """Features of train/val/test of one split table, computed once per segment (``cache``: row -> vector)."""
     labels = store.index["label_index"].to_numpy(int)
     pos = {name: split_positions(store.index, split, name) for name in ("train", "val", "test")}

@@ -37,8 +37,8 @@ def baseline_margin(cnn: dict, baseline: dict) -> dict:
     -------
     dict
         ``baseline`` (name of the best baseline), the four margins, ``baseline_<key>``
-        (the baseline's own figures), ``cnn_beats_baseline`` (1 when every margin is > 0,
-        else 0: a number so that ``dvc metrics diff`` shows it) and, when both have
+        (the baseline's own figures), ``cnn_beats_baseline`` (1 when no margin is negative and
+        one is positive, else 0: a number so that ``dvc metrics diff`` shows it) and, when both have
         cross-validation results, ``cv``: ``<key>_mean`` margins of the fold means and
         per-fold ``folds``.
     """
@@ -50,7 +50,7 @@ def baseline_margin(cnn: dict, baseline: dict) -> dict:
         out[f"baseline_{key}"] = b
         if out[key] is not None:
             margins.append(out[key])
-    out["cnn_beats_baseline"] = int(bool(margins) and min(margins) > 0)
+    out["cnn_beats_baseline"] = int(bool(margins) and min(margins) >= 0 and max(margins) > 0)
     cv_a, cv_b = cnn.get("cv"), baseline.get("cv")
     if cv_a and cv_b and cv_a.get("k") == cv_b.get("k"):
         cv = {}
@@ -87,9 +87,15 @@ def margin_sentence(cnn: dict, margin: dict) -> str:
     known = [margin.get(key) for key, _ in MARGIN_KEYS if margin.get(key) is not None]
     if not known:
         return line + " No margin could be computed."
+    def named(test) -> str:
+        return ", ".join(key.replace("_", " ") for key, _ in MARGIN_KEYS
+                         if margin.get(key) is not None and test(margin[key]))
+
     if margin.get("cnn_beats_baseline"):
-        return line + " The CNN beats the baseline."
-    worse = [key.replace("_", " ") for key, _ in MARGIN_KEYS if (margin.get(key) or 0.0) <= 0
-             and margin.get(key) is not None]
-    return line + (f" The CNN does NOT beat the baseline ({', '.join(worse)}): a classifier on per-band "
-                   f"statistics does as well or better.")
+        ties = named(lambda v: v == 0)
+        return line + " The CNN beats the baseline" + (f" (a tie on {ties})." if ties else ".")
+    if max(known) == 0 and min(known) == 0:
+        return line + (" The CNN does NOT beat the baseline: they tie, a classifier on per-band statistics "
+                       "does as well.")
+    return line + (f" The CNN does NOT beat the baseline: it is worse on {named(lambda v: v < 0)} than a "
+                   f"classifier on per-band statistics.")

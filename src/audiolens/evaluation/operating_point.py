@@ -3,8 +3,9 @@
 A binary task accepts a segment (or recording) when P(positive) >= threshold. With
 ``threshold="auto"`` the threshold is picked on validation scores, never on the test set:
 
-- ``target_far=None``: at the equal error rate (:func:`~audiolens.evaluation.metrics.eer`'s
-  crossing, where FAR = FRR);
+- ``target_far=None``: at the equal error rate (:func:`eer_threshold`): where FAR = FRR; when
+  a whole range of thresholds gives FAR = FRR (always so on separable scores, where both are 0)
+  its middle, not an edge that the test set's first unlucky score falls across;
 - ``target_far=f``: the lowest validation score threshold whose FAR does not exceed ``f``
   (so the FRR is as small as that FAR allows).
 """
@@ -17,7 +18,7 @@ import numpy as np
 from audiolens.errors import ParameterError
 from audiolens.evaluation.metrics import eer, far_frr
 
-__all__ = ["OperatingPointSettings", "threshold_at_far", "pick_threshold", "DEFAULT_THRESHOLD"]
+__all__ = ["OperatingPointSettings", "eer_threshold", "threshold_at_far", "pick_threshold", "DEFAULT_THRESHOLD"]
 
 # used only when "auto" cannot pick (no validation split holding both classes): P >= 0.5, i.e. argmax
 DEFAULT_THRESHOLD = 0.5
@@ -37,6 +38,31 @@ class OperatingPointSettings:
 
     threshold: float | str
     target_far: float | None
+
+
+def eer_threshold(scores, is_positive) -> tuple[float, float]:
+    """The equal error rate and the threshold at it (accept when ``score >= threshold``).
+
+    FAR and FRR only change at score values, so FAR = FRR either holds on a range of
+    thresholds, of which the middle is returned, or nowhere exactly, and the threshold is
+    :func:`~audiolens.evaluation.metrics.eer`'s interpolated crossing.
+
+    Returns
+    -------
+    eer : float
+    threshold : float
+    """
+    scores = np.asarray(scores, dtype=float)
+    pos = np.asarray(is_positive, dtype=bool)
+    e, t = eer(scores, pos)
+    u = np.unique(scores)  # threshold u[i] stands for every t in (u[i-1], u[i]]
+    far = np.array([(scores[~pos] >= x).mean() for x in u])
+    frr = np.array([(scores[pos] < x).mean() for x in u])
+    equal = np.flatnonzero(far == frr)
+    if len(equal) == 0 or equal[0] == 0:
+        return e, t
+    lo, hi = u[equal[0] - 1], u[equal[-1]]  # FAR = FRR for every t in (lo, hi]
+    return float(far[equal[0]]), float((lo + hi) / 2)
 
 
 def threshold_at_far(scores, is_positive, target_far: float) -> float:
@@ -88,7 +114,7 @@ def pick_threshold(settings: OperatingPointSettings, val_scores=None, val_is_pos
                    description=f"threshold {DEFAULT_THRESHOLD:g}: no validation split with both classes "
                                f"to pick one on")
     elif settings.target_far is None:
-        e, t = eer(val_scores, val_is_positive)
+        e, t = eer_threshold(val_scores, val_is_positive)
         out.update(threshold=float(t), method="eer", chosen_on="validation",
                    description=f"threshold {t:.4g} at the validation EER ({100 * e:.1f} %)")
     else:
