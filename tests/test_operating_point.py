@@ -80,3 +80,24 @@ def test_evaluate_writes_the_validation_threshold(tmp_path, monkeypatch):
     assert m["binary"]["threshold"] == pytest.approx(want)
     assert (m["binary"]["far"], m["binary"]["frr"]) == far_frr(p1[test], y[test] == 1, want)
     assert m["operating_point"]["description"].startswith("threshold")
+
+
+def test_cv_folds_pick_their_threshold_on_their_own_validation(tmp_path, monkeypatch):
+    from audiolens.evaluation import stage
+    from audiolens.tfdata import open_features
+
+    idx = make_index(n_classes=2, recordings_per_class=6, segments_per_recording=1, augmented_per_recording=0)
+    store = open_features(write_features(tmp_path / "f", idx, class_names=["rejected", "allowed"]))
+    y = idx["label_index"].to_numpy()
+    p1 = np.where(y == 1, 0.6, 0.2) + np.linspace(0, 0.1, len(y))
+    monkeypatch.setattr(stage, "predict_store",
+                        lambda model, store, pos, batch_size: np.c_[1 - p1, p1][np.asarray(pos)])
+    both = lambda a, b: np.r_[a, b]  # noqa: E731  (one recording of each class)
+    folds = [(None, both(0, 6), both(1, 7)), (None, both(1, 7), both(2, 8)), (None, both(2, 8), both(0, 6))]
+    eer_op = OperatingPointSettings(threshold="auto", target_far=None)
+    s = stage.cv_summary(folds, store=store, settings=eer_op, names=["1", "2", "10"])
+    assert [f["fold"] for f in s["folds"]] == ["1", "2", "10"]
+    for f, (_, _, val) in zip(s["folds"], folds):
+        assert f["threshold"] == pytest.approx(pick_threshold(eer_op, p1[val], y[val] == 1)["threshold"])
+    assert s["threshold_mean"] == pytest.approx(np.mean([f["threshold"] for f in s["folds"]]))
+    assert {"far_mean", "frr_mean", "recording_accuracy_mean", "eer_mean"} <= set(s)
