@@ -1,4 +1,7 @@
-"""Stage split: features index -> data/processed/split/split.csv (+ counts.csv), leakage-safe."""
+"""Stage split: features index -> data/processed/split/split.csv (+ counts.csv), leakage-safe.
+
+With ``data.fold`` set, ``method: cv`` uses the predefined folds (each the test set once).
+"""
 import sys
 
 from audiolens.config import save_resolved
@@ -18,7 +21,8 @@ def main() -> None:
         with timed(log, "split"):
             table = make_split(store.index, method=s.method, group_by=s.group_by, train=s.train, val=s.val,
                                test=s.test, test_fold=s.test_fold, val_fold=s.val_fold,
-                               cv_folds=s.cv_folds, seed=s.seed, class_names=store.class_names)
+                               cv_folds=s.cv_folds, seed=s.seed, predefined_folds=params.data.fold is not None,
+                               class_names=store.class_names)
     except SplitError as exc:
         sys.exit(f"[split] {exc}")
     counts = split_counts(table, store.class_names)

@@ -11,7 +11,9 @@ from sklearn import metrics as skm
 from _learn_fixtures import make_index, write_features
 from audiolens.evaluation.metrics import (aggregate_recordings, classification_metrics, eer, far_frr, roc_auc,
                                           roc_points)
-from audiolens.evaluation.stage import binary_metrics, cv_summary, run
+from audiolens.evaluation.stage import EvaluateSettings, binary_metrics, cv_summary, run
+
+FIXED_HALF = EvaluateSettings(threshold=0.5, target_far=None, gallery_size=5, seed=0)
 
 
 def _fixed(k, n=60, seed=0):
@@ -116,7 +118,7 @@ def test_evaluate_split_outputs(tmp_path):
     p[[0, 5, 13]] = p[[0, 5, 13]][:, ::-1]  # three wrong, confident
     out = tmp_path / "eval"
     m = run(model=_FixedModel(p), store=store, positions=pos, class_names=["rejected", "allowed"],
-                       out_dir=out, threshold=0.5, gallery_size=5, seed=0,
+                       out_dir=out, settings=FIXED_HALF,
                        history={"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}, best_epoch=2)
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk["accuracy"] == pytest.approx(1 - 3 / len(idx)) == pytest.approx(m["accuracy"])

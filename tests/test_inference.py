@@ -93,3 +93,29 @@ def test_decision_multiclass_and_single_model_fallback():
     r = recording_decision(probs, score="mutual_info", threshold=0.1, class_names=names, positive_index=None)
     assert r["decision"] == "dog" and r["uncertainty"]["score"] == "max_prob"
     assert r["probabilities"]["dog"] == pytest.approx(0.7)
+
+
+def test_accept_threshold_gates_on_the_positive_probability():
+    """accept when P(positive) >= the operating threshold, whatever the most probable class."""
+    names = ["rejected", "allowed"]
+    p_pos = np.tile([[0.65, 0.35]], (1, 2, 1))  # mean P(allowed) = 0.35
+    kw = dict(score="max_prob", threshold=0.0, class_names=names, positive_index=1)
+    assert recording_decision(p_pos, **kw)["decision"] == "reject"  # argmax without a threshold
+    r = recording_decision(p_pos, accept_threshold=0.3, **kw)
+    assert r["decision"] == "accept" and r["label"] == "allowed"
+    assert recording_decision(p_pos, accept_threshold=0.35, **kw)["decision"] == "accept"  # >= is accept
+    r = recording_decision(p_pos[..., ::-1], accept_threshold=0.7, **kw)  # P(allowed) = 0.65 < 0.7
+    assert r["decision"] == "reject" and r["label"] == "rejected"
+
+
+def test_cli_reads_the_operating_point(tmp_path):
+    from audiolens.cli import _accept_threshold, build_parser
+
+    op = tmp_path / "threshold.json"
+    op.write_text('{"threshold": 0.27, "method": "eer"}')
+    args = build_parser().parse_args(["predict", "x.wav", "--operating-point", str(op)])
+    assert _accept_threshold(args) == (0.27, str(op))
+    args = build_parser().parse_args(["predict", "x.wav", "--operating-point", str(op), "--accept-threshold", "0.8"])
+    assert _accept_threshold(args) == (0.8, "--accept-threshold")
+    args = build_parser().parse_args(["predict", "x.wav", "--operating-point", str(tmp_path / "none.json")])
+    assert _accept_threshold(args) == (None, "most probable class")

@@ -132,7 +132,8 @@ def test_key_outputs_of_every_stage(project):
                 "data/processed/features/index.csv", "data/processed/features/meta.json",
                 "data/processed/split/split.csv", "data/processed/split/counts.csv",
                 "reports/eda/class_summary.json", "models/model.keras", "models/weights/initial.weights.h5",
-                "models/resolved_params.yaml", "reports/eval/predictions.csv",
+                "models/resolved_params.yaml", "reports/eval/predictions.csv", "reports/eval/threshold.json",
+                "reports/eval/headline.md", "reports/baseline/metrics.json", "reports/baseline/predictions.csv",
                 "reports/uncertainty/abstain.json", "reports/interpret/retrieval.json",
                 "reports/paramspace/robustness.json", "reports/attribution/metrics.json",
                 "reports/report.html", "reports/summary.md", "reports/headline.json"]:
@@ -149,6 +150,18 @@ def test_key_outputs_of_every_stage(project):
     assert head["accuracy"] == metrics["accuracy"] and head["n"] == metrics["n"]
     assert head["eer"] == metrics["binary"]["eer"]  # the demo gate is binary
     assert head["ece"] == json.loads((d / "reports/uncertainty/metrics.json").read_text())["single"]["ece"]
+    # the CNN's margin over the best baseline, on the same test segments
+    base = json.loads((d / "reports/baseline/metrics.json").read_text())
+    margin = metrics["baseline_margin"]
+    assert margin["baseline"] == base["best"] and base["selected_on"] == "val"
+    assert margin["accuracy"] == pytest.approx(metrics["accuracy"] - base["accuracy"])
+    assert margin["recording_accuracy"] == pytest.approx(
+        metrics["recording"]["mean_prob"]["accuracy"] - base["recording"]["mean_prob"]["accuracy"])
+    # the operating threshold was picked on validation and is the one the test FAR/FRR use
+    op = json.loads((d / "reports/eval/threshold.json").read_text())
+    assert op["chosen_on"] == "validation" and op["method"] == "eer"
+    assert metrics["binary"]["threshold"] == op["threshold"]
+    assert (d / "reports/eval/headline.md").read_text().strip() in (d / "reports/summary.md").read_text()
 
 
 def test_report_renders_without_broken_references(project):
@@ -157,7 +170,7 @@ def test_report_renders_without_broken_references(project):
     problems, _ = check_report(project["dir"] / "reports/report.html")
     assert problems == []
     html = (project["dir"] / "reports/report.html").read_text()
-    for section in ["eda", "eval", "uncertainty", "interpret", "attribution", "paramspace"]:
+    for section in ["eda", "baseline", "eval", "uncertainty", "interpret", "attribution", "paramspace"]:
         assert f'id="{section}"' in html or f"id='{section}'" in html, section
 
 
@@ -195,6 +208,8 @@ def test_predict_scores_recordings_exactly_like_the_pipeline(project):
     out = json.loads(res.stdout)
     assert out["class_names"] == ["rejected", "allowed"]
     assert out["gate"] == {"method": "single", "score": "max_prob", "threshold": 0.0}
+    t = json.loads((d / "reports/eval/threshold.json").read_text())["threshold"]  # picked on validation
+    assert out["accept"] == {"threshold": t, "source": "reports/eval/threshold.json"}
     for g, r in zip(picks, out["results"]):
         for key, typ in PREDICT_RESULT_KEYS.items():
             assert isinstance(r[key], typ), (key, r)
@@ -208,8 +223,8 @@ def test_predict_scores_recordings_exactly_like_the_pipeline(project):
         p_allowed = seg.prob_allowed.mean()
         assert r["probabilities"]["allowed"] == pytest.approx(p_allowed, abs=1e-4)
         assert r["confidence"] == pytest.approx(max(p_allowed, 1 - p_allowed), abs=1e-4)
-        if abs(p_allowed - 0.5) > 1e-3:  # a tie is decided by float round-off: skip only that
-            assert r["decision"] == ("accept" if p_allowed > 0.5 else "reject")
+        if abs(p_allowed - t) > 1e-3:  # a tie is decided by float round-off: skip only that
+            assert r["decision"] == ("accept" if p_allowed >= t else "reject")
     # the abstention threshold is applied to the same confidence: above it, every answer abstains
     res = predict(project, *files, "--json", "--method", "single", "--threshold", "1.01")
     assert [r["decision"] for r in json.loads(res.stdout)["results"]] == ["abstain", "abstain"]

@@ -103,6 +103,16 @@ def test_summary_md_has_headline_tables(reports, tmp_path):
     assert "_attribution/metrics.json: unreadable JSON_" in md
 
 
+def test_baseline_headline_heads_the_report_and_summary(reports, tmp_path):
+    line = "CNN test accuracy 70.0 % vs best baseline (knn1) 80.0 %. The CNN does NOT beat the baseline."
+    (reports / "eval/headline.md").write_text(line + "\n")
+    build_report(reports_dir=reports, project_root=tmp_path, params_path=None)
+    md = (reports / "summary.md").read_text()
+    assert md.splitlines()[2] == f"**{line}**"  # right under the title
+    html = (reports / "report.html").read_text()
+    assert html.index("does NOT beat the baseline") < html.index("<nav>")  # in the header
+
+
 def test_report_is_deterministic(reports, tmp_path):
     build_report(reports_dir=reports, project_root=tmp_path)
     first = (reports / "report.html").read_bytes()

@@ -180,3 +180,78 @@ def test_cv_folds_yields_the_arrangements_after_the_first():
         assert arr["split"].tolist() == expected.tolist()
         assert arr.drop(columns="split").equals(table.drop(columns="split"))
     assert list(cv_folds(table, 1)) == [] and list(cv_folds(table, 0)) == []
+
+
+def _fold_index(folds=("1", "2", "10"), per_fold=2, n_classes=2):
+    """Recordings with predefined folds (UrbanSound-like names): ``per_fold`` recordings per class and fold."""
+    idx = make_index(n_classes=n_classes, recordings_per_class=per_fold * len(folds), segments_per_recording=2)
+    r = idx["source_id"].str.extract(r"_r(\d+)$")[0].astype(int)
+    idx["fold"] = [folds[i % len(folds)] for i in r]
+    return idx
+
+
+def test_cv_on_predefined_folds_tests_every_recording_once_in_its_own_fold():
+    from audiolens.split import cv_fold_names, cv_folds
+
+    idx = _fold_index()
+    table = make_split(idx, method="cv", cv_folds=3, predefined_folds=True)
+    names = cv_fold_names(table, 3)
+    assert names == ["1", "2", "10"]  # natural order: 10 after 2
+    orig = ~idx["augmented"].to_numpy(bool)
+    tested = []
+    for i, arr in [(0, table), *cv_folds(table, 3)]:
+        test = arr["split"].to_numpy() == "test"
+        val = arr["split"].to_numpy() == "val"
+        assert set(idx.loc[test, "fold"]) == {names[i]}  # the test set is exactly fold i ...
+        assert (test == (orig & (idx["fold"] == names[i]).to_numpy())).all()
+        assert set(idx.loc[val, "fold"]) == {names[(i + 1) % 3]}  # ... and the next fold validates
+        check_split(arr)
+        tested.extend(idx.loc[test, "recording_id"])
+    originals = idx.loc[orig, "recording_id"]
+    assert sorted(set(tested)) == sorted(set(originals))  # every recording tested ...
+    assert len(tested) == orig.sum()  # ... exactly once (each of its segments once)
+
+
+def test_predefined_cv_needs_cv_folds_equal_to_the_folds():
+    idx = _fold_index()
+    with pytest.raises(SplitError, match=r"cv_folds = 4 but the data has 3 predefined folds \(1, 2, 10\)"):
+        make_split(idx, method="cv", cv_folds=4, predefined_folds=True)
+    idx.loc[0, "fold"] = ""
+    with pytest.raises(SplitError, match="no fold"):
+        make_split(idx, method="cv", cv_folds=3, predefined_folds=True)
+    # without predefined folds the same table gets drawn, group-stratified folds
+    out = make_split(_fold_index(), method="cv", cv_folds=4)
+    assert sorted(out["cv_fold"].unique()) == [0, 1, 2, 3] and "cv_fold_name" not in out
+
+
+def test_integer_fold_values_are_accepted():
+    from audiolens.config import parse_params
+
+    idx = _fold_index()
+    p = parse_params({"split": {"method": "folds", "test_fold": 2, "val_fold": 10}})
+    assert p.split.test_fold == "2" and p.split.val_fold == "10"
+    out = make_split(idx, method="folds", test_fold=p.split.test_fold, val_fold=p.split.val_fold)
+    assert set(idx.loc[out["split"] == "test", "fold"]) == {"2"}
+    assert make_split(idx, method="folds", test_fold=2)["split"].equals(
+        make_split(idx, method="folds", test_fold="2")["split"])
+
+
+def test_split_stage_uses_predefined_folds_with_data_fold(tmp_path):
+    """`-S split.method=cv -S split.cv_folds=3` with data.fold set: the stage writes the predefined folds."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from _learn_fixtures import write_features
+
+    repo = Path(__file__).resolve().parents[1]
+    write_features(tmp_path / "data" / "processed" / "features", _fold_index())
+    (tmp_path / "params.yaml").write_text("data:\n  layout: csv\n  manifest: m.csv\n  label: label\n  positive: null\n"
+                                          "  class_names: null\n  speaker: null\n  fold: fold\n"
+                                          "split:\n  method: cv\n  cv_folds: 3\n")
+    res = subprocess.run([sys.executable, str(repo / "stages" / "split.py")], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = pd.read_csv(tmp_path / "data" / "processed" / "split" / "split.csv", dtype={"cv_fold_name": str})
+    assert set(out["cv_fold_name"]) == {"1", "2", "10"}
+    assert set(out.loc[out["split"] == "test", "cv_fold_name"]) == {"1"}

@@ -29,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["single", "mc_dropout", "ensemble"], default=None,
                    help="override the uncertainty method of --gate")
     p.add_argument("--threshold", type=float, default=None, help="override the abstention threshold")
+    p.add_argument("--operating-point", type=Path, default=Path("reports/eval/threshold.json"),
+                   help="binary accept threshold picked by the evaluate stage (accept when P(positive) >= it)")
+    p.add_argument("--accept-threshold", type=float, default=None,
+                   help="override the binary accept threshold of --operating-point")
     p.add_argument("--min-seconds", type=float, default=0.25, help="minimum sound after cleaning (s)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     p.add_argument("--explain", type=Path, default=None, metavar="DIR",
@@ -46,6 +50,17 @@ def _gate_config(args, params) -> dict:
     if args.threshold is not None:
         cfg["threshold"] = args.threshold
     return cfg
+
+
+def _accept_threshold(args) -> tuple[float | None, str]:
+    """The binary accept threshold and where it came from (None: the most probable class decides)."""
+    if args.accept_threshold is not None:
+        return float(args.accept_threshold), "--accept-threshold"
+    if args.operating_point.is_file():
+        t = json.loads(args.operating_point.read_text()).get("threshold")
+        if t is not None:
+            return float(t), str(args.operating_point)
+    return None, "most probable class"
 
 
 def _load(args):
@@ -132,6 +147,7 @@ def predict(args) -> int:
     from audiolens.inference import PredictError, prepare_recording, recording_decision
 
     params, models, class_names, positive, cfg = _load(args)
+    accept_t, accept_src = _accept_threshold(args) if positive is not None else (None, "not a binary gate")
     results, status = [], 0
     for path in args.files:
         try:
@@ -143,7 +159,8 @@ def predict(args) -> int:
         pred = _score(prep, models, cfg)
         r = {"file": str(path), "method": cfg["method"],
              **recording_decision(pred.samples, score=cfg["score"], threshold=cfg["threshold"],
-                                  class_names=class_names, positive_index=positive),
+                                  class_names=class_names, positive_index=positive,
+                                  accept_threshold=accept_t),
              "n_segments": int(prep.x.shape[0]), "duration_s": prep.info["duration_in_s"],
              "sound_s": prep.info["duration_out_s"],
              "segments": [{"start_s": float(s), "label": class_names[int(np.argmax(p))],
@@ -154,7 +171,8 @@ def predict(args) -> int:
         results.append(r)
     if args.json:
         print(json.dumps({"results": results, "class_names": class_names, "gate": {
-            k: cfg[k] for k in ("method", "score", "threshold")}}, indent=2))
+            k: cfg[k] for k in ("method", "score", "threshold")},
+            "accept": {"threshold": accept_t, "source": accept_src}}, indent=2))
     else:
         print("\n".join(_text(r) for r in results))
     return status

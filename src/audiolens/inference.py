@@ -129,7 +129,8 @@ def prepare_recording(path: str | Path, *, params: Params, min_seconds: float = 
 
 
 def recording_decision(samples: np.ndarray, *, score: str, threshold: float,
-                       class_names: list[str], positive_index: int | None) -> dict:
+                       class_names: list[str], positive_index: int | None,
+                       accept_threshold: float | None = None) -> dict:
     """Aggregate segment samples into one decision.
 
     Parameters
@@ -142,6 +143,9 @@ def recording_decision(samples: np.ndarray, *, score: str, threshold: float,
     class_names : list of str
     positive_index : int or None
         For a binary gate, the class that means "accept".
+    accept_threshold : float, optional
+        Binary gate: accept (label = the positive class) when the recording's mean
+        P(positive) >= this; None: the most probable class decides.
 
     Returns
     -------
@@ -158,6 +162,8 @@ def recording_decision(samples: np.ndarray, *, score: str, threshold: float,
         score = "max_prob"
     accepted = bool(accept_mask(score, scores, threshold)[0])
     pred = int(rec.predicted[0])
+    if positive_index is not None and accept_threshold is not None and len(class_names) == 2:
+        pred = positive_index if rec.mean[0][positive_index] >= accept_threshold else 1 - positive_index
     if not accepted:
         decision = "abstain"
     elif positive_index is not None:

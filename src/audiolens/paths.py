@@ -49,6 +49,8 @@ AUGMENT_REPORT = REPORTS / "augment"
 EDA_REPORT = REPORTS / "eda"
 TRAIN_REPORT = REPORTS / "train"
 EVAL_REPORT = REPORTS / "eval"
+BASELINE_REPORT = REPORTS / "baseline"
+BASELINE_METRICS = BASELINE_REPORT / "metrics.json"
 UNCERTAINTY_REPORT = REPORTS / "uncertainty"
 INTERPRET_REPORT = REPORTS / "interpret"
 PARAMSPACE_REPORT = REPORTS / "paramspace"
@@ -82,13 +84,15 @@ STAGES: Mapping[str, StagePaths] = MappingProxyType({
     "eda": StagePaths(deps=(INGEST, CLEAN, SEGMENTS, AUGMENTED, FEATURES), outs=(EDA_REPORT,)),
     "train": StagePaths(deps=(FEATURES, SPLIT),
                         outs=(MODEL, WEIGHTS, CV_MODELS, TRAIN_META, MODEL_PARAMS, TRAIN_REPORT)),
-    "evaluate": StagePaths(deps=(MODEL, TRAIN_META, CV_MODELS, FEATURES, SPLIT), outs=(EVAL_REPORT,)),
+    "baseline": StagePaths(deps=(FEATURES, SPLIT), outs=(BASELINE_REPORT,)),
+    "evaluate": StagePaths(deps=(MODEL, TRAIN_META, CV_MODELS, FEATURES, SPLIT, BASELINE_METRICS),
+                           outs=(EVAL_REPORT,)),
     "train_member": StagePaths(deps=(FEATURES, SPLIT), outs=(ENSEMBLE,)),
     "uncertainty": StagePaths(deps=(MODEL, ENSEMBLE, FEATURES, SPLIT), outs=(UNCERTAINTY_REPORT,)),
     "attribution": StagePaths(deps=(MODEL, FEATURES, SPLIT, CLEAN), outs=(ATTRIBUTION_REPORT,)),
     "interpret": StagePaths(deps=(MODEL, FEATURES, SPLIT), outs=(INTERPRET_REPORT,)),
     "paramspace": StagePaths(deps=(MODEL, WEIGHTS, FEATURES, SPLIT), outs=(PARAMSPACE_REPORT,)),
-    "report": StagePaths(deps=(INGEST_REPORT, CLEAN_REPORT, EDA_REPORT, TRAIN_REPORT, EVAL_REPORT,
+    "report": StagePaths(deps=(INGEST_REPORT, CLEAN_REPORT, EDA_REPORT, TRAIN_REPORT, BASELINE_REPORT, EVAL_REPORT,
                                UNCERTAINTY_REPORT, INTERPRET_REPORT, PARAMSPACE_REPORT, ATTRIBUTION_REPORT),
                          outs=(REPORT_HTML, REPORT_ASSETS, REPORT_SUMMARY, HEADLINE)),
 })

@@ -8,8 +8,11 @@ are kept only when that group is in train; otherwise they are marked ``unused``.
 
 Methods: ``ratio`` (train/val/test fractions), ``folds`` (predefined ``fold`` column:
 ``test_fold`` is test, ``val_fold`` validation or carved from the rest), ``cv``
-(``k`` group-stratified folds; arrangement ``i`` has fold ``i`` as test and fold
-``i+1 mod k`` as validation; the ``split`` column holds arrangement 0).
+(``k`` folds; arrangement ``i`` has fold ``i`` as test and fold ``i+1 mod k`` as
+validation; the ``split`` column holds arrangement 0). The ``cv`` folds are drawn
+group-stratified, or, with ``predefined_folds``, they are the data's own ``fold`` values
+(each predefined fold is the test set once, in natural order: ``1, 2, 10``; ``k`` must
+equal their number).
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-__all__ = ["SplitError", "SPLITS", "make_split", "cv_arrangement", "cv_folds", "split_positions", "split_counts",
-           "check_split"]
+__all__ = ["SplitError", "SPLITS", "make_split", "cv_arrangement", "cv_folds", "cv_fold_names", "split_positions",
+           "split_counts", "check_split", "fold_order"]
 
 SPLITS = ("train", "val", "test")
 UNUSED = "unused"
@@ -127,6 +130,21 @@ def cv_folds(split: pd.DataFrame, k: int) -> Iterator[tuple[int, pd.DataFrame]]:
         yield fold, split.assign(split=cv_arrangement(split["cv_fold"], split["augmented"], fold=fold, k=k))
 
 
+def cv_fold_names(split: pd.DataFrame, k: int) -> list[str]:
+    """Names of CV folds ``0..k-1``: the predefined fold values (``cv_fold_name``) or ``"0".."k-1"``."""
+    if "cv_fold_name" in split.columns and "cv_fold" in split.columns:
+        names = split.drop_duplicates("cv_fold").set_index("cv_fold")["cv_fold_name"].astype(str)
+        return [names.get(i, str(i)) for i in range(k)]
+    return [str(i) for i in range(k)]
+
+
+def fold_order(values) -> list[str]:
+    """Distinct fold values in natural order (``1, 2, 10``; numbers before other names)."""
+    def key(v: str):
+        return (0, int(v), v) if v.lstrip("-").isdigit() else (1, 0, v)
+    return sorted({str(v) for v in values}, key=key)
+
+
 def split_positions(store_index: pd.DataFrame, split: pd.DataFrame, name: str) -> np.ndarray:
     """Row positions in the features index whose ``split`` equals ``name``."""
     if not {"segment_id", "split"} <= set(split.columns):
@@ -141,8 +159,9 @@ def split_positions(store_index: pd.DataFrame, split: pd.DataFrame, name: str) -
 
 def make_split(segments: pd.DataFrame, *, method: str = "ratio", group_by: str = "recording",
                train: float = 0.7, val: float = 0.15, test: float = 0.15,
-               test_fold: str | None = None, val_fold: str | None = None, cv_folds: int = 0,
-               seed: int = 0, class_names: list[str] | None = None) -> pd.DataFrame:
+               test_fold: str | int | None = None, val_fold: str | int | None = None, cv_folds: int = 0,
+               seed: int = 0, predefined_folds: bool = False, class_names: list[str] | None = None
+               ) -> pd.DataFrame:
     """Assign every segment to ``train``/``val``/``test`` (or ``unused``).
 
     Parameters
@@ -151,15 +170,20 @@ def make_split(segments: pd.DataFrame, *, method: str = "ratio", group_by: str =
         Features ``index.csv`` / ``segments.csv`` rows: ``segment_id``, ``label_index``,
         ``augmented``, ``group`` (and ``speaker``, ``fold`` when used).
     method, group_by, train, val, test, test_fold, val_fold, cv_folds, seed
-        The ``split`` params.
+        The ``split`` params (fold values as str or int: ``1`` and ``"1"`` are the same fold).
+    predefined_folds : bool
+        ``method="cv"`` only: the folds are the data's ``fold`` column (each one the test set
+        once, the next in natural order validation) instead of drawn group-stratified folds;
+        ``cv_folds`` must equal the number of distinct folds.
     class_names : list of str, optional
         For error messages.
 
     Returns
     -------
     DataFrame
-        ``segment_id, split, group_key, label_index, augmented`` (+ ``cv_fold`` for ``cv``),
-        in the input order.
+        ``segment_id, split, group_key, label_index, augmented`` (+ ``cv_fold`` for ``cv``,
+        and ``cv_fold_name``, the predefined fold value, with ``predefined_folds``), in the
+        input order.
 
     Raises
     ------
@@ -188,8 +212,12 @@ def make_split(segments: pd.DataFrame, *, method: str = "ratio", group_by: str =
     elif method == "cv":
         if cv_folds < 3:
             raise SplitError(f"split.cv_folds must be >= 3 for method 'cv' (got {cv_folds})")
-        assign = _allocate(groups, {i: 1.0 / cv_folds for i in range(cv_folds)}, seed=seed)
-        fold = keys.map(assign).astype(int)
+        if predefined_folds:
+            fold, names = _predefined_cv_folds(seg, keys, cv_folds)
+            extra["cv_fold_name"] = np.asarray(names, dtype=object)[fold.to_numpy()]
+        else:
+            assign = _allocate(groups, {i: 1.0 / cv_folds for i in range(cv_folds)}, seed=seed)
+            fold = keys.map(assign).astype(int)
         _require_classes(seg, fold.astype(str), [str(i) for i in range(cv_folds)], group_by, keys,
                          class_names)
         extra["cv_fold"] = fold.to_numpy()
@@ -206,21 +234,41 @@ def make_split(segments: pd.DataFrame, *, method: str = "ratio", group_by: str =
     return out
 
 
-def _fold_split(seg, keys, groups, *, test_fold, val_fold, train, val, seed):
+def _group_folds(seg: pd.DataFrame, keys: pd.Series, method: str) -> tuple[pd.Series, list[str]]:
+    """The predefined fold of each group (from its original segments) and the folds in natural order."""
     if "fold" not in seg.columns:
-        raise SplitError("split.method is 'folds' but the segments have no fold column (set data.fold)")
+        raise SplitError(f"split.method is {method!r} with predefined folds but the segments have no fold "
+                         f"column (set data.fold)")
     fold = seg["fold"].fillna("").astype(str)
     orig = ~seg["augmented"].to_numpy(bool)
-    available = sorted(set(fold[orig]) - {""})
-    for name, value in (("test_fold", test_fold), ("val_fold", val_fold)):
-        if value is not None and str(value) not in available:
-            raise SplitError(f"split.{name} = {value!r} is not a fold of the data (folds: {available})")
+    if method == "cv" and (fold[orig] == "").any():
+        first = seg.loc[orig & (fold == "").to_numpy(), "segment_id"].iloc[0]
+        raise SplitError(f"{int((fold[orig] == '').sum())} segment(s) have no fold (e.g. {first}); "
+                         f"every recording needs a predefined fold (data.fold)")
     per_group = pd.DataFrame({"g": keys[orig], "f": fold[orig]}).groupby("g")["f"].nunique()
     if (per_group > 1).any():
         bad = per_group[per_group > 1].index[0]
         raise SplitError(f"group {bad!r} has segments in several predefined folds; folds must not "
                          f"split a group (check data.fold / data.group)")
     gfold = pd.DataFrame({"g": keys[orig], "f": fold[orig]}).drop_duplicates("g").set_index("g")["f"]
+    return gfold, fold_order(set(gfold) - {""})
+
+
+def _predefined_cv_folds(seg, keys, k: int) -> tuple[pd.Series, list[str]]:
+    gfold, names = _group_folds(seg, keys, "cv")
+    if k != len(names):
+        raise SplitError(f"split.cv_folds = {k} but the data has {len(names)} predefined folds "
+                         f"({', '.join(names)}); with predefined folds cv_folds must equal their number "
+                         f"(set cv_folds: {len(names)})")
+    index = {name: i for i, name in enumerate(names)}
+    return keys.map(gfold).map(index).astype(int), names
+
+
+def _fold_split(seg, keys, groups, *, test_fold, val_fold, train, val, seed):
+    gfold, available = _group_folds(seg, keys, "folds")
+    for name, value in (("test_fold", test_fold), ("val_fold", val_fold)):
+        if value is not None and str(value) not in available:
+            raise SplitError(f"split.{name} = {str(value)!r} is not a fold of the data (folds: {available})")
     role = {g: ("test" if f == str(test_fold) else "val" if val_fold is not None and f == str(val_fold)
                 else "rest") for g, f in gfold.items()}
     needed = ["train", "test"]

@@ -1,9 +1,9 @@
-"""Params sections for learning: ``split``, ``model``, ``train``, ``numerics``, ``evaluate``."""
+"""Params sections for learning: ``split``, ``model``, ``train``, ``numerics``, ``evaluate``, ``baseline``."""
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from audiolens.config.base import Section
 
@@ -20,6 +20,14 @@ class SplitParams(Section):
     val_fold: str | None = None
     cv_folds: int = Field(default=0, ge=0, le=50)
     seed: int = 0
+
+    @field_validator("test_fold", "val_fold", mode="before")
+    @classmethod
+    def _fold_name(cls, v):
+        """Folds are named by the data's values: ``1`` (YAML / ``-S split.test_fold=1``) is fold ``"1"``."""
+        if isinstance(v, bool):
+            raise ValueError("a fold is a number or a name, not true/false")
+        return str(v) if isinstance(v, int) else v
 
     @model_validator(mode="after")
     def _ratios(self) -> "SplitParams":
@@ -74,8 +82,36 @@ class NumericsParams(Section):
 
 
 class EvaluateParams(Section):
-    """``evaluate``: operating threshold, aggregation and galleries."""
+    """``evaluate``: operating threshold (fixed, or picked on validation), galleries."""
 
-    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    threshold: Literal["auto"] | float = "auto"
+    target_far: float | None = Field(default=None, gt=0.0, lt=1.0)
     gallery_size: int = Field(default=25, ge=0)
     seed: int = 0
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, v):
+        if v != "auto" and not 0.0 < v < 1.0:
+            raise ValueError("must be 'auto' or a number between 0 and 1 (exclusive)")
+        return v
+
+
+class BaselineParams(Section):
+    """``baseline``: per-band statistics + logistic regression / 1-NN, the figure the CNN must beat."""
+
+    stats: list[Literal["mean", "std", "min", "max", "p10", "p50", "p90", "delta"]] = Field(
+        default_factory=lambda: ["mean", "std", "p10", "p50", "p90", "delta"], min_length=1)
+    classifiers: list[Literal["logreg", "knn1"]] = Field(default_factory=lambda: ["logreg", "knn1"],
+                                                         min_length=1)
+    logreg_c: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0], min_length=1)
+    max_iter: int = Field(default=2000, ge=10)
+    batch_size: int = Field(default=256, ge=1)
+    seed: int = 0
+
+    @field_validator("logreg_c")
+    @classmethod
+    def _positive(cls, v):
+        if any(c <= 0 for c in v):
+            raise ValueError("every C must be > 0")
+        return v

@@ -7,8 +7,8 @@ from audiolens.config.analysis import (AttributionParams, EdaParams, InterpretPa
                                        ReportParams, UncertaintyParams)
 from audiolens.config.base import Section
 from audiolens.config.data import DataParams, DemoParams
-from audiolens.config.learn import (EvaluateParams, ModelParams, NumericsParams, SplitParams,
-                                    TrainParams)
+from audiolens.config.learn import (BaselineParams, EvaluateParams, ModelParams, NumericsParams,
+                                    SplitParams, TrainParams)
 from audiolens.config.preprocess import (AudioParams, AugmentParams, CleanParams,
                                          FeaturesParams, SegmentParams)
 
@@ -28,6 +28,7 @@ class Params(Section):
     train: TrainParams = Field(default_factory=TrainParams)
     numerics: NumericsParams = Field(default_factory=NumericsParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    baseline: BaselineParams = Field(default_factory=BaselineParams)
     eda: EdaParams = Field(default_factory=EdaParams)
     uncertainty: UncertaintyParams = Field(default_factory=UncertaintyParams)
     interpret: InterpretParams = Field(default_factory=InterpretParams)

@@ -1,7 +1,15 @@
-"""The evaluate stage: predictions, metrics, dvc plot data and figures of one split (:func:`run`), CV summary."""
+"""The evaluate stage: predictions, metrics, dvc plot data and figures of one split (:func:`run`), CV summary.
+
+The binary accept threshold is fixed or picked on the validation split
+(:mod:`~audiolens.evaluation.operating_point`) and written to ``threshold.json``, which
+``audiolens predict`` uses; :func:`compare_with_baseline` adds the margin over the
+baseline stage's best classifier.
+"""
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,62 +17,70 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix
 
 from audiolens.evaluation import figures
-from audiolens.evaluation.metrics import (aggregate_recordings, class_report, classification_metrics,
-                                          eer, far_frr, roc_points)
-from audiolens.io import atomic_write_csv, atomic_write_json
+from audiolens.evaluation.margin import baseline_margin, margin_sentence
+from audiolens.evaluation.metrics import class_report, roc_points
+from audiolens.evaluation.operating_point import OperatingPointSettings, pick_threshold
+from audiolens.evaluation.scoring import (binary_metrics, fold_metrics, prediction_table, split_metrics,
+                                          summarise_folds)
+from audiolens.io import atomic_write_csv, atomic_write_json, atomic_write_text
 from audiolens.models.predict import predict_store
 from audiolens.tfdata import FeatureStore
 
-__all__ = ["prediction_table", "binary_metrics", "run", "cv_summary"]
+__all__ = ["EvaluateSettings", "prediction_table", "binary_metrics", "run", "cv_summary",
+           "compare_with_baseline"]
 
 LOG = logging.getLogger("audiolens.evaluation")
 
 
-def prediction_table(rows: pd.DataFrame, probs: np.ndarray, class_names: list[str]) -> pd.DataFrame:
-    """``segment_id, recording_id, true, pred, true_index, pred_index, prob_<class>..., confidence, correct``."""
-    true = rows["label_index"].to_numpy(int)
-    pred = probs.argmax(axis=1)
-    names = np.asarray(class_names, dtype=object)
-    out = pd.DataFrame({"segment_id": rows["segment_id"].to_numpy(),
-                        "recording_id": rows.get("recording_id", rows["segment_id"]).to_numpy(),
-                        "true": names[true], "pred": names[pred], "true_index": true, "pred_index": pred})
-    for c, name in enumerate(class_names):
-        out[f"prob_{name}"] = probs[:, c]
-    out["confidence"] = probs.max(axis=1)
-    out["correct"] = true == pred
-    return out
+@dataclass(frozen=True, kw_only=True)
+class EvaluateSettings:
+    """What the evaluate stage does besides scoring.
+
+    Attributes
+    ----------
+    threshold : float or "auto"
+        Binary accept threshold on P(positive), or ``"auto"``: picked on validation.
+    target_far : float or None
+        With ``"auto"``: operate at this validation FAR (None: at the validation EER).
+    gallery_size : int
+        Spectrograms per gallery figure (lowest confidence, random); 0: none.
+    seed : int
+        Seed of the random gallery and the confidence-strip jitter.
+    """
+
+    threshold: float | str
+    target_far: float | None
+    gallery_size: int
+    seed: int
+
+    @property
+    def operating_point(self) -> OperatingPointSettings:
+        return OperatingPointSettings(threshold=self.threshold, target_far=self.target_far)
 
 
-def binary_metrics(scores, is_positive, *, threshold: float) -> dict:
-    """EER (+ threshold) and FAR/FRR at the operating ``threshold`` for positive-class scores."""
-    e, t = eer(scores, is_positive)
-    far, frr = far_frr(scores, is_positive, threshold)
-    return {"eer": e, "eer_threshold": t, "threshold": threshold, "far": far, "frr": frr}
-
-
-def _recording_level(pred: pd.DataFrame, probs: np.ndarray, class_names, threshold):
-    truth = pred.groupby("recording_id")["true_index"].agg(lambda s: int(s.mode().iloc[0]))
-    out, tables = {}, []
-    for method in ("mean_prob", "majority_vote"):
-        ids, rp, rpred = aggregate_recordings(pred["recording_id"], probs, method=method)
-        y = truth.loc[ids].to_numpy(int)
-        m = classification_metrics(y, rp, y_pred=rpred)
-        if len(class_names) == 2 and method == "mean_prob" and len(np.unique(y)) == 2:
-            m["binary"] = binary_metrics(rp[:, 1], y == 1, threshold=threshold)
-        out[method] = m
-        tables.append(pd.DataFrame({"recording_id": ids, "method": method,
-                                    "true": np.asarray(class_names)[y],
-                                    "pred": np.asarray(class_names)[rpred], "score": rp.max(axis=1)}))
-    return out, pd.concat(tables, ignore_index=True)
+def _operating_point(model, store, val_positions, settings: OperatingPointSettings, k: int,
+                     batch_size: int) -> dict:
+    if k != 2:
+        return {"threshold": None, "method": "none", "chosen_on": None, "target_far": None,
+                "description": "not a binary task: decisions by the most probable class"}
+    val_positions = np.asarray([] if val_positions is None else val_positions, dtype=int)
+    scores = labels = None
+    if len(val_positions):
+        scores = predict_store(model, store, val_positions, batch_size=batch_size).astype(np.float64)[:, 1]
+        labels = store.index["label_index"].to_numpy(int)[val_positions] == 1
+    return pick_threshold(settings, scores, labels)
 
 
 def run(*, model, store: FeatureStore, positions, class_names: list[str], out_dir: str | Path,
-        threshold: float = 0.5, gallery_size: int = 25, seed: int = 0,
-        history: dict | None = None, best_epoch: int | None = None,
-        batch_size: int = 64) -> dict:
-    """Predict ``positions`` and write every evaluation output into ``out_dir``.
+        settings: EvaluateSettings, val_positions=None, history: dict | None = None,
+        best_epoch: int | None = None, batch_size: int = 64) -> dict:
+    """Predict ``positions`` (the test split) and write every evaluation output into ``out_dir``.
 
-    Writes ``metrics.json``, ``class_report.json``, ``predictions.csv``, ``misclassified.csv``,
+    For a binary task the accept threshold comes from ``settings`` (fixed, or picked on
+    ``val_positions``) and is written to ``threshold.json``; ``metrics.json`` reports FAR/FRR
+    at it under ``binary`` and how it was chosen under ``operating_point``.
+
+    Writes ``metrics.json``, ``threshold.json``, ``class_report.json``, ``predictions.csv``, ``misclassified.csv``,
     ``recordings.csv``, dvc plot data ``plots/confusion.csv`` (actual, predicted) and
     ``plots/roc.csv`` (fpr, tpr, threshold), and figures ``confusion.png``, ``roc.png``,
     ``confidence_strip.png``, ``gallery_low_confidence.png``, ``gallery_random.png``,
@@ -81,20 +97,19 @@ def run(*, model, store: FeatureStore, positions, class_names: list[str], out_di
         raise ValueError("evaluation split is empty")
     rows = store.index.iloc[positions].reset_index(drop=True)
     probs = predict_store(model, store, positions, batch_size=batch_size).astype(np.float64)
-    pred = prediction_table(rows, probs, class_names)
-    y, yp = pred["true_index"].to_numpy(), pred["pred_index"].to_numpy()
     k = len(class_names)
-
-    metrics = classification_metrics(y, probs)
-    rec_metrics, rec_table = _recording_level(pred, probs, class_names, threshold)
-    metrics["recording"] = rec_metrics
-    if k == 2 and len(np.unique(y)) == 2:
-        metrics["binary"] = binary_metrics(probs[:, 1], y == 1, threshold=threshold)
-        metrics["binary"]["positive_class"] = class_names[1]
+    op = _operating_point(model, store, val_positions, settings.operating_point, k, batch_size)
+    threshold = op["threshold"] if op["threshold"] is not None else 0.5
+    metrics, pred, rec_table = split_metrics(rows, probs, class_names, threshold=threshold)
+    y, yp = pred["true_index"].to_numpy(), pred["pred_index"].to_numpy()
+    rec_metrics = metrics["recording"]
+    if k == 2:
+        metrics["operating_point"] = op
     cm = confusion_matrix(y, yp, labels=list(range(k)))
     metrics["confusion_matrix"] = cm.tolist()
 
     atomic_write_json(out / "metrics.json", metrics)
+    atomic_write_json(out / "threshold.json", {**op, "positive_class": class_names[1] if k == 2 else None})
     atomic_write_json(out / "class_report.json", class_report(y, yp, class_names))
     atomic_write_csv(out / "predictions.csv", pred)
     atomic_write_csv(out / "misclassified.csv", pred[~pred["correct"]].sort_values("confidence", ascending=False))
@@ -109,11 +124,12 @@ def run(*, model, store: FeatureStore, positions, class_names: list[str], out_di
         curves.update({c: roc_points((y == i).astype(int), np.stack([1 - probs[:, i], probs[:, i]], 1))
                        for i, c in enumerate(class_names)})
     figures.plot_roc(curves, out / "roc.png")
-    figures.plot_confidence_strip(pred, class_names, out / "confidence_strip.png", seed=seed)
-    if gallery_size > 0:
-        low = np.argsort(pred["confidence"].to_numpy(), kind="stable")[:gallery_size]
-        rnd = np.sort(np.random.default_rng(seed).choice(len(pred), size=min(gallery_size, len(pred)),
-                                                         replace=False))
+    figures.plot_confidence_strip(pred, class_names, out / "confidence_strip.png", seed=settings.seed)
+    if settings.gallery_size > 0:
+        size = settings.gallery_size
+        low = np.argsort(pred["confidence"].to_numpy(), kind="stable")[:size]
+        rnd = np.sort(np.random.default_rng(settings.seed).choice(len(pred), size=min(size, len(pred)),
+                                                                  replace=False))
         for name, sel in (("gallery_low_confidence.png", low), ("gallery_random.png", rnd)):
             figures.save_gallery(store.get(positions[sel]), pred.iloc[sel], out / name)
     if history:
@@ -124,34 +140,55 @@ def run(*, model, store: FeatureStore, positions, class_names: list[str], out_di
     return metrics
 
 
-CV_KEYS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc")
+def cv_summary(folds, *, store: FeatureStore, settings: OperatingPointSettings | None = None,
+               names: list[str] | None = None, batch_size: int = 64) -> dict:
+    """Cross-validation metrics: each fold's test figures, then mean and std over folds.
 
-
-def cv_summary(folds, *, store: FeatureStore, threshold: float = 0.5, batch_size: int = 64) -> dict:
-    """Cross-validation metrics: each ``(model, test_positions)`` fold, then mean and std.
-
-    Probabilities are streamed from ``store`` (:func:`audiolens.models.predict.predict_store`,
-    ``batch_size`` rows per pass, as in :func:`run`).
+    Parameters
+    ----------
+    folds : sequence of (model, test_positions) or (model, test_positions, val_positions)
+        One entry per fold; probabilities are streamed from ``store``
+        (:func:`audiolens.models.predict.predict_store`, ``batch_size`` rows per pass).
+    settings : OperatingPointSettings, optional
+        For binary tasks: each fold's threshold, picked on that fold's validation
+        positions; FAR/FRR on its test set at that threshold. None: EER only.
+    names : list of str, optional
+        Fold names (the predefined fold values), stored as ``fold`` in each entry.
 
     Returns
     -------
     dict
-        ``k``, ``<metric>_mean``, ``<metric>_std`` (population std over folds) for accuracy,
-        balanced accuracy, macro F1, ROC AUC (and EER for binary tasks), plus ``folds``
-        (the per-fold values).
+        ``k``, ``<metric>_mean``, ``<metric>_std`` (population std over folds) of
+        :data:`~audiolens.evaluation.scoring.FOLD_KEYS` (and EER, threshold, FAR, FRR for
+        binary tasks), plus ``folds`` (the per-fold values).
     """
     per_fold = []
-    for model, pos in folds:
+    for fold in folds:
+        model, pos = fold[0], np.asarray(fold[1])
         probs = predict_store(model, store, pos, batch_size=batch_size).astype(np.float64)
-        y = store.index["label_index"].to_numpy(int)[np.asarray(pos)]
-        m = {key: classification_metrics(y, probs)[key] for key in CV_KEYS}
-        if probs.shape[1] == 2 and len(np.unique(y)) == 2:
-            m["eer"] = eer(probs[:, 1], y == 1)[0]
-        per_fold.append(m)
-    out: dict = {"k": len(per_fold)}
-    for key in per_fold[0]:
-        vals = np.array([f[key] for f in per_fold if f.get(key) is not None], dtype=float)
-        out[f"{key}_mean"] = float(vals.mean()) if len(vals) else None
-        out[f"{key}_std"] = float(vals.std()) if len(vals) else None
-    out["folds"] = per_fold
-    return out
+        rows = store.index.iloc[pos]
+        threshold = None
+        if settings is not None and probs.shape[1] == 2:
+            val = fold[2] if len(fold) > 2 else None
+            threshold = _operating_point(model, store, val, settings, 2, batch_size)["threshold"]
+        y = rows["label_index"].to_numpy(int)
+        rec = rows.get("recording_id", rows["segment_id"]).to_numpy()
+        per_fold.append(fold_metrics(y, probs, rec, threshold=threshold))
+    return summarise_folds(per_fold, names)
+
+
+def compare_with_baseline(metrics: dict, baseline_metrics: str | Path, out_dir: str | Path) -> dict | None:
+    """Add ``baseline_margin`` to ``metrics`` and write ``headline.md`` (one sentence) into ``out_dir``.
+
+    Returns the margin, or None (and writes nothing) when ``baseline_metrics`` does not exist.
+    """
+    path = Path(baseline_metrics)
+    if not path.is_file():
+        LOG.warning("no baseline metrics at %s: no margin reported", path)
+        return None
+    margin = baseline_margin(metrics, json.loads(path.read_text()))
+    metrics["baseline_margin"] = margin
+    sentence = margin_sentence(metrics, margin)
+    atomic_write_text(Path(out_dir) / "headline.md", sentence + "\n")
+    LOG.info("%s", sentence)
+    return margin

@@ -119,24 +119,26 @@ def _section_view(sec: Section, *, embed_images: bool, max_rows: int, max_images
 
 def render_html(sections: list[Section], *, title: str, revision: dict[str, Any] | None = None,
                 params_text: str | None = None, embed_images: bool = True, max_rows: int = 20,
-                max_images: int = 60, max_audio: int = 40, problems: list[dict] | None = None) -> str:
+                max_images: int = 60, max_audio: int = 40, problems: list[dict] | None = None,
+                headline: str | None = None) -> str:
     """The report as one HTML string, from ``templates/report.html.j2`` (arguments: :func:`build_report`)."""
     problems = problems if problems is not None else []
     views = [_section_view(s, embed_images=embed_images, max_rows=max_rows, max_images=max_images,
                            max_audio=max_audio, problems=problems) for s in sections]
     rows = [(k, "" if v is None else str(v)) for k, v in (revision or {}).items() if k != "dvc_outs"]
     return environment().get_template("report.html.j2").render(
-        title=title, sections=views, revision=revision, params_text=params_text, max_rows=max_rows,
-        revision_rows=pd.DataFrame(rows, columns=["item", "value"]),
+        title=title, headline=headline, sections=views, revision=revision, params_text=params_text,
+        max_rows=max_rows, revision_rows=pd.DataFrame(rows, columns=["item", "value"]),
         dvc_outs=pd.DataFrame((revision or {}).get("dvc_outs") or []))
 
 
 def render_summary_md(sections: list[Section], *, title: str, revision: dict[str, Any] | None = None,
-                      max_rows: int = 20, report_name: str = "report.html") -> str:
+                      max_rows: int = 20, report_name: str = "report.html", headline: str | None = None) -> str:
     """Headline tables (each section's top-level JSON metrics) as markdown, for a review comment."""
     views = [{"title": s.title, "metrics": _metrics(s, [])} for s in sections]
     text = environment().get_template("summary.md.j2").render(
-        title=title, sections=views, revision=revision, max_rows=max_rows, report_name=report_name)
+        title=title, headline=headline, sections=views, revision=revision, max_rows=max_rows,
+        report_name=report_name)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
@@ -182,12 +184,16 @@ def build_report(*, reports_dir: str | Path = "reports", title: str = "audiolens
     if params_path is not None and Path(params_path).is_file():
         params_text = Path(params_path).read_text()
     problems: list[dict] = []
+    # the CNN against the baseline, one sentence written by the evaluate stage
+    head_file = reports_dir / "eval" / "headline.md"
+    headline = head_file.read_text().strip() if head_file.is_file() else None
     html = render_html(sections, title=title, revision=revision, params_text=params_text,
                        embed_images=embed_images, max_rows=max_rows, max_images=max_images,
-                       max_audio=max_audio, problems=problems)
+                       max_audio=max_audio, problems=problems, headline=headline)
     atomic_write_text(reports_dir / html_name, html)
     atomic_write_text(reports_dir / md_name, render_summary_md(sections, title=title, revision=revision,
-                                                               max_rows=max_rows, report_name=html_name))
+                                                               max_rows=max_rows, report_name=html_name,
+                                                               headline=headline))
     count = {k: sum(len(s.of(k)) for s in sections) for k in ("image", "audio", "table", "metrics")}
     return {"sections": [s.name for s in sections], "images": count["image"], "audio": count["audio"],
             "tables": count["table"], "metrics": count["metrics"], "html_bytes": len(html.encode()),

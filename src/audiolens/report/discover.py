@@ -19,6 +19,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "augment": ("Augmentation", "Time-stretched copies of the chosen recordings (train only)."),
     "eda": ("Exploratory analysis", "Balance, durations, spectra, pitch and spectrogram statistics."),
     "train": ("Training", "Learning curves and training metrics (DVCLive)."),
+    "baseline": ("Baseline", "Per-band statistics + logistic regression / 1-NN: the figure the CNN must beat."),
     "eval": ("Evaluation", "Test-split metrics, confusion matrix, ROC, galleries and confidence."),
     "uncertainty": ("Uncertainty", "Single model vs MC dropout vs deep ensemble: calibration and abstention."),
     "interpret": ("Inside the network", "Filters, feature maps, retrieval and class activation maps."),

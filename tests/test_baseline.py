@@ -1,0 +1,150 @@
+"""Baseline stage: per-band statistics, selection on validation, evaluate-like metrics, CV, the margin."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _learn_fixtures import make_index, write_features
+from audiolens.baseline import BaselineSettings, band_statistics, fit_select, run, store_features
+from audiolens.errors import ParameterError
+from audiolens.evaluation.margin import baseline_margin, margin_sentence
+from audiolens.evaluation.operating_point import OperatingPointSettings
+from audiolens.evaluation.scoring import split_metrics
+from audiolens.shards import FeatureStore
+from audiolens.split import cv_fold_names, cv_folds, make_split
+
+REPO = Path(__file__).resolve().parents[1]
+EER = OperatingPointSettings(threshold="auto", target_far=None)
+
+
+def _settings(**kw) -> BaselineSettings:
+    base = dict(stats=["mean", "std", "p10", "p50", "p90", "delta"], classifiers=["logreg", "knn1"],
+                logreg_c=[0.1, 1.0], max_iter=500, batch_size=7, seed=0, operating_point=EER)
+    return BaselineSettings(**{**base, **kw})
+
+
+def test_band_statistics_per_band_values():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4, 11))
+    got = band_statistics(x, ["mean", "std", "min", "max", "p50", "delta"], per_sample=False)
+    f = 4
+    assert got.shape == (3, 6 * f)
+    np.testing.assert_allclose(got[:, :f], x.mean(axis=2))
+    np.testing.assert_allclose(got[:, f:2 * f], x.std(axis=2))
+    np.testing.assert_allclose(got[:, 2 * f:3 * f], x.min(axis=2))
+    np.testing.assert_allclose(got[:, 3 * f:4 * f], x.max(axis=2))
+    np.testing.assert_allclose(got[:, 4 * f:5 * f], np.median(x, axis=2))
+    np.testing.assert_allclose(got[:, 5 * f:], np.abs(np.diff(x, axis=2)).mean(axis=2))
+    # per-sample standardisation (the CNN's input layer) removes a constant dB offset and a scale
+    a = band_statistics(x, ["mean", "std"], per_sample=True)
+    b = band_statistics(3.0 * x - 40.0, ["mean", "std"], per_sample=True)
+    np.testing.assert_allclose(a, b, atol=1e-3)
+    with pytest.raises(ParameterError, match="unknown"):
+        band_statistics(x, ["kurtosis"], per_sample=False)
+
+
+def test_streamed_features_equal_the_in_memory_ones(tmp_path):
+    idx = make_index(n_classes=2, recordings_per_class=3, augmented_per_recording=0)
+    store = FeatureStore(write_features(tmp_path / "f", idx, shard_size=5, normalise="none"))
+    rows = np.array([7, 0, 12, 3])
+    got = store_features(store, rows, ["mean", "p90"], batch_size=3)
+    np.testing.assert_allclose(got, band_statistics(store.get(rows), ["mean", "p90"], per_sample=False))
+
+
+def test_selection_uses_validation_not_test():
+    """A candidate that is perfect on val wins even when another is better on test."""
+    from audiolens.baseline import _Fold
+
+    rng = np.random.default_rng(1)
+    # feature 0 separates the classes in train and val; feature 1 is noise
+    y_tr, y_val = np.repeat([0, 1], 20), np.repeat([0, 1], 10)
+    x_tr = np.c_[y_tr * 4.0 + rng.normal(size=40), rng.normal(size=40)]
+    x_val = np.c_[y_val * 4.0 + rng.normal(size=20) * 0.1, rng.normal(size=20)]
+    fold = _Fold(x={"train": x_tr, "val": x_val, "test": x_val[:0]}, y={"train": y_tr, "val": y_val,
+                                                                         "test": y_val[:0]})
+    name, clf, scores = fit_select(_settings(), fold, 2)
+    assert set(scores) == {"logreg_C0.1", "logreg_C1", "knn1"}
+    best = max(s["val_balanced_accuracy"] for s in scores.values())
+    assert scores[name]["val_balanced_accuracy"] == best
+    assert list(clf.classes_) == [0, 1]
+
+
+def test_run_reports_the_evaluate_figures(tmp_path):
+    idx = make_index(n_classes=3, recordings_per_class=6, augmented_per_recording=0)
+    store = FeatureStore(write_features(tmp_path / "f", idx))
+    split = make_split(idx, seed=0)
+    m = run(settings=_settings(), store=store, split=split, out_dir=tmp_path / "out")
+    on_disk = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert on_disk["best"] == m["best"] and m["best"] in m["candidates"]
+    assert m["selected_on"] == "val" and m["features"]["n_features"] == 6 * store.shape[0]
+    # the same keys as evaluate's split metrics, computed from the written predictions
+    pred = pd.read_csv(tmp_path / "out" / "predictions.csv", dtype={"segment_id": str, "recording_id": str})
+    test = split[split["split"] == "test"]
+    assert sorted(pred["segment_id"]) == sorted(test["segment_id"])
+    probs = pred[[f"prob_class{c}" for c in range(3)]].to_numpy()
+    rows = store.index.set_index("segment_id").loc[pred["segment_id"]].reset_index()
+    again, _, _ = split_metrics(rows, probs, store.class_names, threshold=0.5)
+    for key in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"):
+        assert m[key] == pytest.approx(again[key])
+    assert m["recording"]["mean_prob"]["accuracy"] == pytest.approx(again["recording"]["mean_prob"]["accuracy"])
+    # the class bands of the fixture are easy: a sane baseline is far above chance
+    assert m["accuracy"] > 0.6
+
+
+def test_cv_reports_each_fold_once_and_mean_std(tmp_path):
+    idx = make_index(n_classes=2, recordings_per_class=6, segments_per_recording=2)
+    store = FeatureStore(write_features(tmp_path / "f", idx, class_names=["rejected", "allowed"]))
+    table = make_split(idx, method="cv", cv_folds=3, predefined_folds=True)
+    names = cv_fold_names(table, 3)
+    assert names == ["1", "2", "3"]
+    cv = [(names[0], table), *((names[i], t) for i, t in cv_folds(table, 3))]
+    m = run(settings=_settings(), store=store, split=table, out_dir=tmp_path / "out", cv_splits=cv)
+    folds = m["cv"]["folds"]
+    assert [f["fold"] for f in folds] == ["1", "2", "3"] and m["cv"]["k"] == 3
+    accs = [f["accuracy"] for f in folds]
+    assert m["cv"]["accuracy_mean"] == pytest.approx(np.mean(accs))
+    assert m["cv"]["accuracy_std"] == pytest.approx(np.std(accs))
+    assert all({"recording_accuracy", "eer", "far", "frr", "threshold", "classifier"} <= set(f) for f in folds)
+
+
+def test_margin_and_the_plain_sentence():
+    cnn = {"accuracy": 0.70, "balanced_accuracy": 0.68, "recording": {"mean_prob": {"accuracy": 0.8,
+                                                                                    "balanced_accuracy": 0.75}}}
+    base = {"best": "knn1", "accuracy": 0.80, "balanced_accuracy": 0.78,
+            "recording": {"mean_prob": {"accuracy": 0.9, "balanced_accuracy": 0.85}}}
+    m = baseline_margin(cnn, base)
+    assert m["accuracy"] == pytest.approx(-0.10) and m["recording_balanced_accuracy"] == pytest.approx(-0.10)
+    assert m["cnn_beats_baseline"] == 0 and m["baseline"] == "knn1"
+    text = margin_sentence(cnn, m)
+    assert "does NOT beat the baseline" in text and "-10.0 points" in text and "80.0 %" in text
+    assert "worse on accuracy, balanced accuracy, recording accuracy" in text
+    m2 = baseline_margin(base | {"best": None}, cnn | {"best": "logreg_C1"})
+    assert m2["cnn_beats_baseline"] == 1 and "The CNN beats the baseline." in margin_sentence(base, m2)
+    # better on segments, a tie on recordings: beats, and the tie is named
+    tie = base | {"recording": cnn["recording"]}
+    m3 = baseline_margin(tie, cnn | {"best": "knn1"})
+    assert m3["cnn_beats_baseline"] == 1 and "(a tie on recording accuracy, recording balanced accuracy)" in \
+        margin_sentence(tie, m3)
+    m4 = baseline_margin(cnn, cnn | {"best": "knn1"})  # the same figures: a tie everywhere
+    assert m4["cnn_beats_baseline"] == 0 and "does NOT beat the baseline: they tie" in margin_sentence(cnn, m4)
+
+
+def test_stage_script_writes_metrics(tmp_path):
+    idx = make_index(n_classes=2, recordings_per_class=5, augmented_per_recording=0)
+    write_features(tmp_path / "data" / "processed" / "features", idx)
+    split_dir = tmp_path / "data" / "processed" / "split"
+    split_dir.mkdir(parents=True)
+    make_split(idx).to_csv(split_dir / "split.csv", index=False)
+    (tmp_path / "params.yaml").write_text("baseline:\n  logreg_c: [1.0]\n")
+    res = subprocess.run([sys.executable, str(REPO / "stages" / "baseline.py")], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    m = json.loads((tmp_path / "reports" / "baseline" / "metrics.json").read_text())
+    assert set(m["candidates"]) == {"logreg_C1", "knn1"} and 0.0 <= m["accuracy"] <= 1.0
+    assert (tmp_path / "reports" / "baseline" / "resolved_params.yaml").is_file()
