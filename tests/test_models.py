@@ -65,8 +65,12 @@ def test_default_seed_cnn_is_demo_sized():
 def test_pooling_options(pool, dim):
     m = build_test_model(arch="compact_cnn", input_shape=(128, 40, 1), n_classes=2, width=0.25, pool=pool)
     assert m.get_layer("embedding").input.shape[-1] == dim  # F'=128/16, T'=ceil(40/16), C=32
-    with pytest.raises(ValueError, match="pool: unknown value"):
-        build_test_model(arch="compact_cnn", input_shape=(128, 40, 1), n_classes=2, pool="max")
+    from audiolens.models.settings import ModelSettings
+
+    bad = ModelSettings(arch="compact_cnn", width=0.25, dense_units=8, dropout=0.3, conv_dropout=0.0,
+                        weights=None, pool="max")
+    with pytest.raises(ValueError, match="pool: unknown value 'max'"):
+        build_model(bad, input_shape=(128, 40, 1), n_classes=2, normalise="per_sample", stats=None)
 
 
 @pytest.mark.parametrize("normalise", ["per_sample", "dataset", "none"])
@@ -98,8 +102,13 @@ def test_normalisation_layers_match_numpy():
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match="unknown architecture 'vgg'"):
-        build_test_model(arch="vgg", input_shape=(64, 40, 1), n_classes=2)
+    from audiolens.errors import ParameterError
+    from audiolens.models.settings import ModelSettings
+
+    vgg = ModelSettings(arch="vgg", width=0.5, dense_units=8, dropout=0.3, conv_dropout=0.0, weights=None,
+                        pool="gap")
+    with pytest.raises(ParameterError, match="unknown architecture 'vgg'"):
+        build_model(vgg, input_shape=(64, 40, 1), n_classes=2, normalise="per_sample", stats=None)
     with pytest.raises(ValueError, match=r"input_shape must be \(F, T, 1\)"):
         build_test_model(arch="seed_cnn", input_shape=(64, 40, 3), n_classes=2)
     with pytest.raises(ValueError, match="only supported for efficientnet_b0"):
@@ -110,6 +119,8 @@ def test_bad_arguments_are_named():
         build_test_model(arch="efficientnet_b0", input_shape=(64, 40, 1), n_classes=2, weights="nope.weights.h5")
     with pytest.raises(ValueError, match=">= 32"):
         build_test_model(arch="efficientnet_b0", input_shape=(64, 20, 1), n_classes=2)
+    with pytest.raises(ParameterError, match="no conv_dropout"):
+        build_test_model(arch="efficientnet_b0", input_shape=(64, 40, 1), n_classes=2, conv_dropout=0.2)
 
 
 def test_efficientnet_loads_local_backbone_weights(tmp_path):

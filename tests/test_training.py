@@ -220,10 +220,13 @@ def test_mixed_precision_on_keeps_float32_outputs_and_restores_policy(feats, tmp
     assert np.isfinite(meta["history"]["loss"]).all()
     assert keras.mixed_precision.dtype_policy().name == "float32"  # global policy restored
     # auto = off without a GPU (this CPU build); SpecAugment batches train too
-    _, meta2 = train_test_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path / "b", specaugment=True, mixup_alpha=0.4,
-                           gain_db=3.0, shift_frames=2, label_smoothing=0.1, lr_schedule="cosine",
-                           warmup_epochs=1, **{**FAST, "epochs": 2})
+    # the whole recipe at once trains; min_epochs holds training although patience is 1
+    _, meta2 = train_test_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path / "b", specaugment=True,
+                                mixup_alpha=0.4, gain_db=3.0, shift_frames=2, label_smoothing=0.1,
+                                lr_schedule="cosine", warmup_epochs=1, patience=1, min_epochs=3,
+                                monitor="val_accuracy", monitor_smoothing=0.5, **{**FAST, "epochs": 3})
     assert meta2["mixed_precision"] is False and np.isfinite(meta2["history"]["loss"]).all()
+    assert meta2["epochs_run"] == 3 and len(meta2["monitor_smoothed"]) == 3
 
 
 def test_cross_validation_flow(tmp_path):
