@@ -15,6 +15,7 @@ import os
 import platform
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +62,9 @@ def main() -> None:
     import tensorflow as tf
 
     from audiolens.models.predict import predict
+    from audiolens.config.settings import to_settings
     from audiolens.models.registry import build_model
+    from audiolens.models.settings import ModelSettings
     from audiolens.uncertainty.mc_dropout import MCDropout
 
     params = load_params(args.params)
@@ -75,9 +78,8 @@ def main() -> None:
     results = {}
     for variant, conv_dropout in (("head_dropout_only", 0.0), ("conv_and_head_dropout", 0.2)):
         keras.utils.set_random_seed(0)
-        model = build_model(arch=m.arch, input_shape=shape, n_classes=2, width=m.width,
-                            dense_units=m.dense_units, dropout=m.dropout or 0.5, conv_dropout=conv_dropout,
-                            pool=m.pool)
+        settings = replace(to_settings(m, ModelSettings), dropout=m.dropout or 0.5, conv_dropout=conv_dropout)
+        model = build_model(settings, input_shape=shape, n_classes=2, normalise="per_sample", stats=None)
         mc = MCDropout(model, seed=0)
         bs = args.batch_size
 

@@ -2,28 +2,34 @@
 
 With ``split.method: cv`` it also trains folds 1..k-1 into models/cv/<i>/ (fold 0 is the main model).
 """
+from dataclasses import replace
+
 from audiolens.config import save_resolved
+from audiolens.config.settings import to_settings
 from audiolens.io import atomic_dir, atomic_write_json
+from audiolens.models.settings import ModelSettings
 from audiolens.paths import CV_MODELS, FEATURES, MODEL_PARAMS, MODELS, SPLIT_TABLE
 from audiolens.paths import TRAIN_REPORT as LIVE
 from audiolens.runtime import start_stage, timed
 from audiolens.segments import read_table
 from audiolens.split import cv_folds
-from audiolens.training import train_model
+from audiolens.training import TrainSettings, train_model
 
 
 def main() -> None:
     params, log = start_stage("train", tensorflow=True)
     split = read_table(SPLIT_TABLE)
-    kw = {**params.model.model_dump(), **params.train.model_dump()}
+    train = to_settings(params.train, TrainSettings)
+    model = to_settings(params.model, ModelSettings)
     with timed(log, "train"):
-        train_model(features_dir=FEATURES, split=split, out_dir=MODELS, live_dir=LIVE, **kw)
+        train_model(features_dir=FEATURES, split=split, out_dir=MODELS, live_dir=LIVE, settings=train,
+                    model_settings=model)
     k = params.split.cv_folds if params.split.method == "cv" else 0
     with atomic_dir(CV_MODELS) as tmp:
         for i, fold_split in cv_folds(split, k):
             with timed(log, f"train cv fold {i}/{k - 1}"):
                 train_model(features_dir=FEATURES, split=fold_split, out_dir=tmp / str(i),
-                            **{**kw, "save_epochs": False})
+                            settings=replace(train, save_epochs=False), model_settings=model)
         atomic_write_json(tmp / "cv.json", {"folds": k, "trained": list(range(1, k)),
                                             "note": "fold 0 is models/model.keras"})
     save_resolved(params, LIVE / "resolved_params.yaml", sections=["features", "split", "model", "train"])

@@ -4,12 +4,15 @@ Same recipe as the ``train`` stage (``model`` + ``train`` params) except the see
 per-epoch checkpoints or DVCLive, and ``uncertainty.member_epochs`` epochs when set.
 """
 import argparse
+from dataclasses import replace
 
 from audiolens.config import save_resolved
+from audiolens.config.settings import to_settings
 from audiolens.io import atomic_write_json
+from audiolens.models.settings import ModelSettings
 from audiolens.paths import FEATURES, MODELS, SPLIT_TABLE
 from audiolens.runtime import start_stage, timed
-from audiolens.training import train_model
+from audiolens.training import TrainSettings, train_model
 from audiolens.uncertainty.members import member_dir, member_seed
 
 
@@ -21,16 +24,17 @@ def main() -> None:
     u = params.uncertainty
     if args.member not in u.members:
         raise SystemExit(f"[train_member] --member {args.member} is not in uncertainty.members {u.members}")
-    train = params.train.model_dump()
-    train.update(seed=member_seed(params.train.seed, args.member), save_epochs=False,
-                 epochs=u.member_epochs or params.train.epochs)
+    epochs = u.member_epochs or params.train.epochs
+    train = replace(to_settings(params.train, TrainSettings), seed=member_seed(params.train.seed, args.member),
+                    save_epochs=False, epochs=epochs, min_epochs=min(params.train.min_epochs, epochs),
+                    warmup_epochs=min(params.train.warmup_epochs, epochs - 1))
     out = member_dir(MODELS, args.member)
-    log.info("member %d: seed %d, %d epochs -> %s", args.member, train["seed"], train["epochs"], out)
+    log.info("member %d: seed %d, %d epochs -> %s", args.member, train.seed, train.epochs, out)
     with timed(log, f"training member {args.member}"):
-        _, meta = train_model(features_dir=FEATURES, split=SPLIT_TABLE, out_dir=out,
-                              **params.model.model_dump(), **train, live_dir=None, verbose=0)
-    atomic_write_json(out / "member.json", {"member": args.member, "seed": train["seed"],
-                                            "epochs": train["epochs"], "epochs_run": meta["epochs_run"],
+        _, meta = train_model(features_dir=FEATURES, split=SPLIT_TABLE, out_dir=out, settings=train,
+                              model_settings=to_settings(params.model, ModelSettings), live_dir=None, verbose=0)
+    atomic_write_json(out / "member.json", {"member": args.member, "seed": train.seed,
+                                            "epochs": train.epochs, "epochs_run": meta["epochs_run"],
                                             "best_epoch": meta["best_epoch"]})
     save_resolved(params, out / "resolved_params.yaml", sections=["model", "train"])
 

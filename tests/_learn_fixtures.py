@@ -56,3 +56,41 @@ def write_features(root: Path, index: pd.DataFrame, *, shape=(32, 24), shard_siz
             "class_names": class_names or [f"class{c}" for c in range(n_classes)], "normalise": normalise}
     (root / "meta.json").write_text(json.dumps(meta))
     return root
+
+
+def model_settings(**overrides):
+    """``ModelSettings`` from the ``model`` params defaults (== params.yaml) with ``overrides``."""
+    from audiolens.config.learn import ModelParams
+    from audiolens.config.settings import to_settings
+    from audiolens.models.settings import ModelSettings
+
+    if overrides.get("arch") == "small_cnn":
+        overrides.setdefault("pool", "gap")
+    return to_settings(ModelParams(**overrides), ModelSettings)
+
+
+def train_settings(**overrides):
+    """``TrainSettings`` from the ``train`` params defaults (== params.yaml) with ``overrides``."""
+    from audiolens.config.learn import TrainParams
+    from audiolens.config.settings import to_settings
+    from audiolens.training import TrainSettings
+
+    return to_settings(TrainParams(**overrides), TrainSettings)
+
+
+def build_test_model(*, input_shape, n_classes: int, normalise: str = "per_sample", stats=None, **model):
+    """``registry.build_model`` with the ``model`` params defaults plus ``model`` overrides."""
+    from audiolens.models.registry import build_model
+
+    return build_model(model_settings(**model), input_shape=input_shape, n_classes=n_classes,
+                       normalise=normalise, stats=stats)
+
+
+def train_test_model(*, features_dir, split, out_dir, live_dir=None, verbose: int = 0, **overrides):
+    """``training.train_model`` with params defaults; ``overrides`` go to the model or train settings."""
+    from audiolens.config.learn import ModelParams
+    from audiolens.training import train_model
+
+    model = {k: overrides.pop(k) for k in list(overrides) if k in ModelParams.model_fields}
+    return train_model(features_dir=features_dir, split=split, out_dir=out_dir, live_dir=live_dir,
+                       verbose=verbose, settings=train_settings(**overrides), model_settings=model_settings(**model))

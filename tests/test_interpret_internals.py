@@ -10,7 +10,8 @@ from audiolens.interpret.internals import (block_layers, feature_maps, filter_su
                                            spatial_kernel, top_channels)
 from audiolens.interpret.retrieval import embeddings
 from audiolens.models.introspect import conv_layers
-from audiolens.models.registry import ARCHS, build_model
+from _learn_fixtures import build_test_model
+from audiolens.models.registry import ARCHS
 
 
 def contract_model(seed: int = 0) -> keras.Model:
@@ -74,7 +75,7 @@ def test_top_channels_orders_by_mean_activation():
 @pytest.mark.parametrize("arch", sorted(ARCHS))
 def test_every_registered_arch_is_readable(arch):
     """Filters, feature maps, embeddings and Grad-CAM through the contract only."""
-    model = build_model(arch=arch, input_shape=(32, 40, 1), n_classes=3, width=0.25, dense_units=8)
+    model = build_test_model(arch=arch, input_shape=(32, 40, 1), n_classes=3, width=0.25, dense_units=8)
     x = np.random.default_rng(0).uniform(-80, 0, (2, 32, 40)).astype(np.float32)
     assert len(filter_summaries(model)) == len(conv_layers(model))
     maps = feature_maps(model, x)

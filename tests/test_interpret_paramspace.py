@@ -171,9 +171,9 @@ def test_fresh_weights_are_seeded_and_new():
 
 @pytest.mark.parametrize("arch", ["compact_cnn", "resnet_small", "efficientnet_b0"])
 def test_reset_to_initial_changes_nothing_for_registered_archs(arch):
-    from audiolens.models.registry import build_model
+    from _learn_fixtures import build_test_model
 
-    model = build_model(arch=arch, input_shape=(32, 32, 1), n_classes=3, width=0.25, dense_units=8)
+    model = build_test_model(arch=arch, input_shape=(32, 32, 1), n_classes=3, width=0.25, dense_units=8)
     rng = np.random.default_rng(0)
     x, y = rng.uniform(-80, 0, (6, 32, 32)).astype(np.float32), np.arange(6) % 3
     table, ref = reset_robustness(model, x, y, initial=snapshot(model), bn_stats="recompute",

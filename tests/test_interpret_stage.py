@@ -6,13 +6,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from _learn_fixtures import make_index, write_features
+from _learn_fixtures import make_index, train_test_model, write_features
 
 from audiolens.interpret import paramspace_stage, stage
 from audiolens.interpret.selection import pick_per_class
 from audiolens.models.registry import load_model
 from audiolens.tfdata import open_features
-from audiolens.training import train_model
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,7 @@ def trained(tmp_path_factory):
     split = pd.DataFrame({"segment_id": index["segment_id"],
                           "split": np.select([rec <= 3, rec == 4], ["train", "val"], "test")})
     split.loc[index["augmented"].to_numpy() & (split["split"] != "train").to_numpy(), "split"] = "unused"
-    train_model(features_dir=feats, split=split, out_dir=root / "models", arch="seed_cnn", width=0.25,
+    train_test_model(features_dir=feats, split=split, out_dir=root / "models", arch="seed_cnn", width=0.25,
                 dense_units=16, epochs=3, batch_size=16, learning_rate=3e-3, seed=0, verbose=0,
                 mixed_precision="off", distribute="none")
     return root, open_features(feats), split

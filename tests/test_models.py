@@ -8,6 +8,7 @@ import pytest
 from audiolens.models.blocks import HEAD_DROPOUT
 from audiolens.models.introspect import embedding_layer, last_conv_layer, logits_model
 from audiolens.models.layers import DatasetStandardize, PerSampleStandardize
+from _learn_fixtures import build_test_model
 from audiolens.models.registry import ARCHS, build_model, load_model
 
 SHAPES = {"linear": (129, 40, 1), "mel": (64, 40, 1)}
@@ -23,7 +24,7 @@ def _batch(shape, n=4, seed=0):
 def test_arch_contract_and_one_train_step(arch, kind):
     shape = SHAPES[kind]
     keras.utils.set_random_seed(0)
-    m = build_model(arch=arch, input_shape=shape, n_classes=3, width=0.25, dense_units=16, dropout=0.3)
+    m = build_test_model(arch=arch, input_shape=shape, n_classes=3, width=0.25, dense_units=16, dropout=0.3)
     assert m.input_shape == (None, *shape)
     # contract: embedding -> head_dropout -> logits (linear Dense) -> probs (softmax)
     emb = embedding_layer(m)
@@ -50,8 +51,11 @@ def test_arch_contract_and_one_train_step(arch, kind):
 
 def test_default_seed_cnn_is_demo_sized():
     from audiolens.config.learn import ModelParams
+    from audiolens.config.settings import to_settings
+    from audiolens.models.settings import ModelSettings
 
-    m = build_model(input_shape=(129, 126, 1), n_classes=2, **ModelParams().model_dump())
+    m = build_model(to_settings(ModelParams(), ModelSettings), input_shape=(129, 126, 1), n_classes=2,
+                    normalise="per_sample", stats=None)
     assert 100_000 < m.count_params() < 250_000
     widths = [l.filters for l in m.layers if isinstance(l, keras.layers.Conv2D)]
     assert widths == [16, 32, 64, 128]
@@ -59,16 +63,20 @@ def test_default_seed_cnn_is_demo_sized():
 
 @pytest.mark.parametrize("pool,dim", [("gap", 32), ("time", 8 * 32), ("flatten", 8 * 3 * 32)])
 def test_pooling_options(pool, dim):
-    m = build_model(arch="compact_cnn", input_shape=(128, 40, 1), n_classes=2, width=0.25, pool=pool)
+    m = build_test_model(arch="compact_cnn", input_shape=(128, 40, 1), n_classes=2, width=0.25, pool=pool)
     assert m.get_layer("embedding").input.shape[-1] == dim  # F'=128/16, T'=ceil(40/16), C=32
-    with pytest.raises(ValueError, match="model.pool"):
-        build_model(arch="compact_cnn", input_shape=(128, 40, 1), n_classes=2, pool="max")
+    from audiolens.models.settings import ModelSettings
+
+    bad = ModelSettings(arch="compact_cnn", width=0.25, dense_units=8, dropout=0.3, conv_dropout=0.0,
+                        weights=None, pool="max")
+    with pytest.raises(ValueError, match="pool: unknown value 'max'"):
+        build_model(bad, input_shape=(128, 40, 1), n_classes=2, normalise="per_sample", stats=None)
 
 
 @pytest.mark.parametrize("normalise", ["per_sample", "dataset", "none"])
 def test_save_load_round_trip(tmp_path, normalise):
     stats = {"mean": np.linspace(-60, -20, 64).tolist(), "std": np.linspace(5, 15, 64).tolist()}
-    m = build_model(arch="compact_cnn", input_shape=SHAPES["mel"], n_classes=3, normalise=normalise,
+    m = build_test_model(arch="compact_cnn", input_shape=SHAPES["mel"], n_classes=3, normalise=normalise,
                     stats=stats if normalise == "dataset" else None)
     assert (m.layers[1].name == "normalise") == (normalise != "none")
     path = tmp_path / "m.keras"
@@ -90,33 +98,40 @@ def test_normalisation_layers_match_numpy():
     with pytest.raises(ValueError, match="stats for 8 frequency bins, input has 9"):
         DatasetStandardize(mean, std)(np.zeros((1, 9, 5, 1), "float32"))
     with pytest.raises(ValueError, match="needs stats"):
-        build_model(arch="seed_cnn", input_shape=(8, 8, 1), n_classes=2, normalise="dataset")
+        build_test_model(arch="seed_cnn", input_shape=(8, 8, 1), n_classes=2, normalise="dataset")
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match="unknown architecture 'vgg'"):
-        build_model(arch="vgg", input_shape=(64, 40, 1), n_classes=2)
+    from audiolens.errors import ParameterError
+    from audiolens.models.settings import ModelSettings
+
+    vgg = ModelSettings(arch="vgg", width=0.5, dense_units=8, dropout=0.3, conv_dropout=0.0, weights=None,
+                        pool="gap")
+    with pytest.raises(ParameterError, match="unknown architecture 'vgg'"):
+        build_model(vgg, input_shape=(64, 40, 1), n_classes=2, normalise="per_sample", stats=None)
     with pytest.raises(ValueError, match=r"input_shape must be \(F, T, 1\)"):
-        build_model(arch="seed_cnn", input_shape=(64, 40, 3), n_classes=2)
+        build_test_model(arch="seed_cnn", input_shape=(64, 40, 3), n_classes=2)
     with pytest.raises(ValueError, match="only supported for efficientnet_b0"):
-        build_model(arch="seed_cnn", input_shape=(64, 40, 1), n_classes=2, weights="w.h5")
+        build_test_model(arch="seed_cnn", input_shape=(64, 40, 1), n_classes=2, weights="w.h5")
     with pytest.raises(ValueError, match="would download"):
-        build_model(arch="efficientnet_b0", input_shape=(64, 40, 1), n_classes=2, weights="imagenet")
+        build_test_model(arch="efficientnet_b0", input_shape=(64, 40, 1), n_classes=2, weights="imagenet")
     with pytest.raises(FileNotFoundError, match="nope.weights.h5"):
-        build_model(arch="efficientnet_b0", input_shape=(64, 40, 1), n_classes=2, weights="nope.weights.h5")
+        build_test_model(arch="efficientnet_b0", input_shape=(64, 40, 1), n_classes=2, weights="nope.weights.h5")
     with pytest.raises(ValueError, match=">= 32"):
-        build_model(arch="efficientnet_b0", input_shape=(64, 20, 1), n_classes=2)
+        build_test_model(arch="efficientnet_b0", input_shape=(64, 20, 1), n_classes=2)
+    with pytest.raises(ParameterError, match="no conv_dropout"):
+        build_test_model(arch="efficientnet_b0", input_shape=(64, 40, 1), n_classes=2, conv_dropout=0.2)
 
 
 def test_efficientnet_loads_local_backbone_weights(tmp_path):
     keras.utils.set_random_seed(1)
-    a = build_model(arch="efficientnet_b0", input_shape=(32, 32, 1), n_classes=2)
+    a = build_test_model(arch="efficientnet_b0", input_shape=(32, 32, 1), n_classes=2)
     backbone = a.get_layer("efficientnetb0")
     path = tmp_path / "backbone.weights.h5"
     backbone.save_weights(path)
     keras.utils.set_random_seed(2)
-    b = build_model(arch="efficientnet_b0", input_shape=(32, 32, 1), n_classes=2, weights=str(path))
-    c = build_model(arch="efficientnet_b0", input_shape=(32, 32, 1), n_classes=2)
+    b = build_test_model(arch="efficientnet_b0", input_shape=(32, 32, 1), n_classes=2, weights=str(path))
+    c = build_test_model(arch="efficientnet_b0", input_shape=(32, 32, 1), n_classes=2)
     wa, wb, wc = (m.get_layer("efficientnetb0").get_weights() for m in (a, b, c))
     assert all(np.array_equal(u, v) for u, v in zip(wa, wb))
     assert not all(np.array_equal(u, v) for u, v in zip(wa, wc))
@@ -132,7 +147,7 @@ def test_saved_model_bytes_depend_only_on_the_model(tmp_path, monkeypatch):
 
     def build():
         keras.utils.set_random_seed(0)
-        return build_model(arch="seed_cnn", input_shape=(32, 24, 1), n_classes=2, width=0.25)
+        return build_test_model(arch="seed_cnn", input_shape=(32, 24, 1), n_classes=2, width=0.25)
 
     model = build()
     a = save_model(model, tmp_path / "a.keras")
@@ -153,3 +168,25 @@ def test_saved_model_bytes_depend_only_on_the_model(tmp_path, monkeypatch):
     reloaded = load_model(a)
     x = np.random.default_rng(0).uniform(-80, 0, (2, 32, 24, 1)).astype(np.float32)
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_small_cnn_logits_decompose_exactly_over_the_last_feature_map():
+    """CAM on small_cnn is exact: logit_c = mean over (f, t) of (A[f, t] . w_c) + b_c."""
+    from audiolens.errors import ParameterError
+    from audiolens.models.introspect import submodel
+
+    keras.utils.set_random_seed(0)
+    m = build_test_model(arch="small_cnn", input_shape=SHAPES["mel"], n_classes=3, width=0.25, dense_units=8)
+    last = last_conv_layer(m)
+    assert last.name == "cam_relu"
+    x, _ = _batch(SHAPES["mel"])
+    a, z = (np.asarray(v) for v in submodel(m, last.name, "logits")(x))
+    w, b = m.get_layer("logits").get_weights()
+    cam = np.einsum("nftc,ck->nftk", a, w)
+    np.testing.assert_allclose(cam.mean(axis=(1, 2)) + b, z, rtol=1e-4, atol=1e-5)
+    from audiolens.models.settings import ModelSettings
+
+    bad = ModelSettings(arch="small_cnn", width=0.25, dense_units=8, dropout=0.3, conv_dropout=0.0,
+                        weights=None, pool="time")
+    with pytest.raises(ParameterError, match="pool='gap'"):
+        build_model(bad, input_shape=SHAPES["mel"], n_classes=3, normalise="per_sample", stats=None)

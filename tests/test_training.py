@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from sklearn.utils.class_weight import compute_class_weight
 
-from _learn_fixtures import make_index, write_features
+from _learn_fixtures import make_index, train_test_model, write_features
 from audiolens.split import make_split
 from audiolens.tfdata import BatchStream, dataset_stats, open_features, spec_augment
 from audiolens.split import split_positions
-from audiolens.training import resolve_strategy, sample_weights, train_model
+from audiolens.training import resolve_strategy, sample_weights
 
 FAST = dict(epochs=3, batch_size=8, verbose=0, width=0.25, dense_units=16, augmented_weight=1.0)
 
@@ -33,7 +33,7 @@ def trained(feats, tmp_path_factory):
     root, split = feats
     out = tmp_path_factory.mktemp("models")
     live = out / "live"
-    model, meta = train_model(features_dir=root, split=split, out_dir=out, live_dir=live, seed=3, **FAST)
+    model, meta = train_test_model(features_dir=root, split=split, out_dir=out, live_dir=live, seed=3, **FAST)
     return model, meta, out, live
 
 
@@ -87,9 +87,9 @@ def test_best_weights_are_restored(trained, feats):
 
 def test_same_seed_same_run(feats, trained, tmp_path):
     _, meta, _, _ = trained
-    _, again = train_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path, seed=3, **FAST)
+    _, again = train_test_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path, seed=3, **FAST)
     assert again["history"]["loss"] == meta["history"]["loss"]
-    _, other = train_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path / "o", seed=4, **FAST)
+    _, other = train_test_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path / "o", seed=4, **FAST)
     assert other["history"]["loss"] != meta["history"]["loss"]
 
 
@@ -101,8 +101,8 @@ def test_dataset_normalisation_stats(feats, tmp_path):
     x = store.get(pos).astype(np.float64)
     np.testing.assert_allclose(stats["mean"], x.mean(axis=(0, 2)), rtol=1e-9)
     np.testing.assert_allclose(stats["std"], x.std(axis=(0, 2)), rtol=1e-6)
-    model, meta = train_model(features_dir=root, split=split, out_dir=tmp_path, normalise="dataset",
-                              **{**FAST, "epochs": 1})
+    root = write_features(tmp_path / "f", make_index(), normalise="dataset")
+    model, meta = train_test_model(features_dir=root, split=split, out_dir=tmp_path / "m", **{**FAST, "epochs": 1})
     assert meta["normalise"] == "dataset" and meta["norm_stats"]["mean"] == stats["mean"]
     assert model.get_layer("normalise").mean == stats["mean"]
 
@@ -110,14 +110,14 @@ def test_dataset_normalisation_stats(feats, tmp_path):
 def test_sample_weights_balance_classes_and_discount_augmented():
     y = np.array([0] * 10 + [1] * 3 + [2] * 7)
     no_aug = np.zeros(len(y), bool)
-    w = sample_weights(y, no_aug, 3)  # = scikit-learn's balanced class weights
+    w = sample_weights(y, no_aug, 3, class_weight="balanced", augmented_weight=1.0)  # = scikit-learn's
     ref = compute_class_weight("balanced", classes=np.arange(3), y=y)
     np.testing.assert_allclose(w, ref[y], rtol=1e-6)
-    np.testing.assert_allclose(sample_weights(y, no_aug, 3, class_weight="none"), 1.0)
+    np.testing.assert_allclose(sample_weights(y, no_aug, 3, class_weight="none", augmented_weight=1.0), 1.0)
     # class 1: 3 originals + 9 augmented copies at weight 0.5
     y2 = np.array([0] * 10 + [1] * 12)
     aug = np.array([False] * 13 + [True] * 9)
-    w2 = sample_weights(y2, aug, 2, augmented_weight=0.5)
+    w2 = sample_weights(y2, aug, 2, class_weight="balanced", augmented_weight=0.5)
     assert w2.mean() == pytest.approx(1.0)
     assert w2[y2 == 0].sum() == pytest.approx(w2[y2 == 1].sum())  # classes weigh the same
     assert w2[13] == pytest.approx(0.5 * w2[12])  # an augmented copy counts half an original
@@ -158,15 +158,15 @@ def test_unknown_split_ids_and_empty_train_fail(feats, tmp_path):
     bad = split.copy()
     bad.loc[0, "segment_id"] = "nope__0"
     with pytest.raises(ValueError, match="not in the features index"):
-        train_model(features_dir=root, split=bad, out_dir=tmp_path, **FAST)
+        train_test_model(features_dir=root, split=bad, out_dir=tmp_path, **FAST)
     with pytest.raises(ValueError, match="no 'train' rows"):
-        train_model(features_dir=root, split=split.assign(split="test"), out_dir=tmp_path, **FAST)
+        train_test_model(features_dir=root, split=split.assign(split="test"), out_dir=tmp_path, **FAST)
 
 
 def test_strategy_resolution_on_cpu():
     assert resolve_strategy("auto").num_replicas_in_sync == 1
     assert resolve_strategy("none").num_replicas_in_sync == 1
-    with pytest.raises(ValueError, match="train.distribute"):
+    with pytest.raises(ValueError, match="distribute: unknown"):
         resolve_strategy("tpu")
 
 
@@ -176,12 +176,12 @@ MIRRORED = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     sys.path.insert(0, sys.argv[3])
-    from _learn_fixtures import make_index, write_features
+    from _learn_fixtures import make_index, train_test_model, write_features
     from audiolens.split import make_split
-    from audiolens.training import train_model
+    from _learn_fixtures import train_test_model
     idx = make_index()
     root = write_features(sys.argv[1], idx)
-    model, meta = train_model(features_dir=root, split=make_split(idx), out_dir=sys.argv[2], distribute="mirrored",
+    model, meta = train_test_model(features_dir=root, split=make_split(idx), out_dir=sys.argv[2], distribute="mirrored",
                               epochs=2, batch_size=4, verbose=0, width=0.25, dense_units=16)
     print(json.dumps({"replicas": meta["replicas"], "loss": meta["history"]["loss"]}))
 """)
@@ -211,7 +211,7 @@ def test_batch_stream_equal_replica_shares(feats):
 def test_mixed_precision_on_keeps_float32_outputs_and_restores_policy(feats, tmp_path):
     import keras
 
-    model, meta = train_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path, mixed_precision="on",
+    model, meta = train_test_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path, mixed_precision="on",
                               **{**FAST, "epochs": 1})
     assert meta["mixed_precision"] is True
     assert model.get_layer("conv1").dtype_policy.name == "mixed_float16"
@@ -220,9 +220,13 @@ def test_mixed_precision_on_keeps_float32_outputs_and_restores_policy(feats, tmp
     assert np.isfinite(meta["history"]["loss"]).all()
     assert keras.mixed_precision.dtype_policy().name == "float32"  # global policy restored
     # auto = off without a GPU (this CPU build); SpecAugment batches train too
-    _, meta2 = train_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path / "b", specaugment=True,
-                           **{**FAST, "epochs": 1})
+    # the whole recipe at once trains; min_epochs holds training although patience is 1
+    _, meta2 = train_test_model(features_dir=feats[0], split=feats[1], out_dir=tmp_path / "b", specaugment=True,
+                                mixup_alpha=0.4, gain_db=3.0, shift_frames=2, label_smoothing=0.1,
+                                lr_schedule="cosine", warmup_epochs=1, patience=1, min_epochs=3,
+                                monitor="val_accuracy", monitor_smoothing=0.5, **{**FAST, "epochs": 3})
     assert meta2["mixed_precision"] is False and np.isfinite(meta2["history"]["loss"]).all()
+    assert meta2["epochs_run"] == 3 and len(meta2["monitor_smoothed"]) == 3
 
 
 def test_cross_validation_flow(tmp_path):
@@ -236,7 +240,7 @@ def test_cross_validation_flow(tmp_path):
     store = open_features(root)
     folds, tested = [], []
     for i, arr in [(0, table), *cv_folds(table, 3)]:
-        model, meta = train_model(features_dir=root, split=arr, out_dir=tmp_path / str(i),
+        model, meta = train_test_model(features_dir=root, split=arr, out_dir=tmp_path / str(i),
                                   **{**FAST, "epochs": 2, "save_epochs": False})
         pos = split_positions(store.index, arr, "test")
         assert meta["n_train"] == int((arr["split"] == "train").sum())

@@ -10,11 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from _learn_fixtures import make_index, write_features
+from _learn_fixtures import make_index, train_test_model, write_features
 from audiolens.models.registry import load_model
 from audiolens.split import split_positions
 from audiolens.tfdata import open_features
-from audiolens.training import train_model
 from audiolens.uncertainty.gate import load_gate
 
 PARAMS = {
@@ -42,7 +41,7 @@ def project(repo_root, tmp_path_factory):
     (d / "data/processed/split").mkdir(parents=True)
     split.to_csv(d / "data/processed/split/split.csv", index=False)
     (d / "params.yaml").write_text(yaml.safe_dump(PARAMS))
-    train_model(features_dir=d / "data/processed/features", split=split, out_dir=d / "models",
+    train_test_model(features_dir=d / "data/processed/features", split=split, out_dir=d / "models",
                 **PARAMS["model"], **PARAMS["train"], verbose=0)
     mp = pytest.MonkeyPatch()
     mp.chdir(d)

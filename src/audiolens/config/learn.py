@@ -45,7 +45,7 @@ class SplitParams(Section):
 class ModelParams(Section):
     """``model``: architecture and its hyper-parameters."""
 
-    arch: Literal["seed_cnn", "compact_cnn", "resnet_small", "efficientnet_b0"] = "seed_cnn"
+    arch: Literal["seed_cnn", "compact_cnn", "resnet_small", "efficientnet_b0", "small_cnn"] = "seed_cnn"
     width: float = Field(default=0.5, gt=0.0, le=8.0)
     dense_units: int = Field(default=64, ge=1)
     dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
@@ -53,24 +53,52 @@ class ModelParams(Section):
     weights: str | None = None
     pool: Literal["gap", "time", "flatten"] = "time"
 
+    @model_validator(mode="after")
+    def _small_cnn_pool(self) -> "ModelParams":
+        if self.arch == "small_cnn" and self.pool != "gap":
+            raise ValueError("model.pool must be 'gap' with model.arch small_cnn (its pooled head keeps CAM exact)")
+        return self
+
 
 class TrainParams(Section):
-    """``train``: optimisation and checkpointing."""
+    """``train``: optimisation, augmentation, early stopping and checkpointing."""
 
     epochs: int = Field(default=30, ge=1)
     batch_size: int = Field(default=16, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0.0)
     weight_decay: float = Field(default=1e-4, ge=0.0)
-    patience: int = Field(default=5, ge=1)
+    lr_schedule: Literal["cosine", "plateau"] = "plateau"
+    warmup_epochs: int = Field(default=0, ge=0)
     lr_patience: int = Field(default=2, ge=1)
     lr_factor: float = Field(default=0.5, gt=0.0, lt=1.0)
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    monitor_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
+    patience: int = Field(default=5, ge=1)
+    min_epochs: int = Field(default=1, ge=1)
+    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
     class_weight: Literal["balanced", "none"] = "balanced"
     augmented_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    gain_db: float = Field(default=0.0, ge=0.0)
+    shift_frames: int = Field(default=0, ge=0)
     specaugment: bool = False
+    freq_masks: int = Field(default=2, ge=0)
+    time_masks: int = Field(default=2, ge=0)
+    max_freq: float = Field(default=0.15, ge=0.0, le=1.0)
+    max_time: float = Field(default=0.15, ge=0.0, le=1.0)
+    mixup_alpha: float = Field(default=0.0, ge=0.0)
     seed: int = 0
     save_epochs: bool = True
     distribute: Literal["auto", "none", "mirrored"] = "auto"
     mixed_precision: Literal["auto", "off", "on"] = "auto"
+
+    @model_validator(mode="after")
+    def _epochs(self) -> "TrainParams":
+        if self.min_epochs > self.epochs:
+            raise ValueError(f"train.min_epochs ({self.min_epochs}) must be <= train.epochs ({self.epochs})")
+        if self.lr_schedule == "cosine" and self.warmup_epochs >= self.epochs:
+            raise ValueError(f"train.warmup_epochs ({self.warmup_epochs}) must be < train.epochs "
+                             f"({self.epochs}) with lr_schedule cosine")
+        return self
 
 
 class NumericsParams(Section):

@@ -72,7 +72,7 @@ def pool_features(x, pool: str):
         return keras.layers.Flatten(name="flatten")(x)
     if pool == "flatten":
         return keras.layers.Flatten(name="flatten")(x)
-    raise ValueError(f"model.pool: unknown value {pool!r} (allowed: {', '.join(POOLS)})")
+    raise ValueError(f"pool: unknown value {pool!r} (allowed: {', '.join(POOLS)})")
 
 
 def classifier_head(x, *, n_classes: int, dense_units: int, dropout: float):

@@ -3,8 +3,8 @@
 The normalised spectrogram is repeated to 3 channels and mapped to roughly image range
 (``x * 64 + 128``) because the backbone starts with its own ImageNet rescaling. Weights
 are random (``weights=None``) or read from a **local** file (``.h5`` / ``.weights.h5``, e.g.
-the no-top ImageNet file); nothing is ever downloaded. ``width`` is the backbone's
-width coefficient (1.0 = the published B0).
+the no-top ImageNet file); nothing is ever downloaded. The backbone has the published B0
+widths (``width`` is not used).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import keras
 
+from audiolens.errors import ParameterError
 from audiolens.models.blocks import classifier_head, pool_features, spectrogram_input
 
 __all__ = ["build"]
@@ -19,10 +20,16 @@ __all__ = ["build"]
 MIN_SIDE = 32
 
 
-def build(*, input_shape, n_classes: int, width: float = 1.0, dense_units: int = 128,
-          dropout: float = 0.5, normalise: str = "per_sample", stats: dict | None = None,
-          weights: str | None = None, pool: str = "gap", **_unused) -> keras.Model:
-    """Build the model; ``input_shape`` is ``(F, T, 1)`` dB, both sides >= 32."""
+def build(*, input_shape, n_classes: int, width: float, dense_units: int, dropout: float,
+          conv_dropout: float, pool: str, normalise: str, stats: dict | None,
+          weights: str | None) -> keras.Model:
+    """Build the model; ``input_shape`` is ``(F, T, 1)`` dB, both sides >= 32.
+
+    ``width`` is not used (the published B0 widths); ``conv_dropout`` must be 0 (the
+    backbone has its own dropout).
+    """
+    if conv_dropout:
+        raise ParameterError(f"efficientnet_b0 has no conv_dropout (got {conv_dropout}); use 0")
     f, t = int(input_shape[0]), int(input_shape[1])
     if min(f, t) < MIN_SIDE:
         raise ValueError(f"efficientnet_b0 needs both input sides >= {MIN_SIDE}, got (F={f}, T={t})")

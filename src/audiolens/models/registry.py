@@ -10,53 +10,47 @@ from typing import Callable
 
 import keras
 
-from audiolens.models import compact_cnn, efficientnet_b0, resnet_small, seed_cnn
+from audiolens.errors import ParameterError
+from audiolens.models.settings import ModelSettings
+from audiolens.models import compact_cnn, efficientnet_b0, resnet_small, seed_cnn, small_cnn
 from audiolens.models import layers as _layers  # noqa: F401  (registers custom layers)
 
-__all__ = ["ARCHS", "build_model", "load_model", "save_model"]
+__all__ = ["ARCHS", "ModelSettings", "build_model", "load_model", "save_model"]
 
 ARCHS: dict[str, Callable[..., keras.Model]] = {
     "seed_cnn": seed_cnn.build,
     "compact_cnn": compact_cnn.build,
     "resnet_small": resnet_small.build,
     "efficientnet_b0": efficientnet_b0.build,
+    "small_cnn": small_cnn.build,
 }
 
 
-def build_model(*, arch: str, input_shape: tuple[int, int, int], n_classes: int, width: float = 0.5,
-                dense_units: int = 64, dropout: float = 0.5, conv_dropout: float = 0.0,
-                weights: str | None = None, pool: str = "time", normalise: str = "per_sample",
-                stats: dict | None = None) -> keras.Model:
+def build_model(settings: ModelSettings, *, input_shape: tuple[int, int, int], n_classes: int,
+                normalise: str, stats: dict | None) -> keras.Model:
     """Build an (uncompiled) model.
 
     Parameters
     ----------
-    arch : str
-        One of :data:`ARCHS`.
+    settings : ModelSettings
     input_shape : (F, T, 1)
         dB spectrogram shape.
     n_classes : int
-    width : float
-        Channel multiplier (EfficientNet: width coefficient).
-    dense_units : int
-        Size D of the ``embedding`` layer.
-    dropout, conv_dropout : float
-        Head dropout rate (``head_dropout``) and spatial dropout after conv blocks.
-    weights : str, optional
-        Local weights file (efficientnet_b0 backbone only).
-    pool : {"gap", "time", "flatten"}
-        How the last feature map becomes a vector (:func:`audiolens.models.blocks.pool_features`).
     normalise : {"none", "per_sample", "dataset"}
-    stats : dict, optional
+    stats : dict or None
         Train-split per-frequency ``mean``/``std`` (dB) for ``normalise="dataset"``.
     """
-    if arch not in ARCHS:
-        raise ValueError(f"model.arch: unknown architecture {arch!r} (allowed: {', '.join(ARCHS)})")
-    if weights is not None and arch != "efficientnet_b0":
-        raise ValueError(f"model.weights is only supported for efficientnet_b0, not {arch!r}")
-    return ARCHS[arch](input_shape=tuple(input_shape), n_classes=int(n_classes), width=width,
-                       dense_units=dense_units, dropout=dropout, conv_dropout=conv_dropout,
-                       weights=weights, pool=pool, normalise=normalise, stats=stats)
+    s = settings
+    if s.arch not in ARCHS:
+        raise ParameterError(f"arch: unknown architecture {s.arch!r} (allowed: {', '.join(ARCHS)})")
+    kw = dict(input_shape=tuple(input_shape), n_classes=int(n_classes), width=s.width,
+              dense_units=s.dense_units, dropout=s.dropout, conv_dropout=s.conv_dropout, pool=s.pool,
+              normalise=normalise, stats=stats)
+    if s.arch == "efficientnet_b0":
+        return efficientnet_b0.build(**kw, weights=s.weights)
+    if s.weights is not None:
+        raise ParameterError(f"weights is only supported for efficientnet_b0, not {s.arch!r}")
+    return ARCHS[s.arch](**kw)
 
 
 def save_model(model: keras.Model, path: str | Path) -> Path:

@@ -23,18 +23,19 @@ def _block(x, filters: int, stride: int, name: str):
     return keras.layers.ReLU(name=f"{name}_out")(y)
 
 
-def build(*, input_shape, n_classes: int, width: float = 1.0, dense_units: int = 128,
-          dropout: float = 0.5, conv_dropout: float = 0.0, normalise: str = "per_sample",
-          stats: dict | None = None, pool: str = "gap", blocks_per_stage: int = 1,
-          **_unused) -> keras.Model:
-    """Build the model; ``input_shape`` is ``(F, T, 1)`` dB."""
+BLOCKS_PER_STAGE = 1
+
+
+def build(*, input_shape, n_classes: int, width: float, dense_units: int, dropout: float,
+          conv_dropout: float, pool: str, normalise: str, stats: dict | None) -> keras.Model:
+    """Build the model; ``input_shape`` is ``(F, T, 1)`` dB (arguments: see ``registry.build_model``)."""
     inputs, x = spectrogram_input(input_shape, normalise=normalise, stats=stats)
     x = keras.layers.Conv2D(scaled(32, width), 3, padding="same", use_bias=False, name="stem_conv")(x)
     x = keras.layers.BatchNormalization(name="stem_bn")(x)
     x = keras.layers.ReLU(name="stem_relu")(x)
     x = keras.layers.MaxPooling2D(2, padding="same", name="stem_pool")(x)
     for s, base in enumerate((32, 64, 128)):
-        for b in range(blocks_per_stage):
+        for b in range(BLOCKS_PER_STAGE):
             x = _block(x, scaled(base, width), 2 if (s > 0 and b == 0) else 1, f"stage{s + 1}_{b + 1}")
         if conv_dropout > 0:
             x = keras.layers.SpatialDropout2D(conv_dropout, name=f"conv_dropout{s + 1}")(x)

@@ -13,10 +13,9 @@ from audiolens.models.blocks import classifier_head, conv_stack, pool_features, 
 __all__ = ["build"]
 
 
-def build(*, input_shape, n_classes: int, width: float = 1.0, dense_units: int = 256,
-          dropout: float = 0.6, conv_dropout: float = 0.0, normalise: str = "per_sample",
-          stats: dict | None = None, pool: str = "gap", **_unused) -> keras.Model:
-    """Build the model; ``input_shape`` is ``(F, T, 1)`` dB."""
+def build(*, input_shape, n_classes: int, width: float, dense_units: int, dropout: float,
+          conv_dropout: float, pool: str, normalise: str, stats: dict | None) -> keras.Model:
+    """Build the model; ``input_shape`` is ``(F, T, 1)`` dB (arguments: see ``registry.build_model``)."""
     inputs, x = spectrogram_input(input_shape, normalise=normalise, stats=stats)
     x = conv_stack(x, channels=(32, 64, 128, 256), width=width, batchnorm=False, conv_dropout=conv_dropout)
     x = pool_features(x, pool)
