@@ -8,9 +8,11 @@ from audiolens.paths import AUGMENTED as OUT
 from audiolens.paths import CLASSES, CLEAN, CLEAN_LOG, MANIFEST
 from audiolens.prep.augment import augment_corpus, select_recordings
 from audiolens.prep.common import unsegmented
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 from audiolens.segments import read_table, segment_table
 
+
+@stage_main
 def main() -> None:
     params, log = start_stage("augment")
     a, s, sr = params.augment, params.segment, params.audio.sample_rate
@@ -34,6 +36,7 @@ def main() -> None:
     per_factor = segs.groupby("factor").size().to_dict() if len(segs) else {}
     log.info("%d augmented recordings -> %d segments (per factor: %s)", len(aug), len(segs),
              {f"{k:g}": int(v) for k, v in per_factor.items()})
+
 
 if __name__ == "__main__":
     main()

@@ -4,9 +4,10 @@ from audiolens.eda import stage
 from audiolens.eda.stage import EdaSettings
 from audiolens.paths import AUGMENTED_TABLE, CLEAN, CLEAN_LOG, FEATURES, MANIFEST, SEGMENT_TABLE
 from audiolens.paths import EDA_REPORT as OUT
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("eda")
     e = params.eda

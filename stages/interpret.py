@@ -8,10 +8,11 @@ from audiolens.interpret import stage
 from audiolens.io import atomic_dir
 from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE
 from audiolens.paths import INTERPRET_REPORT as OUT
-from audiolens.runtime import seed_everything, start_stage, timed
+from audiolens.runtime import seed_everything, stage_main, start_stage, timed
 from audiolens.stage_io import load_stage_inputs
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("interpret", tensorflow=True)
     p = params.interpret

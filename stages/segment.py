@@ -5,10 +5,11 @@ from audiolens.paths import CLEAN, CLEAN_LOG, MANIFEST
 from audiolens.paths import SEGMENT_REPORT as REPORT
 from audiolens.paths import SEGMENTS as OUT
 from audiolens.prep.common import recordings_table, unsegmented
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 from audiolens.segments import read_table, segment_table
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("segment")
     s, sr = params.segment, params.audio.sample_rate

@@ -9,12 +9,13 @@ from audiolens.io import atomic_dir
 from audiolens.models.registry import load_model
 from audiolens.paths import FEATURES, MODELS, SPLIT_TABLE
 from audiolens.paths import UNCERTAINTY_REPORT as OUT
-from audiolens.runtime import seed_everything, start_stage, timed
+from audiolens.runtime import seed_everything, stage_main, start_stage, timed
 from audiolens.stage_io import load_stage_inputs
 from audiolens.uncertainty import stage
 from audiolens.uncertainty.members import member_paths
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("uncertainty", tensorflow=True)
     u = params.uncertainty

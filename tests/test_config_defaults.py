@@ -75,3 +75,12 @@ def test_the_walk_sees_nested_keys_and_disagreements():
 def test_derived_values_are_computed_not_keys():
     u = parse_params({"uncertainty": {"members": [2, 5], "include_main": False}}).uncertainty
     assert u.ensemble_size == 2 and "ensemble_size" not in u.model_dump()
+
+
+def test_cross_section_limits_are_config_errors_naming_both_keys():
+    from audiolens.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"features.fmax \(5000 Hz\) must be <= audio.sample_rate / 2"):
+        parse_params({"audio": {"sample_rate": 8000}, "features": {"kind": "mel", "fmax": 5000.0}})
+    with pytest.raises(ConfigError, match=r"features.fmin \(4000 Hz\) must be below audio.sample_rate / 2"):
+        parse_params({"audio": {"sample_rate": 8000}, "features": {"kind": "mel", "fmin": 4000.0}})

@@ -8,13 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
+from audiolens.errors import DataError
+
 __all__ = [
     "to_mono", "resample", "denoise", "silence_mask", "remove_silence", "time_stretch",
     "CleanSettings", "clean_signal", "DenoiseSkipped",
 ]
 
 
-class DenoiseSkipped(ValueError):
+class DenoiseSkipped(DataError):
     """Noise reduction was not applied to a recording; the message says why."""
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from audiolens.audio import clean_signal
 from audiolens.config import Params
+from audiolens.errors import DataError
 from audiolens.features import spectrogram_db
 from audiolens.io import AudioReadError, read_audio
 from audiolens.prep.common import clean_settings, spectrogram_config
@@ -29,7 +30,7 @@ EXIT_SILENT = 4
 EXIT_TOO_SHORT = 5
 
 
-class PredictError(RuntimeError):
+class PredictError(DataError, RuntimeError):
     """A recording that cannot be scored; ``code`` is the CLI exit status."""
 
     def __init__(self, path: str | Path, code: int, message: str):
