@@ -11,12 +11,12 @@ import soundfile as sf
 
 from audiolens.attribution.explainers import probabilities
 from audiolens.attribution.stage import run, select_examples
-from audiolens.features import SpectrogramConfig, spectrogram_db
+from audiolens.features import spectrogram_db
 from audiolens.shards import FeatureStore, ShardWriter
-from conftest import small_cnn
+from conftest import small_cnn, spectrogram_settings
 
 SR, L = 8000, 2000
-CFG = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=64, hop_length=16)
+CFG = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=64, hop_length=16)
 
 
 def tiny_model(shape) -> keras.Model:

@@ -14,16 +14,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiolens.audio import CleanSettings, clean_signal, time_stretch
+from audiolens.audio import clean_signal, time_stretch
 from audiolens.corpus.demo import voice_profile, write_demo_corpus
 from audiolens.corpus.ingest import ingest
 from audiolens.eda import stage
 from audiolens.eda.sampling import choose_groups
 from audiolens.eda.stage import EdaSettings
-from audiolens.features import SpectrogramConfig, read_segment_audio, spectrogram_db
+from audiolens.features import read_segment_audio, spectrogram_db
 from audiolens.io import read_audio, write_audio
-from audiolens.segments import segment_table
+from audiolens.segments import SegmentSettings, segment_table
 from audiolens.shards import ShardWriter
+
+from conftest import clean_settings, spectrogram_settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FIGURES = ["counts.png", "durations.png", "class_totals.png", "spectra.png", "pitch.png",
@@ -35,7 +37,7 @@ def build_upstream(proj: Path, manifest: pd.DataFrame, *, data_root: Path, sr: i
                    augment_speakers: list[str], kind: str = "linear") -> None:
     """clean + segment + augment + spectrogram outputs for ``manifest`` under ``proj``."""
     clean_dir = proj / "data/interim/clean"
-    settings = CleanSettings(sample_rate=sr, noise_profile_s=0.25)
+    settings = clean_settings(sample_rate=sr, noise_profile_s=0.25)
     log_rows, recs, aug_recs = [], [], []
     (proj / "data/interim/ingest").mkdir(parents=True)
     manifest.to_csv(proj / "data/interim/ingest/manifest.csv", index=False)
@@ -52,14 +54,14 @@ def build_upstream(proj: Path, manifest: pd.DataFrame, *, data_root: Path, sr: i
             aug_recs.append({"recording_id": f"{row['id']}__x0.5", "source_id": row["id"],
                              "n_samples": len(ya), "augmented": True, "factor": 0.5, **base})
     pd.DataFrame(log_rows).to_csv(clean_dir / "clean_log.csv", index=False)
-    kw = dict(sample_rate=sr, length_s=length_s, hop_s=None, tail="pad", min_tail_s=0.0)
+    kw = dict(settings=SegmentSettings(sample_rate=sr, length_s=length_s, hop_s=None, tail="pad", min_tail_s=0.0))
     segs, _ = segment_table(pd.DataFrame(recs), audio_dir="data/interim/clean", **kw)
     (proj / "data/interim/segments").mkdir(parents=True)
     segs.to_csv(proj / "data/interim/segments/segments.csv", index=False)
     aug, _ = segment_table(pd.DataFrame(aug_recs), audio_dir="data/interim/augmented", **kw)
     aug.to_csv(proj / "data/interim/augmented/segments.csv", index=False)
     allseg = pd.concat([segs, aug], ignore_index=True)
-    cfg = SpectrogramConfig(kind=kind, sample_rate=sr, n_fft=256, hop_length=128, n_mels=32)
+    cfg = spectrogram_settings(kind=kind, sample_rate=sr, n_fft=256, hop_length=128, n_mels=32)
     audio = np.stack([read_segment_audio(r, root=proj) for r in allseg.to_dict("records")])
     db, ref = spectrogram_db(audio, config=cfg)
     feat = proj / "data/processed/features"

@@ -29,7 +29,7 @@ __all__ = ["SpectrogramConfig", "spectrogram_db", "stft", "phase", "db_to_amplit
 AMIN = 1e-5  # smallest amplitude used in the dB conversion (-100 dB re 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SpectrogramConfig:
     """STFT / mel settings of a feature set (the ``features`` params + sample rate).
 
@@ -52,10 +52,10 @@ class SpectrogramConfig:
     sample_rate: int
     n_fft: int
     hop_length: int
-    n_mels: int = 64
-    fmin: float = 0.0
-    fmax: float | None = None
-    top_db: float = 80.0
+    n_mels: int
+    fmin: float
+    fmax: float | None
+    top_db: float
 
     def __post_init__(self) -> None:
         if self.kind not in ("linear", "mel"):
