@@ -84,3 +84,5 @@ def test_cross_section_limits_are_config_errors_naming_both_keys():
         parse_params({"audio": {"sample_rate": 8000}, "features": {"kind": "mel", "fmax": 5000.0}})
     with pytest.raises(ConfigError, match=r"features.fmin \(4000 Hz\) must be below audio.sample_rate / 2"):
         parse_params({"audio": {"sample_rate": 8000}, "features": {"kind": "mel", "fmin": 4000.0}})
+    with pytest.raises(ConfigError, match=r"eda.pyin_fmax \(500 Hz\) must be below audio.sample_rate / 2"):
+        parse_params({"audio": {"sample_rate": 1000}})

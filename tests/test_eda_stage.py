@@ -17,6 +17,7 @@ import pytest
 from audiolens.audio import clean_signal, time_stretch
 from audiolens.corpus.demo import voice_profile, write_demo_corpus
 from audiolens.corpus.ingest import ingest
+from audiolens.config import parse_params, to_settings
 from audiolens.eda import stage
 from audiolens.eda.sampling import choose_groups
 from audiolens.eda.stage import EdaSettings
@@ -84,7 +85,8 @@ def run(proj: Path, data_root: Path, sr: int, **settings) -> dict:
                                      proj / "data/interim/augmented/segments.csv"],
                      features_dir=proj / "data/processed/features", data_root=data_root,
                      sample_rate=sr, out_dir=proj / "reports/eda", project_root=proj,
-                     settings=EdaSettings(**settings), progress=False)
+                     settings=to_settings(parse_params({"eda": settings}).eda, EdaSettings),
+                     progress=False)
 
 
 def check_outputs(out: Path) -> None:

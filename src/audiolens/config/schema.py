@@ -42,4 +42,7 @@ class Params(Section):
             raise ValueError(f"features.fmax ({f.fmax:g} Hz) must be <= audio.sample_rate / 2 ({nyq:g} Hz)")
         if f.fmin >= nyq:
             raise ValueError(f"features.fmin ({f.fmin:g} Hz) must be below audio.sample_rate / 2 ({nyq:g} Hz)")
+        if self.eda.pyin_fmax >= nyq:
+            raise ValueError(f"eda.pyin_fmax ({self.eda.pyin_fmax:g} Hz) must be below audio.sample_rate / 2 "
+                             f"({nyq:g} Hz)")
         return self
