@@ -183,7 +183,7 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
     headline["ensemble_size"] = len(ensemble_ids)
     headline["mc_samples"] = mc_samples
     atomic_write_json(out / "metrics.json", headline)
-    rows = [{"split": s, "method": m, **r} for s, res in results.items()
+    rows = [{"split": sp, "method": m, **r} for sp, res in results.items()
             for m, rs in res["vs_count"].items() for r in rs]
     atomic_write_csv(out / "vs_count.csv", pd.DataFrame(rows))
     atomic_write_csv(out / "predictions_test.csv", _per_example(ids, y, preds, class_names))
