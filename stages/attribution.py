@@ -8,9 +8,10 @@ fidelity on noise-contaminated audio.
 """
 from pathlib import Path
 
-from audiolens.config import ConfigError, save_resolved
-from audiolens.features import SpectrogramConfig
+from audiolens.attribution.settings import AttributionSettings
+from audiolens.config import ConfigError, save_resolved, to_settings
 from audiolens.attribution import stage
+from audiolens.features import SpectrogramConfig
 from audiolens.io import atomic_dir
 from audiolens.paths import ATTRIBUTION_REPORT as OUT
 from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE
@@ -32,7 +33,7 @@ def main() -> None:
     with timed(log, "attribution analysis"), atomic_dir(OUT) as tmp:
         head = stage.run(model=inp.model, store=store, test_positions=test, train_positions=train,
                          config=SpectrogramConfig.from_meta(store.meta), out_dir=tmp, audio_root=".",
-                         **a.model_dump())
+                         settings=to_settings(a, AttributionSettings))
         save_resolved(params, tmp / "resolved_params.yaml", sections=["attribution"])
     for name, m in head["explainers"].items():
         log.info("%-21s FF %s  AD %s  fid_in %s  sanity %s", name, m.get("FF"), m.get("AD"), m.get("fid_in"),
