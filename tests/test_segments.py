@@ -61,9 +61,9 @@ def test_overlapping_hop():
 
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="hop"):
-        segment_bounds(10, length=4, hop=5)
+        segment_bounds(10, length=4, hop=5, tail="pad")
     with pytest.raises(ValueError, match="length"):
-        segment_bounds(10, length=0)
+        segment_bounds(10, length=0, tail="pad")
     with pytest.raises(ValueError, match="tail"):
         segment_bounds(10, length=4, tail="trim")
 

@@ -96,7 +96,7 @@ class SegmentPlan:
 
 
 def segment_bounds(n_samples: int, *, length: int, hop: int | None = None,
-                   tail: Literal["drop", "pad", "keep"] = "pad", min_tail: int = 0) -> SegmentPlan:
+                   tail: Literal["drop", "pad", "keep"], min_tail: int = 0) -> SegmentPlan:
     """Plan the segments of a recording of ``n_samples`` samples.
 
     Parameters

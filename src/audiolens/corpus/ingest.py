@@ -111,7 +111,7 @@ def _assign_labels(values: list[str], *, positive: list[str] | None,
 def ingest(*, root: str | Path, layout: str, pattern: str | None, manifest: str | None, label: str,
            positive: list[str] | None, class_names: list[str] | None, speaker: str | None,
            group: str | None, fold: str | None, filename_column: str, extensions: list[str],
-           n_jobs: int = 1, skipped_path: str | Path | None = None) -> IngestResult:
+           n_jobs: int, skipped_path: str | Path | None = None) -> IngestResult:
     """Build the manifest of usable recordings under ``root``.
 
     Parameters mirror the ``data`` params section (see README). ``label`` names the field

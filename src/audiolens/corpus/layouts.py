@@ -123,9 +123,8 @@ def _csv(root: Path, manifest: Path, filename_column: str, extensions: list[str]
     return out, skipped
 
 
-def list_candidates(*, root: str | Path, layout: str, pattern: str | None = None,
-                    manifest: str | Path | None = None, filename_column: str = "filename",
-                    extensions: list[str] = ("wav", "flac", "ogg")) -> tuple[list[Candidate], list[Skipped]]:
+def list_candidates(*, root: str | Path, layout: str, pattern: str | None, manifest: str | Path | None,
+                    filename_column: str, extensions: list[str]) -> tuple[list[Candidate], list[Skipped]]:
     """List candidate recordings under ``root`` for a layout.
 
     Parameters
