@@ -1,6 +1,6 @@
 """Stage ingest: data root -> data/interim/ingest/manifest.csv (+ reports/ingest/skipped.csv)."""
-from audiolens.config import save_resolved
-from audiolens.corpus.ingest import ingest
+from audiolens.config import save_resolved, to_settings
+from audiolens.corpus.ingest import IngestSettings, ingest
 from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
 from audiolens.paths import INGEST as OUT
 from audiolens.paths import INGEST_REPORT as REPORT
@@ -12,10 +12,7 @@ def main() -> None:
     params, log = start_stage("ingest")
     d = params.data
     with timed(log, "ingest"):
-        res = ingest(root=d.root, layout=d.layout, pattern=d.pattern, manifest=d.manifest,
-                     label=d.label, positive=d.positive, class_names=d.class_names,
-                     speaker=d.speaker, group=d.group, fold=d.fold, filename_column=d.filename_column,
-                     extensions=d.extensions, n_jobs=d.n_jobs, skipped_path=REPORT / "skipped.csv")
+        res = ingest(root=d.root, settings=to_settings(d, IngestSettings), skipped_path=REPORT / "skipped.csv")
     for reason, n in res.skipped.reason.value_counts().items():
         log.warning("skipped %d file(s): %s", n, reason)
     m = res.manifest

@@ -16,7 +16,7 @@ import pytest
 
 from audiolens.audio import clean_signal, time_stretch
 from audiolens.corpus.demo import voice_profile, write_demo_corpus
-from audiolens.corpus.ingest import ingest
+from audiolens.corpus.ingest import IngestSettings, ingest
 from audiolens.config import parse_params, to_settings
 from audiolens.eda import stage
 from audiolens.eda.sampling import choose_groups
@@ -105,10 +105,10 @@ def demo_project(tmp_path_factory):
     speakers = ["f1", "f2", "m1", "m2"]
     write_demo_corpus(raw, speakers=speakers, scripts=2, duration_s=4.0, sample_rate=16000,
                       noise_lead_s=0.5, snr_db=20.0, seed=0)
-    res = ingest(root=raw, layout="demo", pattern=r"(?P<speaker>[fm]\d+)_(?P<script>script\d+)_"
-                 r"(?P<condition>\w+)\.wav", manifest=None, label="speaker", positive=["f1", "m2"],
-                 class_names=["rejected", "allowed"], speaker="speaker", group=None, fold=None,
-                 filename_column="filename", extensions=["wav"], n_jobs=1)
+    res = ingest(root=raw, settings=IngestSettings(
+        layout="demo", pattern=r"(?P<speaker>[fm]\d+)_(?P<script>script\d+)_(?P<condition>\w+)\.wav",
+        manifest=None, label="speaker", positive=["f1", "m2"], class_names=["rejected", "allowed"],
+        speaker="speaker", group=None, fold=None, filename_column="filename", extensions=["wav"], n_jobs=1))
     build_upstream(proj, res.manifest, data_root=raw, sr=8000, length_s=1.0, augment_speakers=["f1"])
     return proj, raw, res.manifest
 
@@ -178,9 +178,9 @@ def test_eda_on_fsdd_sample(tmp_path):
     pick = [n for s in speakers for n in [f"{d}_{s}_0.wav" for d in range(3)] if (fsdd / n).is_file()]
     listing = tmp_path / "pick.csv"
     pd.DataFrame({"filename": pick, "speaker": [n.split("_")[1] for n in pick]}).to_csv(listing, index=False)
-    res = ingest(root=fsdd, layout="csv", pattern=None, manifest=str(listing), label="speaker",
-                 positive=None, class_names=None, speaker="speaker", group=None, fold=None,
-                 filename_column="filename", extensions=["wav"], n_jobs=1)
+    res = ingest(root=fsdd, settings=IngestSettings(
+        layout="csv", pattern=None, manifest=str(listing), label="speaker", positive=None, class_names=None,
+        speaker="speaker", group=None, fold=None, filename_column="filename", extensions=["wav"], n_jobs=1))
     proj = tmp_path / "proj"
     build_upstream(proj, res.manifest, data_root=fsdd, sr=8000, length_s=1.0,
                    augment_speakers=["george", "jackson"], kind="mel")

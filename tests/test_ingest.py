@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiolens.corpus.ingest import MANIFEST_COLUMNS, IngestError, ingest
+from audiolens.corpus.ingest import MANIFEST_COLUMNS, IngestError, IngestSettings, ingest
 from audiolens.corpus.layouts import LayoutError
 
 from conftest import write_wav
@@ -25,7 +25,7 @@ def run(root, **kw):
                 class_names=None, speaker="speaker", group=None, fold=None, filename_column="filename",
                 extensions=["wav", "flac", "ogg"], n_jobs=1)
     args.update(kw)
-    return ingest(**args)
+    return ingest(root=args.pop("root"), settings=IngestSettings(**args))
 
 
 def tree_digest(root: Path) -> str:

@@ -21,7 +21,7 @@ from audiolens.corpus.layouts import Candidate, Skipped, list_candidates
 from audiolens.errors import DataError
 from audiolens.io import SKIPPED_COLUMNS, AudioReadError, atomic_write_csv, audio_info, sha256_file
 
-__all__ = ["IngestError", "IngestResult", "probe_file", "ingest", "MANIFEST_COLUMNS"]
+__all__ = ["IngestError", "IngestSettings", "IngestResult", "probe_file", "ingest", "MANIFEST_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,47 @@ MANIFEST_COLUMNS = ["id", "path", "duration_s", "sample_rate", "channels", "labe
 
 class IngestError(DataError):
     """Nothing usable remains, or a class has no recordings."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestSettings:
+    """Which files are recordings and how they are labelled (the ``data`` params section).
+
+    Attributes
+    ----------
+    layout : {"demo", "regex", "folders", "csv"}
+    pattern : str or None
+        Regex with named groups matched against file names (``regex``, ``demo``).
+    manifest : str or None
+        CSV table (``csv``).
+    label : str
+        Field carrying the class: a named group, ``folder`` or a CSV column.
+    positive : list of str or None
+        Values mapped to class 1, the rest to 0 (None: one class per value).
+    class_names : list of str or None
+        Class names (negative, positive with ``positive``; else the order / subset of labels).
+    speaker, group, fold : str or None
+        Fields giving the speaker, the group (None: the recording) and a predefined fold.
+    filename_column : str
+        CSV column with the file path.
+    extensions : list of str
+        Audio file extensions considered.
+    n_jobs : int
+        Worker processes (does not change the result).
+    """
+
+    layout: str
+    pattern: str | None
+    manifest: str | None
+    label: str
+    positive: list[str] | None
+    class_names: list[str] | None
+    speaker: str | None
+    group: str | None
+    fold: str | None
+    filename_column: str
+    extensions: list[str]
+    n_jobs: int
 
 
 @dataclass
@@ -108,17 +149,14 @@ def _assign_labels(values: list[str], *, positive: list[str] | None,
     return [lookup.get(v) for v in values], names
 
 
-def ingest(*, root: str | Path, layout: str, pattern: str | None, manifest: str | None, label: str,
-           positive: list[str] | None, class_names: list[str] | None, speaker: str | None,
-           group: str | None, fold: str | None, filename_column: str, extensions: list[str],
-           n_jobs: int, skipped_path: str | Path | None = None) -> IngestResult:
+def ingest(*, root: str | Path, settings: IngestSettings,
+           skipped_path: str | Path | None = None) -> IngestResult:
     """Build the manifest of usable recordings under ``root``.
 
-    Parameters mirror the ``data`` params section (see README). ``label`` names the field
-    (regex group, ``folder``, or CSV column) that carries the class; with ``positive`` the
-    listed values become class 1 and everything else class 0 (a voice gate). The skipped
-    table is also written to ``skipped_path`` (CSV, atomically) when given, whether ingest
-    succeeds or fails.
+    ``settings.label`` names the field (regex group, ``folder``, or CSV column) that carries
+    the class; with ``settings.positive`` the listed values become class 1 and everything
+    else class 0 (a voice gate). The skipped table is also written to ``skipped_path`` (CSV,
+    atomically) when given, whether ingest succeeds or fails.
 
     Raises
     ------
@@ -126,14 +164,17 @@ def ingest(*, root: str | Path, layout: str, pattern: str | None, manifest: str 
         When no usable recording remains or a class ends up empty. The skipped table is
         attached as ``exc.skipped``.
     """
-    cands, skipped = list_candidates(root=root, layout=layout, pattern=pattern, manifest=manifest,
-                                     filename_column=filename_column, extensions=extensions)
+    s = settings
+    layout, label, positive, class_names = s.layout, s.label, s.positive, s.class_names
+    speaker, group, fold = s.speaker, s.group, s.fold
+    cands, skipped = list_candidates(root=root, layout=layout, pattern=s.pattern, manifest=s.manifest,
+                                     filename_column=s.filename_column, extensions=s.extensions)
     skipped = list(skipped)
     usable: list[tuple[Candidate, dict]] = []
     jobs = [(str(root), c.path) for c in cands]
     by_path = {c.path: c for c in cands}
-    if n_jobs > 1 and len(jobs) > 32:
-        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+    if s.n_jobs > 1 and len(jobs) > 32:
+        with ProcessPoolExecutor(max_workers=s.n_jobs) as pool:
             results = list(tqdm(pool.map(_probe, jobs, chunksize=16), total=len(jobs), desc="ingest",
                                 disable=None))
     else:
