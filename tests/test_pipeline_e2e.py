@@ -217,7 +217,8 @@ def test_predict_gate_uses_the_uncertainty_stage_settings_and_explains(project):
     u = r["uncertainty"]
     # abstain exactly when the gate's score is on the wrong side of its threshold
     sc = u["score"]  # the gate's score, or max_prob where that score does not exist for the method
-    wrong_side = u[sc] < gate["threshold"] if sc == "max_prob" else u[sc] > gate["threshold"]
+    # scores are "higher = less certain": u["max_prob"] is 1 - max probability (the CLI's text prints 1 - it)
+    wrong_side = 1 - u[sc] < gate["threshold"] if sc == "max_prob" else u[sc] > gate["threshold"]
     assert (r["decision"] == "abstain") == wrong_side, r
     if not wrong_side:
         assert r["decision"] == ("accept" if r["label"] == "allowed" else "reject")
