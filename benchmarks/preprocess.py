@@ -35,13 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from audiolens.audio import CleanSettings
+from audiolens.config import Params, to_settings
 from audiolens.corpus.demo import write_demo_corpus
 from audiolens.features import SpectrogramConfig, spectrogram_db
 from audiolens.io import atomic_write_json, read_audio
 from audiolens.prep.clean import clean_corpus
 from audiolens.prep.common import recordings_table
 from audiolens.prep.featurize import feature_meta, featurize
-from audiolens.segments import segment_table
+from audiolens.segments import SegmentSettings, segment_table
 
 TARGETS = {"realtime_per_core": 200.0, "speedup_vs_seed": 10.0, "stage_over_bare": 2.0}
 
@@ -77,12 +78,13 @@ def run_pipeline(manifest, *, raw: Path, work: Path, n_jobs: int, cfg: Spectrogr
     t: dict = {}
     sr = cfg.sample_rate
     with measure(t, "clean"):
-        log, skipped = clean_corpus(manifest, root=raw, out_dir=work / "clean", settings=CleanSettings(sample_rate=sr),
+        log, skipped = clean_corpus(manifest, root=raw, out_dir=work / "clean",
+                                    settings=to_settings(Params().clean, CleanSettings, sample_rate=sr),
                                     min_keep_s=0.1, n_jobs=n_jobs)
     with measure(t, "segment"):
         recs = recordings_table(manifest, ids=log["id"].tolist(), audio_dir=work / "clean", sample_rate=sr)
-        segs, _ = segment_table(recs, sample_rate=sr, length_s=length_s, hop_s=None, tail="keep",
-                                min_tail_s=length_s / 3, audio_dir="clean")
+        segs, _ = segment_table(recs, settings=SegmentSettings(sample_rate=sr, length_s=length_s, hop_s=None, tail="keep",
+                                min_tail_s=length_s / 3), audio_dir="clean")
     with measure(t, "spectrogram"):
         index = featurize(segs, config=cfg, out_dir=work / "features", shard_size=2048, root=work, n_jobs=n_jobs)
         index.to_csv(work / "features" / "index.csv", index=False)
@@ -212,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeat", type=int, default=5, help="best-of repeats for (b)")
     ap.add_argument("--out", default="reports/bench/preprocess.json")
     args = ap.parse_args(argv)
-    cfg = SpectrogramConfig(kind=args.kind, sample_rate=8000, n_fft=256, hop_length=192, n_mels=64)
+    cfg = to_settings(Params(features={"kind": args.kind}).features, SpectrogramConfig, sample_rate=8000)
     length_s = 3.0
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench_preprocess_") as tmp:

@@ -8,30 +8,32 @@ fidelity on noise-contaminated audio.
 """
 from pathlib import Path
 
-from audiolens.config import save_resolved
-from audiolens.features import SpectrogramConfig
+from audiolens.attribution.settings import AttributionSettings
+from audiolens.config import ConfigError, save_resolved, to_settings
 from audiolens.attribution import stage
+from audiolens.features import SpectrogramConfig
 from audiolens.io import atomic_dir
 from audiolens.paths import ATTRIBUTION_REPORT as OUT
 from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE
-from audiolens.runtime import seed_everything, start_stage, timed
+from audiolens.runtime import seed_everything, stage_main, start_stage, timed
 from audiolens.stage_io import load_stage_inputs
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("attribution", tensorflow=True)
     a = params.attribution
     seed_everything(a.seed)
     for f in a.noise_files:
         if not Path(f).is_file():
-            raise SystemExit(f"[attribution] attribution.noise_files: {f} does not exist")
+            raise ConfigError(f"attribution.noise_files: {f} does not exist")
     inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE, model=MODEL)
     store, test, train = inp.store, inp.positions("test"), inp.positions("train")
     log.info("test %d, train %d segments; features %s %s", len(test), len(train), store.meta["kind"], store.shape)
     with timed(log, "attribution analysis"), atomic_dir(OUT) as tmp:
         head = stage.run(model=inp.model, store=store, test_positions=test, train_positions=train,
                          config=SpectrogramConfig.from_meta(store.meta), out_dir=tmp, audio_root=".",
-                         **a.model_dump())
+                         settings=to_settings(a, AttributionSettings))
         save_resolved(params, tmp / "resolved_params.yaml", sections=["attribution"])
     for name, m in head["explainers"].items():
         log.info("%-21s FF %s  AD %s  fid_in %s  sanity %s", name, m.get("FF"), m.get("AD"), m.get("fid_in"),

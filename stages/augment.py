@@ -1,16 +1,18 @@
 """Stage augment: time-stretched copies of chosen recordings -> data/interim/augmented/ (+ segments.csv)."""
 import json
 
-from audiolens.config import save_resolved
+from audiolens.config import save_resolved, to_settings
 from audiolens.io import atomic_dir, atomic_write_csv
 from audiolens.paths import AUGMENT_REPORT as REPORT
 from audiolens.paths import AUGMENTED as OUT
 from audiolens.paths import CLASSES, CLEAN, CLEAN_LOG, MANIFEST
 from audiolens.prep.augment import augment_corpus, select_recordings
 from audiolens.prep.common import unsegmented
-from audiolens.runtime import start_stage, timed
-from audiolens.segments import read_table, segment_table
+from audiolens.runtime import stage_main, start_stage, timed
+from audiolens.segments import SegmentSettings, read_table, segment_table
 
+
+@stage_main
 def main() -> None:
     params, log = start_stage("augment")
     a, s, sr = params.augment, params.segment, params.audio.sample_rate
@@ -25,8 +27,8 @@ def main() -> None:
         with timed(log, "augment"):
             aug = augment_corpus(chosen, clean_dir=CLEAN, out_dir=tmp, factors=a.factors, sample_rate=sr,
                                  n_jobs=params.audio.n_jobs)
-        segs, tails = segment_table(aug, sample_rate=sr, length_s=s.length_s, hop_s=s.hop_s, tail=s.tail,
-                                    min_tail_s=s.min_tail_s, audio_dir=str(OUT))
+        segs, tails = segment_table(aug, settings=to_settings(s, SegmentSettings, sample_rate=sr),
+                                    audio_dir=str(OUT))
         atomic_write_csv(tmp / "segments.csv", segs)
         atomic_write_csv(tmp / "tails.csv", tails)
         save_resolved(params, tmp / "resolved_params.yaml", sections=["audio", "segment", "augment"])
@@ -34,6 +36,7 @@ def main() -> None:
     per_factor = segs.groupby("factor").size().to_dict() if len(segs) else {}
     log.info("%d augmented recordings -> %d segments (per factor: %s)", len(aug), len(segs),
              {f"{k:g}": int(v) for k, v in per_factor.items()})
+
 
 if __name__ == "__main__":
     main()

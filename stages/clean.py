@@ -1,21 +1,21 @@
 """Stage clean: manifest -> data/interim/clean/<id>.wav (mono, audio.sample_rate, denoised, silence cut)."""
-import sys
-
-from audiolens.config import save_resolved
+from audiolens.audio import CleanSettings
+from audiolens.config import save_resolved, to_settings
+from audiolens.errors import DataError
 from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
 from audiolens.paths import CLEAN as OUT
 from audiolens.paths import CLEAN_REPORT as REPORT
 from audiolens.paths import MANIFEST
 from audiolens.prep.clean import clean_corpus
-from audiolens.prep.common import clean_settings
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 from audiolens.segments import read_table
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("clean")
     c = params.clean
-    settings = clean_settings(audio=params.audio, clean=c)
+    settings = to_settings(c, CleanSettings, sample_rate=params.audio.sample_rate)
     manifest = read_table(MANIFEST, columns=["id", "path"])
     log.info("cleaning %d recordings with %d worker(s): %s", len(manifest), params.audio.n_jobs, settings)
     with atomic_dir(OUT) as tmp:
@@ -26,7 +26,7 @@ def main() -> None:
         save_resolved(params, tmp / "resolved_params.yaml", sections=["audio", "clean"])
     atomic_write_csv(REPORT / "skipped.csv", skipped)
     if clean_log.empty:
-        sys.exit(f"[clean] no recording survived cleaning ({len(skipped)} skipped): see {REPORT / 'skipped.csv'}")
+        raise DataError(f"no recording survived cleaning ({len(skipped)} skipped): see {REPORT / 'skipped.csv'}")
     for reason, n in skipped["reason"].value_counts().sort_index().items():
         log.warning("skipped %d recording(s): %s (see %s)", n, reason, REPORT / "skipped.csv")
     summary = {"recordings": len(clean_log), "skipped": len(skipped),

@@ -2,9 +2,10 @@
 from audiolens.corpus.demo import write_demo_corpus
 from audiolens.io import atomic_dir
 from audiolens.paths import DEMO_CORPUS as OUT
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("demo")
     with atomic_dir(OUT) as tmp:

@@ -1,16 +1,17 @@
 """Stage eda: manifest, cleaned audio, segments and spectrograms -> figures and tables in reports/eda."""
-from audiolens.config import save_resolved
+from audiolens.config import save_resolved, to_settings
 from audiolens.eda import stage
 from audiolens.eda.stage import EdaSettings
 from audiolens.paths import AUGMENTED_TABLE, CLEAN, CLEAN_LOG, FEATURES, MANIFEST, SEGMENT_TABLE
 from audiolens.paths import EDA_REPORT as OUT
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("eda")
     e = params.eda
-    settings = EdaSettings(**e.model_dump())
+    settings = to_settings(e, EdaSettings)
     with timed(log, "eda"):
         summary = stage.run(manifest_path=MANIFEST, clean_dir=CLEAN, clean_log_path=CLEAN_LOG,
                             segments_paths=[SEGMENT_TABLE, AUGMENTED_TABLE],

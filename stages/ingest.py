@@ -1,30 +1,18 @@
 """Stage ingest: data root -> data/interim/ingest/manifest.csv (+ reports/ingest/skipped.csv)."""
-import sys
-
-from audiolens.config import save_resolved
-from audiolens.corpus.ingest import IngestError, ingest
-from audiolens.corpus.layouts import LayoutError
+from audiolens.config import save_resolved, to_settings
+from audiolens.corpus.ingest import IngestSettings, ingest
 from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
 from audiolens.paths import INGEST as OUT
 from audiolens.paths import INGEST_REPORT as REPORT
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("ingest")
     d = params.data
-    try:
-        with timed(log, "ingest"):
-            res = ingest(root=d.root, layout=d.layout, pattern=d.pattern, manifest=d.manifest,
-                         label=d.label, positive=d.positive, class_names=d.class_names,
-                         speaker=d.speaker, group=d.group, fold=d.fold,
-                         filename_column=d.filename_column, extensions=d.extensions, n_jobs=d.n_jobs)
-    except IngestError as exc:
-        atomic_write_csv(REPORT / "skipped.csv", exc.skipped)
-        sys.exit(f"[ingest] {exc} -- see {REPORT / 'skipped.csv'}")
-    except LayoutError as exc:
-        sys.exit(f"[ingest] {exc}")
-    atomic_write_csv(REPORT / "skipped.csv", res.skipped)
+    with timed(log, "ingest"):
+        res = ingest(root=d.root, settings=to_settings(d, IngestSettings), skipped_path=REPORT / "skipped.csv")
     for reason, n in res.skipped.reason.value_counts().items():
         log.warning("skipped %d file(s): %s", n, reason)
     m = res.manifest

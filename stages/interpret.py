@@ -3,27 +3,24 @@
 Filters, feature maps, embedding retrieval (precision@k metric in retrieval.json),
 2-D projection and CAM / Grad-CAM figures, all bounded by the ``interpret`` params.
 """
-from audiolens.config import save_resolved
+from audiolens.config import save_resolved, to_settings
 from audiolens.interpret import stage
 from audiolens.io import atomic_dir
 from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE
 from audiolens.paths import INTERPRET_REPORT as OUT
-from audiolens.runtime import seed_everything, start_stage, timed
+from audiolens.runtime import seed_everything, stage_main, start_stage, timed
 from audiolens.stage_io import load_stage_inputs
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("interpret", tensorflow=True)
     p = params.interpret
     seed_everything(p.seed)
     inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE, model=MODEL)
     with atomic_dir(OUT) as tmp, timed(log, "interpret"):
-        summary = stage.run(
-            model=inp.model, store=inp.store, split_df=inp.split, out_dir=tmp,
-            examples_per_class=p.examples_per_class, queries_per_class=p.queries_per_class,
-            top_k=p.top_k, max_index=p.max_index, max_queries=p.max_queries,
-            include_augmented=p.include_augmented, tsne=p.tsne, max_filters=p.max_filters,
-            max_channels=p.max_channels, cam_layer=p.cam_layer, batch_size=p.batch_size, seed=p.seed)
+        summary = stage.run(model=inp.model, store=inp.store, split_df=inp.split, out_dir=tmp,
+                            settings=to_settings(p, stage.InterpretSettings))
         save_resolved(params, tmp / "resolved_params.yaml", sections=["interpret"])
     log.info("interpret: %d conv layers, %d examples, precision@%d = %.3f over %d queries; CAM %s",
              summary["n_conv_layers"], summary["n_examples"], summary["k"],

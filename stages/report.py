@@ -1,20 +1,21 @@
 """Stage report: everything under reports/ -> reports/report.html (+ summary.md, headline.json)."""
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 
+from audiolens.errors import DataError
 from audiolens.io import atomic_write_csv, atomic_write_json
 from audiolens.paths import EVAL_REPORT, HEADLINE, REPORT_ASSETS, REPORT_HTML, REPORTS, UNCERTAINTY_REPORT
 from audiolens.report import build_report, check_report, headline
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 
 
 def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("report")
     # the only top-level DVC metrics file: what `dvc exp show` / `dvc metrics diff` lead with
@@ -31,7 +32,7 @@ def main() -> None:
         log.warning("left out of the report: %s (%s)", p["path"], p["reason"])
     problems, _ = check_report(REPORT_HTML)
     if problems:
-        sys.exit("[report] report.html has broken references:\n  " + "\n  ".join(problems[:20]))
+        raise DataError("report.html has broken references:\n  " + "\n  ".join(problems[:20]))
     log.info("report: %d sections (%s), %d figures, %d audio, %d tables, %.1f MB",
              len(res["sections"]), ", ".join(res["sections"]), res["images"], res["audio"],
              res["tables"], res["html_bytes"] / 1e6)

@@ -1,23 +1,24 @@
 """Stage segment: cleaned recordings -> data/interim/segments/segments.csv + tails.csv (rows, no audio)."""
-from audiolens.config import save_resolved
+from audiolens.config import save_resolved, to_settings
 from audiolens.io import atomic_dir, atomic_write_csv
 from audiolens.paths import CLEAN, CLEAN_LOG, MANIFEST
 from audiolens.paths import SEGMENT_REPORT as REPORT
 from audiolens.paths import SEGMENTS as OUT
 from audiolens.prep.common import recordings_table, unsegmented
-from audiolens.runtime import start_stage, timed
-from audiolens.segments import read_table, segment_table
+from audiolens.runtime import stage_main, start_stage, timed
+from audiolens.segments import SegmentSettings, read_table, segment_table
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("segment")
     s, sr = params.segment, params.audio.sample_rate
+    settings = to_settings(s, SegmentSettings, sample_rate=sr)
     manifest = read_table(MANIFEST)
     cleaned = read_table(CLEAN_LOG)["id"].tolist()
     with timed(log, "segment"):
         recs = recordings_table(manifest, ids=cleaned, audio_dir=CLEAN, sample_rate=sr)
-        segs, tails = segment_table(recs, sample_rate=sr, length_s=s.length_s, hop_s=s.hop_s, tail=s.tail,
-                                    min_tail_s=s.min_tail_s, audio_dir=str(CLEAN))
+        segs, tails = segment_table(recs, settings=settings, audio_dir=str(CLEAN))
     skipped = unsegmented(tails, paths=dict(zip(manifest["id"], manifest["path"])))
     with atomic_dir(OUT) as tmp:
         atomic_write_csv(tmp / "segments.csv", segs)

@@ -1,29 +1,27 @@
 """Stage spectrogram: segments -> data/processed/features/ (dB shards, index.csv, meta.json, png/)."""
 import json
-import sys
 
 import pandas as pd
 
-from audiolens.config import save_resolved
+from audiolens.config import save_resolved, to_settings
+from audiolens.errors import DataError
+from audiolens.features import SpectrogramConfig
 from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
 from audiolens.paths import AUGMENTED_TABLE, CLASSES, SEGMENT_TABLE
 from audiolens.paths import FEATURES as OUT
-from audiolens.prep.common import spectrogram_config
 from audiolens.prep.featurize import export_pngs, feature_meta, featurize
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 from audiolens.segments import read_table
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("spectrogram")
     f = params.features
-    try:
-        cfg = spectrogram_config(audio=params.audio, features=f)
-    except ValueError as exc:
-        sys.exit(f"[spectrogram] params.yaml: {exc}")
+    cfg = to_settings(f, SpectrogramConfig, sample_rate=params.audio.sample_rate)
     segs = pd.concat([read_table(p) for p in (SEGMENT_TABLE, AUGMENTED_TABLE) if p.is_file()], ignore_index=True)
     if segs.empty:
-        sys.exit("[spectrogram] no segments to featurise: see reports/clean, reports/segment skipped.csv")
+        raise DataError("no segments to featurise: see reports/clean, reports/segment skipped.csv")
     class_names = json.loads(CLASSES.read_text())["class_names"]
     length = int((segs["end"] - segs["start"]).iloc[0])
     log.info("%d segments (%d augmented) -> %s spectrograms %dx%d", len(segs), int(segs["augmented"].sum()),

@@ -4,17 +4,18 @@ Calibration (NLL, Brier, ECE/MCE), misclassification detection (AUROC/AUPRC), ri
 and AURC on the test split, metrics vs MC passes / ensemble size, figures, and the abstention
 threshold (evaluated on validation) in ``abstain.json`` for the voice gate.
 """
-from audiolens.config import save_resolved
+from audiolens.config import save_resolved, to_settings
 from audiolens.io import atomic_dir
 from audiolens.models.registry import load_model
 from audiolens.paths import FEATURES, MODELS, SPLIT_TABLE
 from audiolens.paths import UNCERTAINTY_REPORT as OUT
-from audiolens.runtime import seed_everything, start_stage, timed
+from audiolens.runtime import seed_everything, stage_main, start_stage, timed
 from audiolens.stage_io import load_stage_inputs
 from audiolens.uncertainty import stage
 from audiolens.uncertainty.members import member_paths
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("uncertainty", tensorflow=True)
     u = params.uncertainty
@@ -33,12 +34,8 @@ def main() -> None:
         log.info("%s: %d segments", name, len(pos))
     with timed(log, "uncertainty analysis"), atomic_dir(OUT) as tmp:
         head = stage.run(models=models, ensemble_ids=u.member_ids, splits=splits, out_dir=tmp,
-                         class_names=store.meta["class_names"], mc_samples=u.mc_samples,
-                         mc_layer=u.mc_layer, seed=u.seed, ece_bins=u.ece_bins,
-                         batch_size=u.batch_size, abstain_method=u.abstain_method,
-                         abstain_score=u.abstain_score, abstain_threshold=u.abstain_threshold,
-                         abstain_target_accuracy=u.abstain_target_accuracy,
-                         max_scatter_classes=u.max_scatter_classes)
+                         class_names=store.meta["class_names"],
+                         settings=to_settings(u, stage.UncertaintySettings))
         save_resolved(params, tmp / "resolved_params.yaml", sections=["uncertainty"])
     for m in ("single", "mc_dropout", "ensemble"):
         log.info("%-10s acc %.3f  NLL %.3f  ECE %.3f", m, head[m]["accuracy"], head[m]["nll"], head[m]["ece"])

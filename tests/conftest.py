@@ -103,3 +103,24 @@ def small_cnn(shape: tuple[int, int], *, n_classes: int, conv2: int = 6, dense: 
     h = keras.layers.Dense(dense, activation="relu", name="embedding")(h)
     logits = keras.layers.Dense(n_classes, name="logits")(h)
     return keras.Model(inp, keras.layers.Activation("softmax", name="probs")(logits))
+
+
+def clean_settings(*, sample_rate: int, **overrides):
+    """:class:`audiolens.audio.CleanSettings` from the schema's (= params.yaml's) ``clean`` defaults."""
+    import dataclasses
+
+    from audiolens.audio import CleanSettings
+    from audiolens.config import Params, to_settings
+
+    return dataclasses.replace(to_settings(Params().clean, CleanSettings, sample_rate=sample_rate), **overrides)
+
+
+def spectrogram_settings(*, sample_rate: int, **overrides):
+    """:class:`audiolens.features.SpectrogramConfig` from the schema's ``features`` defaults + overrides."""
+    import dataclasses
+
+    from audiolens.config import Params, to_settings
+    from audiolens.features import SpectrogramConfig
+
+    base = to_settings(Params().features, SpectrogramConfig, sample_rate=sample_rate)
+    return dataclasses.replace(base, **overrides)

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audiolens.features import SpectrogramConfig, spectrogram_db
+from audiolens.features import spectrogram_db
 from audiolens.attribution.reconstruct import error_db, masked_audio, roundtrip_probs, write_example_wavs
+
+from conftest import spectrogram_settings
 
 SR = 8000
 
@@ -19,7 +21,7 @@ def signal(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize("kind", ["linear", "mel"])
 def test_all_ones_mask_returns_original_audio(kind):
-    cfg = SpectrogramConfig(kind=kind, sample_rate=SR, n_fft=256, hop_length=64, n_mels=128)
+    cfg = spectrogram_settings(kind=kind, sample_rate=SR, n_fft=256, hop_length=64, n_mels=128)
     y = signal()
     db, ref = spectrogram_db(y[None], config=cfg)
     out = masked_audio(db[0], np.ones_like(db[0]), config=cfg, ref_amplitude=float(ref[0]), source_audio=y,
@@ -34,7 +36,7 @@ def test_all_ones_mask_returns_original_audio(kind):
 
 
 def test_low_band_mask_keeps_low_tone_and_removes_it_from_complement():
-    cfg = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=256, hop_length=64)
+    cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=256, hop_length=64)
     t = np.arange(SR) / SR
     low, high = np.sin(2 * np.pi * 500 * t), np.sin(2 * np.pi * 3000 * t)
     y = (low + high).astype(np.float32)
@@ -47,7 +49,7 @@ def test_low_band_mask_keeps_low_tone_and_removes_it_from_complement():
 
 
 def test_griffin_lim_when_no_phase():
-    cfg = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=256, hop_length=64)
+    cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=256, hop_length=64)
     y = signal(0.5)
     db, ref = spectrogram_db(y[None], config=cfg)
     out = masked_audio(db[0], np.ones_like(db[0]), config=cfg, ref_amplitude=float(ref[0]), source_audio=None,
@@ -60,7 +62,7 @@ def test_griffin_lim_when_no_phase():
 def test_roundtrip_probs_and_wavs(tmp_path):
     import soundfile as sf
 
-    cfg = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=256, hop_length=64)
+    cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=256, hop_length=64)
     ys = [signal(0.5, seed=s) for s in range(2)]
     x, ref = spectrogram_db(np.stack(ys), config=cfg)
 

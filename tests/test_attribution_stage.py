@@ -10,13 +10,14 @@ import pytest
 import soundfile as sf
 
 from audiolens.attribution.explainers import probabilities
+from audiolens.attribution.settings import AttributionSettings
 from audiolens.attribution.stage import run, select_examples
-from audiolens.features import SpectrogramConfig, spectrogram_db
+from audiolens.features import spectrogram_db
 from audiolens.shards import FeatureStore, ShardWriter
-from conftest import small_cnn
+from conftest import small_cnn, spectrogram_settings
 
 SR, L = 8000, 2000
-CFG = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=64, hop_length=16)
+CFG = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=64, hop_length=16)
 
 
 def tiny_model(shape) -> keras.Model:
@@ -63,7 +64,7 @@ def settings(**over):
              sanity_explainers=["saliency"], sanity_layers=2, noise_files=[], white_noise=True,
              snr_db=[10.0, 0.0], noise_examples=6, noise_explainers=["saliency"], ece_bins=5, seed=0)
     s.update(over)
-    return s
+    return {"settings": AttributionSettings(**s)}
 
 
 def test_select_examples_stratified_and_deterministic():

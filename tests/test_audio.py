@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from audiolens.audio import (CleanSettings, DenoiseSkipped, clean_signal, denoise, remove_silence,
+from audiolens.audio import (DenoiseSkipped, clean_signal, denoise, remove_silence,
                              resample, silence_mask, time_stretch, to_mono)
+from conftest import clean_settings
 
 SR = 8000
 
@@ -177,12 +178,12 @@ def test_clean_signal_steps_and_unprocessed_path():
     body = body + (0.01 * rng.standard_normal(len(body))).astype(np.float32)
     y16 = resample(np.concatenate([lead, body]), sr_in=SR, sr_out=16000)
     stereo = np.stack([y16, y16], axis=1)
-    full, info = clean_signal(stereo, sr=16000, settings=CleanSettings(sample_rate=SR))
+    full, info = clean_signal(stereo, sr=16000, settings=clean_settings(sample_rate=SR))
     assert info["denoised"] and info["denoise_note"] == ""
     assert info["duration_in_s"] == pytest.approx(3.0, abs=1e-3)
     assert 1.9 <= info["duration_out_s"] <= 2.2  # lead noise and the 0.5 s pause removed
     assert info["removed_fraction"] == pytest.approx(1 - len(full) / (3 * SR))
-    raw, info0 = clean_signal(stereo, sr=16000, settings=CleanSettings(sample_rate=SR, enabled=False))
+    raw, info0 = clean_signal(stereo, sr=16000, settings=clean_settings(sample_rate=SR, enabled=False))
     assert len(raw) == 3 * SR and not info0["denoised"] and info0["removed_fraction"] == 0.0
-    short, info1 = clean_signal(tone(0.4), sr=SR, settings=CleanSettings(sample_rate=SR))
+    short, info1 = clean_signal(tone(0.4), sr=SR, settings=clean_settings(sample_rate=SR))
     assert not info1["denoised"] and "too short" in info1["denoise_note"] and len(short) > 0

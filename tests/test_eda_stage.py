@@ -14,16 +14,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiolens.audio import CleanSettings, clean_signal, time_stretch
+from audiolens.audio import clean_signal, time_stretch
 from audiolens.corpus.demo import voice_profile, write_demo_corpus
-from audiolens.corpus.ingest import ingest
+from audiolens.corpus.ingest import IngestSettings, ingest
+from audiolens.config import parse_params, to_settings
 from audiolens.eda import stage
 from audiolens.eda.sampling import choose_groups
 from audiolens.eda.stage import EdaSettings
-from audiolens.features import SpectrogramConfig, read_segment_audio, spectrogram_db
+from audiolens.features import read_segment_audio, spectrogram_db
 from audiolens.io import read_audio, write_audio
-from audiolens.segments import segment_table
+from audiolens.segments import SegmentSettings, segment_table
 from audiolens.shards import ShardWriter
+
+from conftest import clean_settings, spectrogram_settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FIGURES = ["counts.png", "durations.png", "class_totals.png", "spectra.png", "pitch.png",
@@ -35,7 +38,7 @@ def build_upstream(proj: Path, manifest: pd.DataFrame, *, data_root: Path, sr: i
                    augment_speakers: list[str], kind: str = "linear") -> None:
     """clean + segment + augment + spectrogram outputs for ``manifest`` under ``proj``."""
     clean_dir = proj / "data/interim/clean"
-    settings = CleanSettings(sample_rate=sr, noise_profile_s=0.25)
+    settings = clean_settings(sample_rate=sr, noise_profile_s=0.25)
     log_rows, recs, aug_recs = [], [], []
     (proj / "data/interim/ingest").mkdir(parents=True)
     manifest.to_csv(proj / "data/interim/ingest/manifest.csv", index=False)
@@ -52,14 +55,14 @@ def build_upstream(proj: Path, manifest: pd.DataFrame, *, data_root: Path, sr: i
             aug_recs.append({"recording_id": f"{row['id']}__x0.5", "source_id": row["id"],
                              "n_samples": len(ya), "augmented": True, "factor": 0.5, **base})
     pd.DataFrame(log_rows).to_csv(clean_dir / "clean_log.csv", index=False)
-    kw = dict(sample_rate=sr, length_s=length_s, hop_s=None, tail="pad", min_tail_s=0.0)
+    kw = dict(settings=SegmentSettings(sample_rate=sr, length_s=length_s, hop_s=None, tail="pad", min_tail_s=0.0))
     segs, _ = segment_table(pd.DataFrame(recs), audio_dir="data/interim/clean", **kw)
     (proj / "data/interim/segments").mkdir(parents=True)
     segs.to_csv(proj / "data/interim/segments/segments.csv", index=False)
     aug, _ = segment_table(pd.DataFrame(aug_recs), audio_dir="data/interim/augmented", **kw)
     aug.to_csv(proj / "data/interim/augmented/segments.csv", index=False)
     allseg = pd.concat([segs, aug], ignore_index=True)
-    cfg = SpectrogramConfig(kind=kind, sample_rate=sr, n_fft=256, hop_length=128, n_mels=32)
+    cfg = spectrogram_settings(kind=kind, sample_rate=sr, n_fft=256, hop_length=128, n_mels=32)
     audio = np.stack([read_segment_audio(r, root=proj) for r in allseg.to_dict("records")])
     db, ref = spectrogram_db(audio, config=cfg)
     feat = proj / "data/processed/features"
@@ -82,7 +85,8 @@ def run(proj: Path, data_root: Path, sr: int, **settings) -> dict:
                                      proj / "data/interim/augmented/segments.csv"],
                      features_dir=proj / "data/processed/features", data_root=data_root,
                      sample_rate=sr, out_dir=proj / "reports/eda", project_root=proj,
-                     settings=EdaSettings(**settings), progress=False)
+                     settings=to_settings(parse_params({"eda": settings}).eda, EdaSettings),
+                     progress=False)
 
 
 def check_outputs(out: Path) -> None:
@@ -101,10 +105,10 @@ def demo_project(tmp_path_factory):
     speakers = ["f1", "f2", "m1", "m2"]
     write_demo_corpus(raw, speakers=speakers, scripts=2, duration_s=4.0, sample_rate=16000,
                       noise_lead_s=0.5, snr_db=20.0, seed=0)
-    res = ingest(root=raw, layout="demo", pattern=r"(?P<speaker>[fm]\d+)_(?P<script>script\d+)_"
-                 r"(?P<condition>\w+)\.wav", manifest=None, label="speaker", positive=["f1", "m2"],
-                 class_names=["rejected", "allowed"], speaker="speaker", group=None, fold=None,
-                 filename_column="filename", extensions=["wav"])
+    res = ingest(root=raw, settings=IngestSettings(
+        layout="demo", pattern=r"(?P<speaker>[fm]\d+)_(?P<script>script\d+)_(?P<condition>\w+)\.wav",
+        manifest=None, label="speaker", positive=["f1", "m2"], class_names=["rejected", "allowed"],
+        speaker="speaker", group=None, fold=None, filename_column="filename", extensions=["wav"], n_jobs=1))
     build_upstream(proj, res.manifest, data_root=raw, sr=8000, length_s=1.0, augment_speakers=["f1"])
     return proj, raw, res.manifest
 
@@ -174,9 +178,9 @@ def test_eda_on_fsdd_sample(tmp_path):
     pick = [n for s in speakers for n in [f"{d}_{s}_0.wav" for d in range(3)] if (fsdd / n).is_file()]
     listing = tmp_path / "pick.csv"
     pd.DataFrame({"filename": pick, "speaker": [n.split("_")[1] for n in pick]}).to_csv(listing, index=False)
-    res = ingest(root=fsdd, layout="csv", pattern=None, manifest=str(listing), label="speaker",
-                 positive=None, class_names=None, speaker="speaker", group=None, fold=None,
-                 filename_column="filename", extensions=["wav"])
+    res = ingest(root=fsdd, settings=IngestSettings(
+        layout="csv", pattern=None, manifest=str(listing), label="speaker", positive=None, class_names=None,
+        speaker="speaker", group=None, fold=None, filename_column="filename", extensions=["wav"], n_jobs=1))
     proj = tmp_path / "proj"
     build_upstream(proj, res.manifest, data_root=fsdd, sr=8000, length_s=1.0,
                    augment_speakers=["george", "jackson"], kind="mel")

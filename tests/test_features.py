@@ -6,6 +6,7 @@ import pytest
 
 from audiolens.features import (SpectrogramConfig, db_to_amplitude, db_to_audio, phase,
                                 read_segment_audio, spectrogram_db, stft)
+from conftest import spectrogram_settings
 
 SR = 8000
 
@@ -26,7 +27,7 @@ def chirp_batch(n: int = 3, length: int = 16000, seed: int = 0) -> np.ndarray:
     ("mel", 256, 128, 64, 16000), ("mel", 512, 160, 40, 12345),
 ])
 def test_shapes_are_as_configured(kind, n_fft, hop, n_mels, length):
-    cfg = SpectrogramConfig(kind=kind, sample_rate=SR, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
+    cfg = spectrogram_settings(kind=kind, sample_rate=SR, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
     x = chirp_batch(2, length)
     db, ref = spectrogram_db(x, config=cfg)
     f = n_mels if kind == "mel" else n_fft // 2 + 1
@@ -40,7 +41,7 @@ def test_shapes_are_as_configured(kind, n_fft, hop, n_mels, length):
 def test_matches_librosa_and_db_convention(kind):
     import librosa
 
-    cfg = SpectrogramConfig(kind=kind, sample_rate=SR, n_fft=256, hop_length=128, n_mels=64, top_db=80.0)
+    cfg = spectrogram_settings(kind=kind, sample_rate=SR, n_fft=256, hop_length=128, n_mels=64, top_db=80.0)
     x = chirp_batch(2)
     db, ref = spectrogram_db(x, config=cfg)
     for i in range(2):
@@ -58,13 +59,13 @@ def test_matches_librosa_and_db_convention(kind):
 
 
 def test_silent_segment_is_all_floor():
-    cfg = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=256, hop_length=128, top_db=60.0)
+    cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=256, hop_length=128, top_db=60.0)
     db, ref = spectrogram_db(np.zeros((1, 4000), np.float32), config=cfg)
     assert ref[0] == 0.0 and np.all(db == -60.0)
 
 
 def test_single_signal_stft_and_phase():
-    cfg = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=256, hop_length=128)
+    cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=256, hop_length=128)
     y = chirp_batch(1)[0]
     s = stft(y, config=cfg)
     assert s.shape == (129, 1 + len(y) // 128) and np.iscomplexobj(s)
@@ -74,7 +75,7 @@ def test_single_signal_stft_and_phase():
 
 
 def test_inversion_with_source_phase_is_near_exact_for_linear():
-    cfg = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=256, hop_length=128, top_db=100.0)
+    cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=256, hop_length=128, top_db=100.0)
     y = chirp_batch(1)[0]
     db, ref = spectrogram_db(y[None], config=cfg)
     back = db_to_audio(db[0], config=cfg, ref_amplitude=float(ref[0]), length=len(y), source_audio=y)
@@ -84,7 +85,7 @@ def test_inversion_with_source_phase_is_near_exact_for_linear():
 
 
 def test_masking_removes_the_masked_band_and_keeps_the_rest():
-    cfg = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=256, hop_length=128)
+    cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=256, hop_length=128)
     t = np.arange(16000) / SR
     low, high = 0.3 * np.sin(2 * np.pi * 500 * t), 0.3 * np.sin(2 * np.pi * 2500 * t)
     y = (low + high).astype(np.float32)
@@ -97,7 +98,7 @@ def test_masking_removes_the_masked_band_and_keeps_the_rest():
 
 
 def test_mel_inversion_and_griffin_lim_recover_the_spectrum():
-    cfg = SpectrogramConfig(kind="mel", sample_rate=SR, n_fft=256, hop_length=64, n_mels=64)
+    cfg = spectrogram_settings(kind="mel", sample_rate=SR, n_fft=256, hop_length=64, n_mels=64)
     y = chirp_batch(1, 8000)[0]
     db, ref = spectrogram_db(y[None], config=cfg)
     for src in (y, None):
@@ -106,7 +107,7 @@ def test_mel_inversion_and_griffin_lim_recover_the_spectrum():
         db2, _ = spectrogram_db(back[None], config=cfg)
         loud = db[0] > -30
         assert np.median(np.abs(db2[0][loud] - db[0][loud])) < 3.0   # within 3 dB where it matters
-    lin = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=256, hop_length=64)
+    lin = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=256, hop_length=64)
     d, r = spectrogram_db(y[None], config=lin)
     a = db_to_audio(d[0], config=lin, ref_amplitude=float(r[0]), length=len(y), seed=1)
     b = db_to_audio(d[0], config=lin, ref_amplitude=float(r[0]), length=len(y), seed=1)
@@ -114,14 +115,14 @@ def test_mel_inversion_and_griffin_lim_recover_the_spectrum():
 
 
 def test_config_round_trip_and_errors():
-    cfg = SpectrogramConfig(kind="mel", sample_rate=SR, n_fft=256, hop_length=128, n_mels=40,
+    cfg = spectrogram_settings(kind="mel", sample_rate=SR, n_fft=256, hop_length=128, n_mels=40,
                             fmin=50.0, fmax=3800.0, top_db=70.0)
     meta = {**cfg.to_dict(), "shape": [40, 126]}
     assert SpectrogramConfig.from_meta(meta) == cfg
     with pytest.raises(ValueError, match="fmax"):
-        SpectrogramConfig(kind="mel", sample_rate=SR, n_fft=256, hop_length=128, fmax=5000.0)
+        spectrogram_settings(kind="mel", sample_rate=SR, n_fft=256, hop_length=128, fmax=5000.0)
     with pytest.raises(ValueError, match="kind"):
-        SpectrogramConfig(kind="cqt", sample_rate=SR, n_fft=256, hop_length=128)
+        spectrogram_settings(kind="cqt", sample_rate=SR, n_fft=256, hop_length=128)
 
 
 def test_read_segment_audio_pads_beyond_the_end(tmp_path):

@@ -5,7 +5,7 @@ from audiolens.config import parse_params
 from audiolens.corpus.demo import voice_profile, synth_utterance
 from audiolens.inference import (EXIT_SILENT, EXIT_TOO_SHORT, EXIT_UNREADABLE, PredictError,
                                  prepare_recording, recording_decision)
-from audiolens.prep.common import spectrogram_config
+from audiolens.cli import recording_settings
 
 from conftest import write_wav
 
@@ -21,14 +21,14 @@ def speech(seconds=3.0, sr=16000, seed=0):
 def test_short_tail_dropped_by_policy_is_not_scored(tmp_path):
     params = parse_params({**PARAMS.model_dump(mode="json"),
                            "segment": {"length_s": 1.0, "tail": "keep", "min_tail_s": 0.9}})
-    prep = prepare_recording(write_wav(tmp_path / "a.wav", speech(seconds=4.0), 16000), params=params)
+    prep = prepare_recording(write_wav(tmp_path / "a.wav", speech(seconds=4.0), 16000), **recording_settings(params))
     assert prep.x.shape[0] == int(prep.info["duration_out_s"] // 1.0)  # the short tail is dropped
 
 
 def test_prepare_matches_configured_shape_and_segments(tmp_path):
     p = write_wav(tmp_path / "a.wav", np.stack([speech(), speech()], 1), 16000)  # stereo, 16 kHz
-    prep = prepare_recording(p, params=PARAMS)
-    cfg = spectrogram_config(audio=PARAMS.audio, features=PARAMS.features)
+    prep = prepare_recording(p, **recording_settings(PARAMS))
+    cfg = recording_settings(PARAMS)["spectrogram"]
     k = prep.x.shape[0]
     assert prep.x.shape == (k, 32, cfg.n_frames(8000)) and k >= 1
     assert prep.segments_audio.shape == (k, 8000) and prep.sample_rate == 8000
@@ -42,7 +42,7 @@ def test_prepare_matches_configured_shape_and_segments(tmp_path):
 def test_noisy_speech_is_not_mistaken_for_noise(tmp_path, snr_db):
     y = synth_utterance(voice_profile("m2"), duration_s=4.0, sample_rate=16000, noise_lead_s=0.5,
                         snr_db=snr_db, rng=np.random.default_rng(1))
-    prep = prepare_recording(write_wav(tmp_path / "a.wav", y, 16000), params=PARAMS)
+    prep = prepare_recording(write_wav(tmp_path / "a.wav", y, 16000), **recording_settings(PARAMS))
     assert prep.x.shape[0] >= 3
 
 
@@ -66,7 +66,7 @@ def test_bad_inputs_get_distinct_codes(tmp_path, kind, code):
         y += (0.001 * rng.standard_normal(sr)).astype(np.float32)
         write_wav(path, y, sr)
     with pytest.raises(PredictError) as err:
-        prepare_recording(path, params=PARAMS, min_seconds=0.25)
+        prepare_recording(path, **recording_settings(PARAMS), min_seconds=0.25)
     assert err.value.code == code and str(path) in str(err.value)
 
 

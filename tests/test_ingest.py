@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiolens.corpus.ingest import MANIFEST_COLUMNS, IngestError, ingest
+from audiolens.corpus.ingest import MANIFEST_COLUMNS, IngestError, IngestSettings, ingest
 from audiolens.corpus.layouts import LayoutError
 
 from conftest import write_wav
@@ -25,7 +25,7 @@ def run(root, **kw):
                 class_names=None, speaker="speaker", group=None, fold=None, filename_column="filename",
                 extensions=["wav", "flac", "ogg"], n_jobs=1)
     args.update(kw)
-    return ingest(**args)
+    return ingest(root=args.pop("root"), settings=IngestSettings(**args))
 
 
 def tree_digest(root: Path) -> str:
@@ -74,7 +74,7 @@ def test_positive_list_gives_binary_gate(daps):
 
 
 def test_positive_matching_nothing_fails_clearly(daps):
-    with pytest.raises(IngestError, match=r"no recordings.*data.positive \['x9'\]"):
+    with pytest.raises(IngestError, match=r"no recordings.*positive labels \['x9'\]"):
         run(daps, positive=["x9"])
 
 
@@ -93,7 +93,7 @@ def test_bad_files_are_skipped_and_listed(daps):
         "clean/f2_script8_empty.wav": "empty file",
         "clean/f2_script7_zero.wav": "zero-length",
         "clean/f2_script6_nan.wav": "non-finite samples",
-        "clean/unrelated_name.wav": "name does not match data.pattern",
+        "clean/unrelated_name.wav": "name does not match the pattern",
     }
     assert len(res.manifest) == 10
     assert not set(reasons) & set(res.manifest.path)
@@ -104,7 +104,7 @@ def test_nothing_usable_fails_with_skipped_table(tmp_path):
     with pytest.raises(IngestError, match="no usable recordings") as err:
         run(tmp_path)
     assert list(err.value.skipped.reason) == ["empty file"]
-    with pytest.raises(LayoutError, match="data.root"):
+    with pytest.raises(LayoutError, match="data root folder not found"):
         run(tmp_path / "missing")
 
 
@@ -154,7 +154,7 @@ def test_class_names_restrict_and_order(daps):
     res = run(daps, class_names=["m3", "f1"])
     assert res.classes["class_names"] == ["m3", "f1"]
     assert set(res.manifest.label) == {"m3", "f1"}
-    assert (res.skipped.reason == "label not in data.class_names").sum() == 5
+    assert (res.skipped.reason == "label not in class_names").sum() == 5
 
 
 def test_parallel_equals_serial_and_raw_untouched(daps):

@@ -93,7 +93,7 @@ def test_reset_of_untrained_model_to_initial_changes_nothing(bn_stats):
     model = bn_model(2)
     x, y = data(30, seed=5)
     initial = snapshot(model)
-    table, ref = reset_robustness(model, x, y, initial=initial, bn_stats=bn_stats, x_stats=x)
+    table, ref = reset_robustness(model, x, y, critical_drop=0.05, initial=initial, bn_stats=bn_stats, x_stats=x)
     assert list(table["layer"]) == ["conv1", "bn1", "embedding", "logits"]
     assert (table["acc_initial"] == ref["accuracy"]).all()
     assert (table["loss_initial"] == ref["loss"]).all()
@@ -176,7 +176,7 @@ def test_reset_to_initial_changes_nothing_for_registered_archs(arch):
     model = build_test_model(arch=arch, input_shape=(32, 32, 1), n_classes=3, width=0.25, dense_units=8)
     rng = np.random.default_rng(0)
     x, y = rng.uniform(-80, 0, (6, 32, 32)).astype(np.float32), np.arange(6) % 3
-    table, ref = reset_robustness(model, x, y, initial=snapshot(model), bn_stats="recompute",
+    table, ref = reset_robustness(model, x, y, critical_drop=0.05, initial=snapshot(model), bn_stats="recompute",
                                   x_stats=x, max_layers=4)
     assert len(table) == 4 and table["layer"].iloc[-1] == "logits"
     assert (table["loss_initial"] == ref["loss"]).all()

@@ -33,9 +33,10 @@ def test_run_interpret_writes_everything(trained):
     root, store, split = trained
     model = load_model(root / "models" / "model.keras")
     out = root / "reports_interpret"
-    kw = dict(examples_per_class=1, queries_per_class=1, top_k=3, max_index=30, max_queries=12,
-              include_augmented=False, tsne=True, max_filters=8, max_channels=3, cam_layer=None,
-              batch_size=16, seed=0)
+    kw = dict(settings=stage.InterpretSettings(
+        examples_per_class=1, queries_per_class=1, top_k=3, max_index=30, max_queries=12,
+        include_augmented=False, tsne=True, max_filters=8, max_channels=3, cam_layer=None,
+        batch_size=16, seed=0))
     summary = stage.run(model=model, store=store, split_df=split, out_dir=out, **kw)
     metric = json.loads((out / "retrieval.json").read_text())
     assert metric["k"] == 3 and metric["n_queries"] == 9 and 0.0 <= metric["precision_at_k"] <= 1.0
@@ -63,9 +64,9 @@ def test_run_paramspace_writes_drift_and_robustness(trained):
     model = load_model(root / "models" / "model.keras")
     out = root / "reports_paramspace"
     summary = paramspace_stage.run(model=model, weights_dir=root / "models" / "weights", store=store,
-                             split_df=split, out_dir=out, bn_stats="recompute", critical_drop=0.05,
-                             max_eval=40, bn_samples=32, max_layers=None,
-                             include_augmented=False, batch_size=16, seed=0)
+                             split_df=split, out_dir=out, settings=paramspace_stage.ParamspaceSettings(
+                                 reset_bn_stats="recompute", critical_drop=0.05, max_eval=40, bn_samples=32,
+                                 max_reset_layers=None, include_augmented=False, batch_size=16, seed=0))
     drift = pd.read_csv(out / "drift.csv")
     assert (drift.loc[drift.epoch == 0, "relative_change"] == 0).all()
     assert summary["epochs"] == drift["epoch"].max() >= 1

@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiolens.audio import CleanSettings
-from audiolens.features import SpectrogramConfig, spectrogram_db
+from audiolens.features import spectrogram_db
 from audiolens.prep.augment import aug_id, augment_corpus, select_recordings
 from audiolens.prep.clean import CLEAN_LOG_COLUMNS, clean_corpus
 from audiolens.prep.common import recordings_table, unsegmented
 from audiolens.prep.featurize import export_pngs, feature_meta, featurize
-from audiolens.segments import segment_table
+from audiolens.segments import SegmentSettings, segment_table
 from audiolens.shards import FeatureStore
+from conftest import clean_settings, spectrogram_settings, write_wav
 
 SR = 8000
 
@@ -30,8 +30,6 @@ def _speechy(seconds: float, seed: int, sr: int = 16000) -> np.ndarray:
 
 @pytest.fixture()
 def corpus(tmp_path):
-    from conftest import write_wav
-
     root = tmp_path / "raw"
     rows = []
     for i, spk in enumerate(["a", "a", "b", "c"]):
@@ -58,7 +56,7 @@ def _digest(folder) -> dict[str, str]:
 
 def test_clean_corpus_reports_skips_and_is_identical_across_job_counts(corpus, tmp_path):
     root, m = corpus
-    settings = CleanSettings(sample_rate=SR)
+    settings = clean_settings(sample_rate=SR)
     log1, skipped = clean_corpus(m, root=root, out_dir=tmp_path / "c1", settings=settings,
                                  min_keep_s=0.1, n_jobs=1)
     log2, _ = clean_corpus(m, root=root, out_dir=tmp_path / "c2", settings=settings, min_keep_s=0.1, n_jobs=2)
@@ -81,7 +79,7 @@ def test_clean_corpus_reports_skips_and_is_identical_across_job_counts(corpus, t
 
 def test_augment_keeps_group_and_marks_rows(corpus, tmp_path):
     root, m = corpus
-    clean_log, _ = clean_corpus(m, root=root, out_dir=tmp_path / "clean", settings=CleanSettings(sample_rate=SR),
+    clean_log, _ = clean_corpus(m, root=root, out_dir=tmp_path / "clean", settings=clean_settings(sample_rate=SR),
                                 min_keep_s=0.1)
     kept = m[m["id"].isin(clean_log["id"])]
     chosen = select_recordings(kept, select_by="speaker", values=None, positive_class="allowed")
@@ -93,8 +91,8 @@ def test_augment_keeps_group_and_marks_rows(corpus, tmp_path):
     assert aug["recording_id"].tolist() == [aug_id(i, f) for i in ("a_0", "a_1") for f in (0.5, 2.0)]
     n_src = recordings_table(m, ids=["a_0"], audio_dir=tmp_path / "clean", sample_rate=SR)["n_samples"].iloc[0]
     assert abs(aug["n_samples"].iloc[0] - n_src / 0.5) <= 1 and abs(aug["n_samples"].iloc[1] - n_src / 2.0) <= 1
-    segs, tails = segment_table(aug, sample_rate=SR, length_s=1.0, hop_s=None, tail="pad", min_tail_s=0.0,
-                                audio_dir="aug")
+    segs, tails = segment_table(aug, settings=SegmentSettings(sample_rate=SR, length_s=1.0, hop_s=None, tail="pad",
+                                min_tail_s=0.0), audio_dir="aug")
     assert segs["augmented"].all() and set(segs["factor"]) == {0.5, 2.0}
     assert set(segs["group"]) == {"a_0", "a_1"} and set(segs["source_id"]) == {"a_0", "a_1"}
     assert unsegmented(tails).empty
@@ -111,9 +109,9 @@ def test_featurize_writes_shards_index_meta_and_pngs(tmp_path):
     recs = pd.DataFrame({"recording_id": list(audio), "source_id": list(audio),
                          "n_samples": [len(a) for a in audio.values()], "label": ["x", "y", "x"],
                          "label_index": [0, 1, 0], "speaker": "", "group": list(audio), "fold": ""})
-    segs, _ = segment_table(recs, sample_rate=SR, length_s=0.5, hop_s=None, tail="pad", min_tail_s=0.0,
-                            audio_dir="clean")
-    cfg = SpectrogramConfig(kind="linear", sample_rate=SR, n_fft=128, hop_length=64, top_db=80.0)
+    segs, _ = segment_table(recs, settings=SegmentSettings(sample_rate=SR, length_s=0.5, hop_s=None, tail="pad",
+                                min_tail_s=0.0), audio_dir="clean")
+    cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=128, hop_length=64, top_db=80.0)
     out = tmp_path / "features"
     index = featurize(segs, config=cfg, out_dir=out, shard_size=5, root=tmp_path, n_jobs=2, per_task=3)
     index.to_csv(out / "index.csv", index=False)
@@ -149,7 +147,7 @@ def test_fsdd_clips_survive_cleaning_and_segmenting(shared_data, tmp_path):
                       "label": [f.stem.split("_")[1] for f in files], "label_index": 0, "speaker": "",
                       "group": [f.stem for f in files], "fold": ""})
     log, skipped = clean_corpus(m, root=files[0].parent, out_dir=tmp_path / "clean",
-                                settings=CleanSettings(sample_rate=SR), min_keep_s=0.1, n_jobs=2)
+                                settings=clean_settings(sample_rate=SR), min_keep_s=0.1, n_jobs=2)
     assert skipped.empty and log["id"].tolist() == m["id"].tolist()
     # trimmed clips have no noise-only lead: denoising is skipped and says why, never eats the speech
     assert not log["denoised"].any() and log["denoise_note"].str.len().gt(0).all()
@@ -160,6 +158,6 @@ def test_fsdd_clips_survive_cleaning_and_segmenting(shared_data, tmp_path):
         z, _ = read_audio(tmp_path / "clean" / f"{f.stem}.wav")
         assert np.sum(z.astype(np.float64) ** 2) >= 0.99 * np.sum(y.astype(np.float64) ** 2), f.name
     recs = recordings_table(m, ids=log["id"].tolist(), audio_dir=tmp_path / "clean", sample_rate=SR)
-    segs, tails = segment_table(recs, sample_rate=SR, length_s=1.0, hop_s=None, tail="pad", min_tail_s=0.0,
-                                audio_dir="clean")
+    segs, tails = segment_table(recs, settings=SegmentSettings(sample_rate=SR, length_s=1.0, hop_s=None, tail="pad",
+                                min_tail_s=0.0), audio_dir="clean")
     assert (tails["n_segments"] >= 1).all() and set(segs["recording_id"]) == set(m["id"])

@@ -94,7 +94,7 @@ def test_report_references_resolve_and_html_parses(reports, tmp_path, embed):
 
 
 def test_summary_md_has_headline_tables(reports, tmp_path):
-    build_report(reports_dir=reports, project_root=tmp_path, params_path=None)
+    build_report(reports_dir=reports, title="audiolens report", project_root=tmp_path, params_path=None)
     md = (reports / "summary.md").read_text()
     assert "## Exploratory analysis" in md and "## Evaluation" in md
     assert "| accuracy | 0.93 |" in md
@@ -114,9 +114,9 @@ def test_baseline_headline_heads_the_report_and_summary(reports, tmp_path):
 
 
 def test_report_is_deterministic(reports, tmp_path):
-    build_report(reports_dir=reports, project_root=tmp_path)
+    build_report(reports_dir=reports, title="audiolens report", project_root=tmp_path)
     first = (reports / "report.html").read_bytes()
-    build_report(reports_dir=reports, project_root=tmp_path)
+    build_report(reports_dir=reports, title="audiolens report", project_root=tmp_path)
     assert (reports / "report.html").read_bytes() == first
 
 
@@ -194,7 +194,7 @@ def test_report_renders_in_headless_chromium(reports, tmp_path):
                     if shutil.which(b)), None)
     if browser is None:
         pytest.skip("no Chromium installed")
-    build_report(reports_dir=reports, project_root=tmp_path, embed_images=False)
+    build_report(reports_dir=reports, title="audiolens report", project_root=tmp_path, embed_images=False)
     shot = tmp_path / "shot.png"
     subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", f"--screenshot={shot}",
                     "--window-size=1280,1600", (reports / "report.html").resolve().as_uri()],

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audiolens.segments import SEGMENT_COLUMNS, TAIL_COLUMNS, read_table, segment_bounds, segment_table
+from audiolens.segments import (SEGMENT_COLUMNS, TAIL_COLUMNS, SegmentSettings, read_table, segment_bounds,
+                                segment_table)
 
 L = 24000  # 3 s at 8 kHz
 
@@ -36,8 +37,8 @@ def test_segment_counts_and_tails_at_edge_lengths(n, tail, n_seg, tail_samples, 
         assert max(0, plan.starts[-1] + L - n) == last_pad
     recs = pd.DataFrame([{"recording_id": "r", "source_id": "r", "n_samples": n, "label": "a",
                           "label_index": 0, "speaker": "", "group": "r", "fold": ""}])
-    segs, tails = segment_table(recs, sample_rate=8000, length_s=3.0, hop_s=None, tail=tail,
-                                min_tail_s=1.0, audio_dir="data/interim/clean")
+    segs, tails = segment_table(recs, settings=SegmentSettings(sample_rate=8000, length_s=3.0, hop_s=None, tail=tail,
+                                min_tail_s=1.0), audio_dir="data/interim/clean")
     assert list(segs.columns) == SEGMENT_COLUMNS and list(tails.columns) == TAIL_COLUMNS
     assert len(segs) == n_seg and tails.iloc[0]["n_segments"] == n_seg
     assert tails.iloc[0]["tail_samples"] == tail_samples and tails.iloc[0]["tail_action"] == action
@@ -60,9 +61,9 @@ def test_overlapping_hop():
 
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="hop"):
-        segment_bounds(10, length=4, hop=5)
+        segment_bounds(10, length=4, hop=5, tail="pad")
     with pytest.raises(ValueError, match="length"):
-        segment_bounds(10, length=0)
+        segment_bounds(10, length=0, tail="pad")
     with pytest.raises(ValueError, match="tail"):
         segment_bounds(10, length=4, tail="trim")
 
@@ -106,8 +107,8 @@ def test_every_fsdd_clip_gives_at_least_one_padded_segment(shared_data, length_s
     recs = pd.DataFrame({"recording_id": [f.stem for f in files], "source_id": [f.stem for f in files],
                          "n_samples": n, "label": [f.stem.split("_")[1] for f in files],
                          "label_index": 0, "speaker": "", "group": "", "fold": ""})
-    segs, tails = segment_table(recs, sample_rate=8000, length_s=length_s, hop_s=None, tail="pad",
-                                min_tail_s=0.0, audio_dir="x")
+    segs, tails = segment_table(recs, settings=SegmentSettings(sample_rate=8000, length_s=length_s, hop_s=None, tail="pad",
+                                min_tail_s=0.0), audio_dir="x")
     per_rec = segs.groupby("recording_id").size()
     assert len(per_rec) == 3000 and per_rec.min() >= 1                    # none lost
     assert (tails["n_segments"] >= 1).all()

@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from audiolens.uncertainty.stage import run
+from audiolens.config import parse_params, to_settings
+from audiolens.uncertainty.stage import UncertaintySettings, run
 
 
 def model(seed: int) -> keras.Model:
@@ -26,9 +27,9 @@ def split(n: int, seed: int):
             rng.integers(0, 3, n))
 
 
-KW = dict(class_names=["a", "b", "c"], mc_samples=4, mc_layer=None, seed=0, ece_bins=15, batch_size=8,
-          abstain_method="ensemble", abstain_score="entropy", abstain_threshold=1.0,
-          abstain_target_accuracy=0.9)
+KW = dict(class_names=["a", "b", "c"], settings=to_settings(parse_params({"uncertainty": dict(
+    mc_samples=4, ece_bins=15, batch_size=8, abstain_method="ensemble", abstain_score="entropy",
+    abstain_threshold=1.0, abstain_target_accuracy=0.9)}).uncertainty, UncertaintySettings))
 
 
 def test_ensemble_without_main_and_no_validation(tmp_path):

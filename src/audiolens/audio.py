@@ -8,13 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
+from audiolens.errors import DataError
+
 __all__ = [
     "to_mono", "resample", "denoise", "silence_mask", "remove_silence", "time_stretch",
     "CleanSettings", "clean_signal", "DenoiseSkipped",
 ]
 
 
-class DenoiseSkipped(ValueError):
+class DenoiseSkipped(DataError):
     """Noise reduction was not applied to a recording; the message says why."""
 
 
@@ -224,25 +226,48 @@ def time_stretch(y: np.ndarray, *, sr: int, factor: float) -> np.ndarray:
     return out[:n_out].astype(np.float32, copy=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CleanSettings:
-    """What :func:`clean_signal` does (mirrors the ``clean`` params section).
+    """What :func:`clean_signal` does (built from the ``clean`` section + ``audio.sample_rate``).
 
-    ``enabled=False`` only downmixes and resamples (the unprocessed path).
+    Attributes
+    ----------
+    sample_rate : int
+        Output sample rate (Hz).
+    enabled : bool
+        False: only downmix and resample (the unprocessed path).
+    denoise : bool
+        Spectral-gating noise reduction (noisereduce).
+    noise_profile_s : float
+        Leading noise-only seconds used as the noise profile (stationary mode).
+    stationary : bool
+        Stationary gating (False: non-stationary, ignores the profile).
+    prop_decrease : float
+        Fraction of the noise removed, in [0, 1].
+    freq_smooth_hz, time_smooth_ms : float
+        Gate-mask smoothing (Hz, ms).
+    remove_silence : bool
+        Cut silent stretches (:func:`remove_silence`).
+    frame_ms : float
+        Silence analysis frame (ms).
+    threshold_db : float
+        Silence threshold below the loudest frame (dB, <= 0).
+    min_silence_s : float
+        Shorter pauses are kept (s).
     """
 
     sample_rate: int
-    enabled: bool = True
-    denoise: bool = True
-    noise_profile_s: float = 0.5
-    stationary: bool = True
-    prop_decrease: float = 1.0
-    freq_smooth_hz: float = 50.0
-    time_smooth_ms: float = 50.0
-    remove_silence: bool = True
-    frame_ms: float = 25.0
-    threshold_db: float = -35.0
-    min_silence_s: float = 0.1
+    enabled: bool
+    denoise: bool
+    noise_profile_s: float
+    stationary: bool
+    prop_decrease: float
+    freq_smooth_hz: float
+    time_smooth_ms: float
+    remove_silence: bool
+    frame_ms: float
+    threshold_db: float
+    min_silence_s: float
 
 
 def clean_signal(y: np.ndarray, *, sr: int, settings: CleanSettings) -> tuple[np.ndarray, dict]:

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "recording_settings"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", type=Path, default=None, metavar="DIR",
                    help="write a Grad-CAM overlay PNG and a masked-in WAV per recording into DIR")
     return parser
+
+
+def recording_settings(params) -> dict:
+    """The ``clean``, ``segment`` and ``spectrogram`` settings of :func:`audiolens.inference.prepare_recording`
+    from a resolved config (all at ``audio.sample_rate``)."""
+    from audiolens.audio import CleanSettings
+    from audiolens.config import to_settings
+    from audiolens.features import SpectrogramConfig
+    from audiolens.segments import SegmentSettings
+
+    sr = params.audio.sample_rate
+    return {"clean": to_settings(params.clean, CleanSettings, sample_rate=sr),
+            "segment": to_settings(params.segment, SegmentSettings, sample_rate=sr),
+            "spectrogram": to_settings(params.features, SpectrogramConfig, sample_rate=sr)}
 
 
 def _gate_config(args, params) -> dict:
@@ -96,12 +110,11 @@ def _score(prep, models, cfg):
     return pred
 
 
-def _explain(path: Path, prep, model, label_index: int, segment_probs, params, out_dir: Path) -> dict:
+def _explain(path: Path, prep, model, label_index: int, segment_probs, spectrogram, out_dir: Path) -> dict:
     """Grad-CAM of the most confident segment for the predicted class, and its masked-in audio."""
     import numpy as np
 
     from audiolens.features import db_to_audio
-    from audiolens.prep.common import spectrogram_config
     from audiolens.interpret.cam import grad_cam
     from audiolens.attribution.masks import apply_mask, make_mask
     from audiolens.io import write_audio
@@ -121,8 +134,7 @@ def _explain(path: Path, prep, model, label_index: int, segment_probs, params, o
     show_spectrogram(ax[0, 2], x, title="overlay")
     ax[0, 2].imshow(cam, origin="lower", aspect="auto", cmap="inferno", alpha=0.5)
     png = save_figure(fig, out_dir / f"{stem}_gradcam.png")
-    cfg = spectrogram_config(audio=params.audio, features=params.features)
-    audio = db_to_audio(masked, config=cfg, ref_amplitude=float(prep.ref_amplitude[k]),
+    audio = db_to_audio(masked, config=spectrogram, ref_amplitude=float(prep.ref_amplitude[k]),
                         length=prep.segments_audio.shape[1], source_audio=prep.segments_audio[k])
     wav = write_audio(out_dir / f"{stem}_masked_in.wav", audio, prep.sample_rate)
     return {"segment": k, "gradcam_png": str(png), "masked_in_wav": str(wav)}
@@ -148,10 +160,11 @@ def predict(args) -> int:
 
     params, models, class_names, positive, cfg = _load(args)
     accept_t, accept_src = _accept_threshold(args) if positive is not None else (None, "not a binary gate")
+    settings = recording_settings(params)
     results, status = [], 0
     for path in args.files:
         try:
-            prep = prepare_recording(path, params=params, min_seconds=args.min_seconds)
+            prep = prepare_recording(path, **settings, min_seconds=args.min_seconds)
         except PredictError as exc:
             results.append({"file": str(path), "error": {"code": exc.code, "message": str(exc)}})
             status = max(status, exc.code)
@@ -167,7 +180,7 @@ def predict(args) -> int:
                            "confidence": float(np.max(p))} for s, p in zip(prep.starts_s, pred.mean)]}
         if args.explain is not None:
             r["explain"] = _explain(path, prep, models[0], class_names.index(r["label"]), pred.mean,
-                                    params, args.explain)
+                                    settings["spectrogram"], args.explain)
         results.append(r)
     if args.json:
         print(json.dumps({"results": results, "class_names": class_names, "gate": {

@@ -21,13 +21,15 @@ from typing import Literal
 
 import numpy as np
 
+from audiolens.errors import ParameterError
+
 __all__ = ["SpectrogramConfig", "spectrogram_db", "stft", "phase", "db_to_amplitude",
            "mel_to_linear", "db_to_audio", "read_segment_audio"]
 
 AMIN = 1e-5  # smallest amplitude used in the dB conversion (-100 dB re 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SpectrogramConfig:
     """STFT / mel settings of a feature set (the ``features`` params + sample rate).
 
@@ -50,20 +52,20 @@ class SpectrogramConfig:
     sample_rate: int
     n_fft: int
     hop_length: int
-    n_mels: int = 64
-    fmin: float = 0.0
-    fmax: float | None = None
-    top_db: float = 80.0
+    n_mels: int
+    fmin: float
+    fmax: float | None
+    top_db: float
 
     def __post_init__(self) -> None:
         if self.kind not in ("linear", "mel"):
-            raise ValueError(f"features.kind must be 'linear' or 'mel' (got {self.kind!r})")
+            raise ParameterError(f"kind must be 'linear' or 'mel' (got {self.kind!r})")
         nyq = self.sample_rate / 2
         if self.fmax is not None and not self.fmin < self.fmax <= nyq:
-            raise ValueError(f"features.fmin < features.fmax <= sample_rate/2 = {nyq:g} Hz required "
+            raise ParameterError(f"fmin < fmax <= sample_rate/2 = {nyq:g} Hz required "
                              f"(got fmin={self.fmin:g}, fmax={self.fmax:g})")
         if self.fmin >= nyq:
-            raise ValueError(f"features.fmin = {self.fmin:g} Hz must be below sample_rate/2 = {nyq:g}")
+            raise ParameterError(f"fmin = {self.fmin:g} Hz must be below sample_rate/2 = {nyq:g}")
 
     @classmethod
     def from_meta(cls, meta: dict) -> "SpectrogramConfig":

@@ -1,8 +1,8 @@
 """Score new recordings exactly as the pipeline scored its own (the voice gate's core).
 
 The settings come from the resolved config the model was trained with
-(``models/resolved_params.yaml``: ``audio``, ``clean``, ``segment``, ``features``),
-never re-typed. A recording is cleaned, segmented and turned into dB spectrograms with
+(``models/resolved_params.yaml``: ``audio``, ``clean``, ``segment``, ``features``, turned
+into settings objects by the caller), never re-typed. A recording is cleaned, segmented and turned into dB spectrograms with
 the same library functions the stages use; segment predictions (with MC dropout or
 ensemble samples) are averaged per stochastic sample into one recording-level
 prediction, whose uncertainty decides accept / reject / abstain.
@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from audiolens.audio import clean_signal
-from audiolens.config import Params
-from audiolens.features import spectrogram_db
+from audiolens.audio import CleanSettings, clean_signal
+from audiolens.errors import DataError
+from audiolens.features import SpectrogramConfig, spectrogram_db
 from audiolens.io import AudioReadError, read_audio
-from audiolens.prep.common import clean_settings, spectrogram_config
-from audiolens.segments import segment_bounds
+from audiolens.segments import SegmentSettings, segment_bounds
 
 __all__ = ["PredictError", "EXIT_UNREADABLE", "EXIT_SILENT", "EXIT_TOO_SHORT", "Prepared",
            "prepare_recording", "recording_decision"]
@@ -29,7 +28,7 @@ EXIT_SILENT = 4
 EXIT_TOO_SHORT = 5
 
 
-class PredictError(RuntimeError):
+class PredictError(DataError, RuntimeError):
     """A recording that cannot be scored; ``code`` is the CLI exit status."""
 
     def __init__(self, path: str | Path, code: int, message: str):
@@ -74,9 +73,13 @@ def _level_spread_db(y: np.ndarray, *, sr: int, frame_s: float = 0.025) -> float
     return float(np.percentile(db, 95) - np.percentile(db, 10))
 
 
-def prepare_recording(path: str | Path, *, params: Params, min_seconds: float = 0.25,
+def prepare_recording(path: str | Path, *, clean: CleanSettings, segment: SegmentSettings,
+                      spectrogram: SpectrogramConfig, min_seconds: float = 0.25,
                       noise_only_db: float = 12.0, min_spread_db: float = 4.0) -> Prepared:
     """Read, clean, segment and featurise one recording.
+
+    ``clean``, ``segment`` and ``spectrogram`` are the settings the model's pipeline ran
+    with (all at the same sample rate).
 
     Input with no foreground sound is refused as silent: a recording whose power falls
     by more than ``noise_only_db`` dB under noise reduction (it is its own noise profile),
@@ -97,9 +100,9 @@ def prepare_recording(path: str | Path, *, params: Params, min_seconds: float = 
     except AudioReadError as exc:
         raise PredictError(path, EXIT_UNREADABLE, f"cannot read audio: {exc.reason}"
                            + (f" ({exc.detail})" if exc.detail else "")) from None
-    settings = clean_settings(audio=params.audio, clean=params.clean)
+    settings, seg = clean, segment
     clean, info = clean_signal(y, sr=sr, settings=settings)
-    sr_out = params.audio.sample_rate
+    sr_out = settings.sample_rate
     peak = float(np.max(np.abs(clean))) if clean.size else 0.0
     if clean.size == 0 or peak < 1e-6:
         raise PredictError(path, EXIT_SILENT, "no sound left after cleaning (silence)")
@@ -114,16 +117,15 @@ def prepare_recording(path: str | Path, *, params: Params, min_seconds: float = 
     if spread < min_spread_db:
         raise PredictError(path, EXIT_SILENT, f"only steady noise: frame levels vary by {spread:.1f} dB "
                            f"(10th to 95th percentile; foreground sound varies by more than {min_spread_db:g} dB)")
-    seg = params.segment
-    length = int(round(seg.length_s * sr_out))
-    hop = int(round(seg.hop_s * sr_out)) if seg.hop_s else None
+    length = seg.length
+    hop = seg.hop if seg.hop_s else None
     plan = segment_bounds(clean.size, length=length, hop=hop, tail=seg.tail, min_tail=int(seg.min_tail_s * sr_out))
     if plan.starts.size == 0:  # shorter than one segment under a drop/keep policy: score it padded
         plan = segment_bounds(clean.size, length=length, hop=hop, tail="pad")
     padded = np.zeros(max(clean.size, int(plan.starts[-1]) + length), np.float32)
     padded[: clean.size] = clean
     audio = np.stack([padded[s: s + length] for s in plan.starts])
-    x, ref = spectrogram_db(audio, config=spectrogram_config(audio=params.audio, features=params.features))
+    x, ref = spectrogram_db(audio, config=spectrogram)
     return Prepared(x=x, ref_amplitude=ref, segments_audio=audio, starts_s=plan.starts / sr_out,
                     sample_rate=sr_out, info=info)
 

@@ -18,6 +18,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from audiolens.errors import DataError
+
 __all__ = [
     "SKIPPED_COLUMNS", "slug", "AudioReadError", "PathEscapeError", "atomic_path", "atomic_dir", "atomic_write_text",
     "atomic_write_json", "atomic_write_csv", "read_audio", "audio_info", "sha256_file",
@@ -38,7 +40,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._")[:80] or "_"
 
 
-class AudioReadError(ValueError):
+class AudioReadError(DataError):
     """An audio file that cannot be used; ``reason`` is a short machine-friendly tag."""
 
     def __init__(self, path: str | Path, reason: str, detail: str = ""):
@@ -48,7 +50,7 @@ class AudioReadError(ValueError):
         super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
 
 
-class PathEscapeError(ValueError):
+class PathEscapeError(DataError):
     """A path that resolves outside the data root (``../``, absolute elsewhere, symlink out)."""
 
 

@@ -3,25 +3,58 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import inspect
 import logging
 import os
 import random
 import sys
 import time
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
-from audiolens.config import ConfigError, Params, load_params
+from audiolens.config import Params, load_params
+from audiolens.errors import AudiolensError
 
-__all__ = ["start_stage", "timed", "seed_everything", "apply_numerics"]
+__all__ = ["stage_main", "start_stage", "timed", "seed_everything", "apply_numerics"]
+
+
+def stage_main(main: Callable[[], None]) -> Callable[[], None]:
+    """Decorate a stage script's ``main``: any :class:`~audiolens.errors.AudiolensError` it raises
+    ends the process with one line ``[<script>] <message>`` on stderr and exit code 2.
+
+    Stage scripts never catch and re-raise by hand: a bad input (config, data, model) is an
+    ``AudiolensError`` from the library or the config layer; anything else is a bug and keeps
+    its traceback.
+    """
+    name = Path(inspect.getfile(main)).stem
+
+    @functools.wraps(main)
+    def run() -> None:
+        with _one_line_errors(name):
+            main()
+
+    return run
+
+
+@contextlib.contextmanager
+def _one_line_errors(name: str) -> Iterator[None]:
+    """An :class:`AudiolensError` in the block -> ``[name] message`` on stderr, exit code 2."""
+    try:
+        yield
+    except AudiolensError as exc:
+        print(f"[{name}] {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def start_stage(name: str, argv: list[str] | None = None, *,
                 tensorflow: bool = False) -> tuple[Params, logging.Logger]:
     """Parse ``--params``, validate the whole params file and set up logging.
 
-    A config error ends the process with exit code 2 and the message, before any work.
+    A config error ends the process with exit code 2 and the message, before any work
+    (also in a script whose ``main`` is not decorated with :func:`stage_main`).
     Stages that run TensorFlow pass ``tensorflow=True``: the ``numerics`` settings are
     applied before their first op (:func:`apply_numerics`).
 
@@ -37,11 +70,8 @@ def start_stage(name: str, argv: list[str] | None = None, *,
     logging.basicConfig(level=os.environ.get("AUDIOLENS_LOG", "INFO"),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     log = logging.getLogger(f"audiolens.{name}")
-    try:
+    with _one_line_errors(name):
         params = load_params(args.params)
-    except ConfigError as exc:
-        print(f"[{name}] {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
     if tensorflow:
         apply_numerics(deterministic=params.numerics.deterministic, cpu_isa=params.numerics.cpu_isa, log=log)
     return params, log

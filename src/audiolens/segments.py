@@ -20,8 +20,8 @@ from typing import Iterable, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["SEGMENT_COLUMNS", "TAIL_COLUMNS", "SegmentPlan", "segment_bounds", "segment_table",
-           "read_table"]
+__all__ = ["SEGMENT_COLUMNS", "TAIL_COLUMNS", "SegmentSettings", "SegmentPlan", "segment_bounds",
+           "segment_table", "read_table"]
 
 SEGMENT_COLUMNS = ["segment_id", "recording_id", "source_id", "audio_dir", "start", "end",
                    "start_s", "end_s", "pad", "label", "label_index", "speaker", "group", "fold",
@@ -30,6 +30,46 @@ TAIL_COLUMNS = ["recording_id", "source_id", "n_samples", "duration_s", "n_segme
                 "tail_samples", "tail_s", "tail_action"]
 _STR_COLUMNS = ["segment_id", "recording_id", "source_id", "audio_dir", "label", "speaker", "group",
                 "fold", "id", "path", "sha256", "tail_action"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentSettings:
+    """How recordings are cut (the ``segment`` section + ``audio.sample_rate``).
+
+    Attributes
+    ----------
+    sample_rate : int
+        Hz; converts the seconds below to samples.
+    length_s : float
+        Segment length (s).
+    hop_s : float or None
+        Hop between segment starts (s); None: ``length_s`` (no overlap).
+    tail : {"drop", "pad", "keep"}
+        Policy for the audio after the last full segment (see the module docstring).
+    min_tail_s : float
+        Shortest tail kept under ``tail="keep"`` (s).
+    """
+
+    sample_rate: int
+    length_s: float
+    hop_s: float | None
+    tail: Literal["drop", "pad", "keep"]
+    min_tail_s: float
+
+    @property
+    def length(self) -> int:
+        """Segment length in samples."""
+        return int(round(self.length_s * self.sample_rate))
+
+    @property
+    def hop(self) -> int:
+        """Hop in samples (= :attr:`length` without ``hop_s``)."""
+        return self.length if self.hop_s is None else int(round(self.hop_s * self.sample_rate))
+
+    @property
+    def min_tail(self) -> int:
+        """Shortest kept tail in samples."""
+        return int(round(self.min_tail_s * self.sample_rate))
 
 
 @dataclass(frozen=True)
@@ -56,7 +96,7 @@ class SegmentPlan:
 
 
 def segment_bounds(n_samples: int, *, length: int, hop: int | None = None,
-                   tail: Literal["drop", "pad", "keep"] = "pad", min_tail: int = 0) -> SegmentPlan:
+                   tail: Literal["drop", "pad", "keep"], min_tail: int = 0) -> SegmentPlan:
     """Plan the segments of a recording of ``n_samples`` samples.
 
     Parameters
@@ -101,8 +141,7 @@ def segment_bounds(n_samples: int, *, length: int, hop: int | None = None,
     return SegmentPlan(starts, length, int(rest), "padded" if take else "dropped")
 
 
-def segment_table(recordings: pd.DataFrame, *, sample_rate: int, length_s: float,
-                  hop_s: float | None, tail: Literal["drop", "pad", "keep"], min_tail_s: float,
+def segment_table(recordings: pd.DataFrame, *, settings: SegmentSettings,
                   audio_dir: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Segment rows and the tail table for many recordings.
 
@@ -112,10 +151,8 @@ def segment_table(recordings: pd.DataFrame, *, sample_rate: int, length_s: float
         One row per recording with ``recording_id``, ``source_id``, ``n_samples`` and the
         manifest fields ``label``, ``label_index``, ``speaker``, ``group``, ``fold``, and
         optionally ``augmented`` (default False) and ``factor`` (default 1.0).
-    sample_rate : int
-        Hz; converts the seconds parameters to samples.
-    length_s, hop_s, tail, min_tail_s
-        See :func:`segment_bounds` (in seconds).
+    settings : SegmentSettings
+        Length, hop and tail policy (seconds, converted at ``settings.sample_rate``).
     audio_dir : str
         Folder of the recordings' WAVs, written into every row.
 
@@ -126,9 +163,8 @@ def segment_table(recordings: pd.DataFrame, *, sample_rate: int, length_s: float
     tails : DataFrame
         :data:`TAIL_COLUMNS`, one row per recording (also those giving no segment).
     """
-    length = int(round(length_s * sample_rate))
-    hop = length if hop_s is None else int(round(hop_s * sample_rate))
-    min_tail = int(round(min_tail_s * sample_rate))
+    sample_rate, tail = settings.sample_rate, settings.tail
+    length, hop, min_tail = settings.length, settings.hop, settings.min_tail
     seg_rows: list[dict] = []
     tail_rows: list[dict] = []
     for rec in recordings.to_dict("records"):

@@ -23,7 +23,8 @@ class Explainer:
     function : str
         ``"module:function"`` inside :mod:`audiolens.attribution` (loaded on first use).
     options : callable
-        Maps the attribution settings (keyword arguments of :func:`audiolens.attribution.stage.run`)
+        Maps the attribution settings (the fields of
+        :class:`~audiolens.attribution.settings.AttributionSettings` plus ``background``)
         to the function's keyword options.
     """
 

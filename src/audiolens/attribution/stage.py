@@ -2,13 +2,14 @@
 
 :func:`run` takes the loaded model, the chosen test examples (dB spectrograms,
 labels, segment audio) and a train background, and writes tables, figures and WAVs into
-``out_dir`` (see :mod:`audiolens.attribution.report`). Every sample size is an
-explicit argument (bounded in params).
+``out_dir`` (see :mod:`audiolens.attribution.report`). Every sample size is a field of
+:class:`~audiolens.attribution.settings.AttributionSettings` (bounded in params).
 """
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -20,6 +21,8 @@ from audiolens.attribution.fidelity import METRICS, fidelity_metrics, spectral_f
 from audiolens.attribution.masks import make_masks
 from audiolens.attribution.reconstruct import error_db, masked_audio, roundtrip_probs
 from audiolens.attribution.registry import explainer_options
+from audiolens.attribution.settings import AttributionSettings
+from audiolens.errors import DataError
 from audiolens.features import SpectrogramConfig, read_segment_audio, spectrogram_db
 from audiolens.io import SKIPPED_COLUMNS, atomic_write_csv, atomic_write_json
 
@@ -148,20 +151,21 @@ def _read_audio(rows: pd.DataFrame, root: str | Path, skipped: list[dict]) -> li
 
 
 def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray,
-        config: SpectrogramConfig, out_dir: str | Path, audio_root: str | Path = ".",
-        explainers: list[str], masks: list[str], headline_mask: str, n_examples: int,
-        floor_db: float, target: str, baseline_db: float | None, smoothgrad_samples: int,
-        smoothgrad_noise: float, ig_steps: int, occlusion_patch: float, lime_samples: int,
-        lime_grid_freq: int, lime_grid_time: int, shap_background: int, shap_samples: int,
-        gradcam_signed: bool, roundtrip_examples: int, roundtrip_all_masks: bool,
-        wav_examples: int, figure_examples: int,
-        sanity_examples: int, sanity_explainers: list[str], sanity_layers: int | None,
-        noise_files: list[str], white_noise: bool, snr_db: list[float], noise_examples: int,
-        noise_explainers: list[str], ece_bins: int, seed: int) -> dict:
+        config: SpectrogramConfig, out_dir: str | Path, audio_root: str | Path,
+        settings: AttributionSettings) -> dict:
     """Run the whole analysis on a bounded sample of the test split and write ``out_dir``.
 
-    Parameters are the ``attribution`` params (see ``AttributionParams``) plus the loaded
-    model, the :class:`~audiolens.shards.FeatureStore`, split positions and the STFT config.
+    Parameters
+    ----------
+    model, store
+        The loaded model and the :class:`~audiolens.shards.FeatureStore`.
+    test_positions, train_positions : ndarray of int
+        Store positions of the test split and of the train split (SHAP background).
+    config : SpectrogramConfig
+        The features' STFT settings (audio round trip).
+    out_dir, audio_root : path
+        Output folder; folder the segment tables' ``audio_dir`` is relative to.
+    settings : AttributionSettings
 
     Returns
     -------
@@ -173,39 +177,36 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
     from audiolens.attribution.reconstruct import write_example_wavs
     from audiolens.attribution.sanity import cascading_randomisation
 
-    out = Path(out_dir)
+    out, s = Path(out_dir), settings
     (out / "figures").mkdir(parents=True, exist_ok=True)
     skipped: list[dict] = []
     index = store.index
     labels_all = index["label_index"].to_numpy(dtype=int)
-    pos = np.asarray(test_positions)[select_examples(labels_all[test_positions], n_examples, seed=seed)]
+    pos = np.asarray(test_positions)[select_examples(labels_all[test_positions], s.n_examples, seed=s.seed)]
     if len(pos) == 0:
-        raise ValueError("the test split is empty: nothing to explain")
+        raise DataError("the test split is empty: nothing to explain")
     x, y, rows = store.get(pos), labels_all[pos], index.iloc[pos].reset_index(drop=True)
     ids = rows["segment_id"].astype(str).tolist()
-    bg_pos = np.asarray(train_positions)[select_examples(labels_all[train_positions], shap_background, seed=seed + 1)]
+    bg_pos = np.asarray(train_positions)[select_examples(labels_all[train_positions], s.shap_background, seed=s.seed + 1)]
     background = store.get(bg_pos) if len(bg_pos) else None
     probs = probabilities(model)(x)
     c = probs.argmax(axis=1)
     log.info("explaining %d test segments (accuracy %.3f), background %d train segments",
              len(x), float(np.mean(c == y)), len(bg_pos))
 
-    settings = dict(target=target, baseline_db=baseline_db, smoothgrad_samples=smoothgrad_samples,
-                    smoothgrad_noise=smoothgrad_noise, ig_steps=ig_steps, occlusion_patch=occlusion_patch,
-                    lime_samples=lime_samples, lime_grid_freq=lime_grid_freq, lime_grid_time=lime_grid_time,
-                    shap_samples=shap_samples, gradcam_signed=gradcam_signed, background=background, seed=seed)
-    kwargs = {name: explainer_options(name, settings)
-              for name in set(explainers) | set(sanity_explainers) | set(noise_explainers)}
-    maps, seconds, skipped_ex = compute_maps(model, x, c, explainers, kwargs)
+    options = {**asdict(s), "background": background}
+    kwargs = {name: explainer_options(name, options)
+              for name in set(s.explainers) | set(s.sanity_explainers) | set(s.noise_explainers)}
+    maps, seconds, skipped_ex = compute_maps(model, x, c, s.explainers, kwargs)
     skipped += skipped_ex
     t0 = time.perf_counter()
-    per_example = fidelity_frame(model, x, c, ids, maps, masks, floor_db=floor_db, probs=probs)
+    per_example = fidelity_frame(model, x, c, ids, maps, s.masks, floor_db=s.floor_db, probs=probs)
     seconds["fidelity"] = round(time.perf_counter() - t0, 3)
 
     # audio: round trip, reconstruction error, WAVs
     audio = _read_audio(rows, audio_root, skipped)
     ok = [i for i, a in enumerate(audio) if a is not None]
-    rt = ok[:roundtrip_examples]
+    rt = ok[:s.roundtrip_examples]
     rec_err = np.array([])
     t0 = time.perf_counter()
     if rt:
@@ -213,18 +214,18 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
         rec_err = reconstruction_errors(x[sel], config=config, ref_amplitude=rows["ref_amplitude"].to_numpy()[sel],
                                         audio=[audio[i] for i in rt])
         rtf = roundtrip_frame(model, x[sel], c[sel], [ids[i] for i in rt], {k: v[sel] for k, v in maps.items()},
-                              masks if roundtrip_all_masks else [headline_mask], config=config,
+                              s.masks if s.roundtrip_all_masks else [s.headline_mask], config=config,
                               ref_amplitude=rows["ref_amplitude"].to_numpy()[sel],
-                              audio=[audio[i] for i in rt], floor_db=floor_db)
+                              audio=[audio[i] for i in rt], floor_db=s.floor_db)
         per_example = pd.concat([per_example, rtf], ignore_index=True)
     seconds["roundtrip"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    for i in ok[:wav_examples]:
+    for i in ok[:s.wav_examples]:
         for name, a in maps.items():
-            pair = masked_audio(x[i], make_masks(a[i:i + 1], headline_mask)[0], config=config,
+            pair = masked_audio(x[i], make_masks(a[i:i + 1], s.headline_mask)[0], config=config,
                                 ref_amplitude=float(rows["ref_amplitude"].iloc[i]), source_audio=audio[i],
-                                length=len(audio[i]), floor_db=floor_db)
-            write_example_wavs(out / "wav", f"{i:02d}_{ids[i]}_{name}_{headline_mask}", original=audio[i],
+                                length=len(audio[i]), floor_db=s.floor_db)
+            write_example_wavs(out / "wav", f"{i:02d}_{ids[i]}_{name}_{s.headline_mask}", original=audio[i],
                                sample_rate=config.sample_rate, **pair)
 
     seconds["wavs"] = round(time.perf_counter() - t0, 3)
@@ -235,9 +236,9 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
     rep.fidelity_heatmaps(out / "figures" / "fidelity_spectral.png", summary, domain="spectral")
     rep.fidelity_heatmaps(out / "figures" / "fidelity_audio.png", summary, domain="audio")
     names = [str(n) for n in store.class_names] or [str(k) for k in range(probs.shape[1])]
-    for i in range(min(figure_examples, len(x))):
+    for i in range(min(s.figure_examples, len(x))):
         rep.example_figure(out / "figures" / f"example_{i:02d}_{ids[i]}.png", x[i], {k: v[i] for k, v in maps.items()},
-                           mask_kind=headline_mask, floor_db=floor_db,
+                           mask_kind=s.headline_mask, floor_db=s.floor_db,
                            title=f"{ids[i]}: label {names[y[i]]}, predicted {names[c[i]]} (p={probs[i, c[i]]:.2f})")
 
     seconds["tables_figures"] = round(time.perf_counter() - t0, 3)
@@ -246,40 +247,40 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
 
     # sanity check
     sanity = pd.DataFrame()
-    if sanity_examples > 0 and sanity_explainers:
-        fns = {n: (lambda m, xx, cc, n=n: explain(n, m, xx, class_index=cc, **kwargs[n])) for n in sanity_explainers}
+    if s.sanity_examples > 0 and s.sanity_explainers:
+        fns = {n: (lambda m, xx, cc, n=n: explain(n, m, xx, class_index=cc, **kwargs[n])) for n in s.sanity_explainers}
         t0 = time.perf_counter()
-        sel = select_examples(y, sanity_examples, seed=seed + 3)   # class-stratified subset
-        sanity = cascading_randomisation(model, x[sel], c[sel], fns, seed=seed, max_layers=sanity_layers)
+        sel = select_examples(y, s.sanity_examples, seed=s.seed + 3)   # class-stratified subset
+        sanity = cascading_randomisation(model, x[sel], c[sel], fns, seed=s.seed, max_layers=s.sanity_layers)
         seconds["sanity"] = round(time.perf_counter() - t0, 3)
         rep.write_table(sanity, out, "sanity", title="Model-parameter randomisation (cascading, top-down)")
         rep.sanity_figure(out / "figures" / "sanity.png", sanity)
 
     # noise contamination
     perf, nfid = pd.DataFrame(), pd.DataFrame()
-    sources = noise_sources(noise_files, sample_rate=config.sample_rate, white=white_noise, seed=seed)
-    if noise_examples > 0 and sources and snr_db:
-        npos = np.asarray(test_positions)[select_examples(labels_all[test_positions], noise_examples, seed=seed + 2)]
+    sources = noise_sources(s.noise_files, sample_rate=config.sample_rate, white=s.white_noise, seed=s.seed)
+    if s.noise_examples > 0 and sources and s.snr_db:
+        npos = np.asarray(test_positions)[select_examples(labels_all[test_positions], s.noise_examples, seed=s.seed + 2)]
         nrows = index.iloc[npos].reset_index(drop=True)
         naudio = _read_audio(nrows, audio_root, skipped)
         keep = [i for i, a in enumerate(naudio) if a is not None]
         if keep:
             t0 = time.perf_counter()
             fns = {n: (lambda xx, cc, n=n: explain(n, model, xx, class_index=cc, **kwargs[n]))
-                   for n in noise_explainers}
+                   for n in s.noise_explainers}
             perf, nfid = noise_robustness(
                 predict=probabilities(model), audio=np.stack([naudio[i] for i in keep]),
-                labels=labels_all[npos][keep], sources=sources, snrs=list(snr_db),
+                labels=labels_all[npos][keep], sources=sources, snrs=list(s.snr_db),
                 featurize=lambda a: featurize(a, config=config, shape=store.shape), explainers=fns,
-                mask=headline_mask, floor_db=floor_db, ece_bins=ece_bins, seed=seed)
+                mask=s.headline_mask, floor_db=s.floor_db, ece_bins=s.ece_bins, seed=s.seed)
             seconds["noise"] = round(time.perf_counter() - t0, 3)
             rep.write_table(perf, out, "noise_performance", title="Accuracy and calibration per noise × SNR")
-            rep.write_table(nfid, out, "noise_fidelity", title=f"Fidelity ({headline_mask} mask) per noise × SNR")
+            rep.write_table(nfid, out, "noise_fidelity", title=f"Fidelity ({s.headline_mask} mask) per noise × SNR")
             rep.noise_figure(out / "figures" / "noise.png", perf, nfid)
 
     atomic_write_csv(out / "skipped.csv", pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
     log.info("attribution timings (s): %s", seconds)  # logged, not written: outputs reproduce
-    head = headline(summary, sanity, perf, headline_mask=headline_mask, n=len(x),
+    head = headline(summary, sanity, perf, headline_mask=s.headline_mask, n=len(x),
                     accuracy=float(np.mean(c == y)), reconstruction_error_db=rec_err)
     atomic_write_json(out / "metrics.json", head)
     return head

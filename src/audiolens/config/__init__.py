@@ -5,8 +5,8 @@
 keys, wrong types and out-of-range values with a message that names the key
 path and what is allowed, before any stage does work.
 
-Library code never reads ``params.yaml``: stage scripts load it here and pass
-plain keyword arguments on.
+Library code never reads ``params.yaml``: stage scripts load it here and build the
+library's frozen settings objects with :func:`to_settings`.
 """
 from __future__ import annotations
 
@@ -17,13 +17,11 @@ import yaml
 from pydantic import ValidationError
 
 from audiolens.config.schema import Params
+from audiolens.config.settings import to_settings
+from audiolens.errors import ConfigError
 from audiolens.io import atomic_write_text
 
-__all__ = ["ConfigError", "Params", "load_params", "parse_params", "save_resolved"]
-
-
-class ConfigError(ValueError):
-    """A params file that does not satisfy the schema; the message lists every problem."""
+__all__ = ["ConfigError", "Params", "load_params", "parse_params", "save_resolved", "to_settings"]
 
 
 def _allowed_keys(model_cls: type, loc: tuple) -> list[str]:
@@ -38,7 +36,7 @@ def _allowed_keys(model_cls: type, loc: tuple) -> list[str]:
 
 
 def _format_error(err: dict, source: str) -> str:
-    loc = tuple(p for p in err["loc"] if not isinstance(p, int) or True)
+    loc = tuple(err["loc"])
     path = ".".join(str(p) for p in loc) or "<root>"
     kind = err["type"]
     if kind == "extra_forbidden":

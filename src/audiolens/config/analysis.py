@@ -42,14 +42,13 @@ class UncertaintyParams(Section):
     ``train_member@i`` DVC stage per id in ``members`` (DVC ``foreach`` needs an explicit
     list; it cannot expand ``range(n)``). Growing the ensemble by one = appending one id:
     ``dvc exp run -S 'uncertainty.members=[1,2,3,4,5]'`` trains only member 5.
-    ``ensemble_size`` is derived; if given it must match.
+    :attr:`ensemble_size` is derived (a property, never a key).
     """
 
     mc_samples: int = Field(default=30, ge=1, le=10000)
     mc_layer: str | None = None
     members: list[int] = Field(default_factory=lambda: [1, 2, 3, 4])
     include_main: bool = True
-    ensemble_size: int | None = Field(default=None, ge=1)
     member_epochs: int | None = Field(default=None, ge=1)
     ece_bins: int = Field(default=15, ge=1, le=1000)
     batch_size: int = Field(default=256, ge=1)
@@ -70,13 +69,6 @@ class UncertaintyParams(Section):
         size = len(self.members) + int(self.include_main)
         if size < 1:
             raise ValueError("uncertainty: empty ensemble (no members and include_main: false)")
-        if self.ensemble_size is not None and self.ensemble_size != size:
-            want = list(range(1, self.ensemble_size - int(self.include_main) + 1))
-            raise ValueError(
-                f"uncertainty.ensemble_size={self.ensemble_size} but members {self.members} "
-                f"(+ main model: {self.include_main}) make {size}; DVC foreach needs the explicit "
-                f"list, set uncertainty.members: {want}")
-        self.__dict__["ensemble_size"] = size
         if self.abstain_score == "max_prob" and self.abstain_threshold > 1:
             raise ValueError(f"uncertainty.abstain_threshold: a max_prob threshold must be <= 1, "
                              f"got {self.abstain_threshold}")
@@ -85,6 +77,11 @@ class UncertaintyParams(Section):
             raise ValueError(f"uncertainty.abstain_score={self.abstain_score!r} needs several samples, "
                              f"abstain_method={self.abstain_method!r} gives {n_samples}")
         return self
+
+    @property
+    def ensemble_size(self) -> int:
+        """Number of ensemble members: ``len(members)`` + the main model when ``include_main``."""
+        return len(self.members) + int(self.include_main)
 
     @property
     def member_ids(self) -> list[int]:

@@ -23,8 +23,8 @@ class DataParams(Section):
     pattern: str | None = r"(?P<speaker>[fm]\d+)_(?P<script>script\d+)_(?P<condition>\w+)\.(wav|flac|ogg)"
     manifest: str | None = NO_MANIFEST  # None: accepted in resolved files written before the placeholder
     label: str = "speaker"
-    positive: list[str] | None = None
-    class_names: list[str] | None = None
+    positive: list[str] | None = Field(default_factory=lambda: ["f1", "f7", "f8", "m3", "m6", "m8"])
+    class_names: list[str] | None = Field(default_factory=lambda: ["rejected", "allowed"])
     speaker: str | None = "speaker"
     group: str | None = None
     fold: str | None = None
@@ -74,7 +74,7 @@ class DemoParams(Section):
     speakers: list[str] = Field(
         default_factory=lambda: [f"f{i}" for i in range(1, 11)] + [f"m{i}" for i in range(1, 11)],
         min_length=2)
-    scripts: int = Field(default=4, ge=1, le=100)
+    scripts: int = Field(default=5, ge=1, le=100)
     duration_s: float = Field(default=12.0, gt=1.0, le=600.0)
     sample_rate: int = Field(default=16000, ge=4000, le=96000)
     noise_lead_s: float = Field(default=0.5, ge=0.0, le=5.0)

@@ -37,7 +37,7 @@ class SegmentParams(Section):
 
     length_s: float = Field(default=3.0, gt=0.0, le=600.0)
     hop_s: float | None = Field(default=None, gt=0.0)
-    tail: Literal["drop", "pad", "keep"] = "pad"
+    tail: Literal["drop", "pad", "keep"] = "keep"
     min_tail_s: float = Field(default=1.0, ge=0.0)
 
     @model_validator(mode="after")

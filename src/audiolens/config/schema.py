@@ -1,7 +1,7 @@
 """The whole params.yaml schema: one section model per stage group."""
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from audiolens.config.analysis import (AttributionParams, EdaParams, InterpretParams,
                                        ReportParams, UncertaintyParams)
@@ -34,3 +34,16 @@ class Params(Section):
     interpret: InterpretParams = Field(default_factory=InterpretParams)
     attribution: AttributionParams = Field(default_factory=AttributionParams)
     report: ReportParams = Field(default_factory=ReportParams)
+
+    @model_validator(mode="after")
+    def _below_nyquist(self) -> "Params":
+        nyq = self.audio.sample_rate / 2
+        f = self.features
+        if f.fmax is not None and f.fmax > nyq:
+            raise ValueError(f"features.fmax ({f.fmax:g} Hz) must be <= audio.sample_rate / 2 ({nyq:g} Hz)")
+        if f.fmin >= nyq:
+            raise ValueError(f"features.fmin ({f.fmin:g} Hz) must be below audio.sample_rate / 2 ({nyq:g} Hz)")
+        if self.eda.pyin_fmax >= nyq:
+            raise ValueError(f"eda.pyin_fmax ({self.eda.pyin_fmax:g} Hz) must be below audio.sample_rate / 2 "
+                             f"({nyq:g} Hz)")
+        return self

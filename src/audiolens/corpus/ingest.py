@@ -18,9 +18,10 @@ import pandas as pd
 from tqdm import tqdm
 
 from audiolens.corpus.layouts import Candidate, Skipped, list_candidates
-from audiolens.io import SKIPPED_COLUMNS, AudioReadError, audio_info, sha256_file
+from audiolens.errors import DataError
+from audiolens.io import SKIPPED_COLUMNS, AudioReadError, atomic_write_csv, audio_info, sha256_file
 
-__all__ = ["IngestError", "IngestResult", "probe_file", "ingest", "MANIFEST_COLUMNS"]
+__all__ = ["IngestError", "IngestSettings", "IngestResult", "probe_file", "ingest", "MANIFEST_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,49 @@ MANIFEST_COLUMNS = ["id", "path", "duration_s", "sample_rate", "channels", "labe
                     "speaker", "group", "fold", "sha256"]
 
 
-class IngestError(ValueError):
+class IngestError(DataError):
     """Nothing usable remains, or a class has no recordings."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestSettings:
+    """Which files are recordings and how they are labelled (the ``data`` params section).
+
+    Attributes
+    ----------
+    layout : {"demo", "regex", "folders", "csv"}
+    pattern : str or None
+        Regex with named groups matched against file names (``regex``, ``demo``).
+    manifest : str or None
+        CSV table (``csv``).
+    label : str
+        Field carrying the class: a named group, ``folder`` or a CSV column.
+    positive : list of str or None
+        Values mapped to class 1, the rest to 0 (None: one class per value).
+    class_names : list of str or None
+        Class names (negative, positive with ``positive``; else the order / subset of labels).
+    speaker, group, fold : str or None
+        Fields giving the speaker, the group (None: the recording) and a predefined fold.
+    filename_column : str
+        CSV column with the file path.
+    extensions : list of str
+        Audio file extensions considered.
+    n_jobs : int
+        Worker processes (does not change the result).
+    """
+
+    layout: str
+    pattern: str | None
+    manifest: str | None
+    label: str
+    positive: list[str] | None
+    class_names: list[str] | None
+    speaker: str | None
+    group: str | None
+    fold: str | None
+    filename_column: str
+    extensions: list[str]
+    n_jobs: int
 
 
 @dataclass
@@ -95,8 +137,8 @@ def _make_ids(paths: list[str]) -> list[str]:
     return ids
 
 
-def _assign_labels(values: list[str], *, positive: list[str] | None, class_names: list[str] | None,
-                   label_field: str) -> tuple[list[int | None], list[str]]:
+def _assign_labels(values: list[str], *, positive: list[str] | None,
+                   class_names: list[str] | None) -> tuple[list[int | None], list[str]]:
     """Map raw label values to class indices; ``None`` where a value is not a known class."""
     if positive is not None:
         names = list(class_names) if class_names else ["negative", "positive"]
@@ -107,15 +149,14 @@ def _assign_labels(values: list[str], *, positive: list[str] | None, class_names
     return [lookup.get(v) for v in values], names
 
 
-def ingest(*, root: str | Path, layout: str, pattern: str | None, manifest: str | None, label: str,
-           positive: list[str] | None, class_names: list[str] | None, speaker: str | None,
-           group: str | None, fold: str | None, filename_column: str, extensions: list[str],
-           n_jobs: int = 1) -> IngestResult:
+def ingest(*, root: str | Path, settings: IngestSettings,
+           skipped_path: str | Path | None = None) -> IngestResult:
     """Build the manifest of usable recordings under ``root``.
 
-    Parameters mirror the ``data`` params section (see README). ``label`` names the field
-    (regex group, ``folder``, or CSV column) that carries the class; with ``positive`` the
-    listed values become class 1 and everything else class 0 (a voice gate).
+    ``settings.label`` names the field (regex group, ``folder``, or CSV column) that carries
+    the class; with ``settings.positive`` the listed values become class 1 and everything
+    else class 0 (a voice gate). The skipped table is also written to ``skipped_path`` (CSV,
+    atomically) when given, whether ingest succeeds or fails.
 
     Raises
     ------
@@ -123,14 +164,17 @@ def ingest(*, root: str | Path, layout: str, pattern: str | None, manifest: str 
         When no usable recording remains or a class ends up empty. The skipped table is
         attached as ``exc.skipped``.
     """
-    cands, skipped = list_candidates(root=root, layout=layout, pattern=pattern, manifest=manifest,
-                                     filename_column=filename_column, extensions=extensions)
+    s = settings
+    layout, label, positive, class_names = s.layout, s.label, s.positive, s.class_names
+    speaker, group, fold = s.speaker, s.group, s.fold
+    cands, skipped = list_candidates(root=root, layout=layout, pattern=s.pattern, manifest=s.manifest,
+                                     filename_column=s.filename_column, extensions=s.extensions)
     skipped = list(skipped)
     usable: list[tuple[Candidate, dict]] = []
     jobs = [(str(root), c.path) for c in cands]
     by_path = {c.path: c for c in cands}
-    if n_jobs > 1 and len(jobs) > 32:
-        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+    if s.n_jobs > 1 and len(jobs) > 32:
+        with ProcessPoolExecutor(max_workers=s.n_jobs) as pool:
             results = list(tqdm(pool.map(_probe, jobs, chunksize=16), total=len(jobs), desc="ingest",
                                 disable=None))
     else:
@@ -146,12 +190,12 @@ def ingest(*, root: str | Path, layout: str, pattern: str | None, manifest: str 
         usable.append((cand, facts))
 
     values = [c.fields[label].strip() for c, _ in usable]
-    idx, names = _assign_labels(values, positive=positive, class_names=class_names, label_field=label)
+    idx, names = _assign_labels(values, positive=positive, class_names=class_names)
     rows = []
     ids = _make_ids([c.path for c, _ in usable])
     for rid, (cand, facts), value, li in zip(ids, usable, values, idx):
         if li is None:
-            skipped.append(Skipped(cand.path, "label not in data.class_names", f"{label}={value!r}"))
+            skipped.append(Skipped(cand.path, "label not in class_names", f"{label}={value!r}"))
             continue
         rows.append({"id": rid, "path": cand.path, **{k: facts[k] for k in ("duration_s", "sample_rate", "channels")},
                      "label": names[li], "label_index": li,
@@ -163,9 +207,11 @@ def ingest(*, root: str | Path, layout: str, pattern: str | None, manifest: str 
         [{"id": "", "path": s.path, "reason": s.reason, "detail": s.detail} for s in skipped],
         columns=SKIPPED_COLUMNS).sort_values(["path", "reason"], kind="stable").reset_index(drop=True)
     classes = {"class_names": names, "label_field": label, "positive": positive}
+    if skipped_path is not None:
+        atomic_write_csv(skipped_path, skipped_df)
 
     def fail(msg: str) -> None:
-        exc = IngestError(msg)
+        exc = IngestError(msg + (f" -- see {skipped_path}" if skipped_path is not None else ""))
         exc.skipped = skipped_df
         raise exc
 
@@ -175,7 +221,7 @@ def ingest(*, root: str | Path, layout: str, pattern: str | None, manifest: str 
     counts = table.label.value_counts()
     empty = [n for n in names if counts.get(n, 0) == 0]
     if empty:
-        hint = (f"; data.positive {positive} vs {label} values found: "
+        hint = (f"; positive labels {positive} vs {label} values found: "
                 f"{sorted(set(values), key=_natural_key)[:20]}") if positive is not None else ""
         fail(f"class(es) {empty} have no recordings{hint}")
     log.info("ingest: %d recordings, %d skipped, %d classes, %.1f s of audio",

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from audiolens.errors import DataError
 from audiolens.io import PathEscapeError, resolve_inside
 
 __all__ = ["Candidate", "Skipped", "list_candidates", "LayoutError"]
 
 
-class LayoutError(ValueError):
+class LayoutError(DataError):
     """The data root or manifest itself is unusable (missing, empty, wrong columns)."""
 
 
@@ -70,7 +71,7 @@ def _regex(root: Path, pattern: str, extensions: list[str]) -> tuple[list[Candid
     for rel in paths:
         m = rx.fullmatch(rel.rsplit("/", 1)[-1])
         if m is None:
-            skipped.append(Skipped(rel, "name does not match data.pattern", pattern))
+            skipped.append(Skipped(rel, "name does not match the pattern", pattern))
             continue
         out.append(Candidate(rel, {k: v for k, v in m.groupdict().items() if v is not None}))
     return out, skipped
@@ -91,10 +92,10 @@ def _folders(root: Path, extensions: list[str]) -> tuple[list[Candidate], list[S
 def _csv(root: Path, manifest: Path, filename_column: str, extensions: list[str]
          ) -> tuple[list[Candidate], list[Skipped]]:
     if not manifest.is_file():
-        raise LayoutError(f"data.manifest: CSV file not found: {manifest}")
+        raise LayoutError(f"manifest CSV file not found: {manifest}")
     table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
     if filename_column not in table.columns:
-        raise LayoutError(f"{manifest}: no column {filename_column!r} (data.filename_column); "
+        raise LayoutError(f"{manifest}: no column {filename_column!r} (the filename column); "
                           f"columns are {list(table.columns)}")
     out, skipped, seen = [], [], set()
     for row in table.to_dict("records"):
@@ -122,9 +123,8 @@ def _csv(root: Path, manifest: Path, filename_column: str, extensions: list[str]
     return out, skipped
 
 
-def list_candidates(*, root: str | Path, layout: str, pattern: str | None = None,
-                    manifest: str | Path | None = None, filename_column: str = "filename",
-                    extensions: list[str] = ("wav", "flac", "ogg")) -> tuple[list[Candidate], list[Skipped]]:
+def list_candidates(*, root: str | Path, layout: str, pattern: str | None, manifest: str | Path | None,
+                    filename_column: str, extensions: list[str]) -> tuple[list[Candidate], list[Skipped]]:
     """List candidate recordings under ``root`` for a layout.
 
     Parameters
@@ -149,18 +149,18 @@ def list_candidates(*, root: str | Path, layout: str, pattern: str | None = None
     """
     root = Path(root)
     if not root.is_dir():
-        raise LayoutError(f"data.root: folder not found: {root}")
+        raise LayoutError(f"data root folder not found: {root}")
     extensions = [e.lower().lstrip(".") for e in extensions]
     if layout in ("regex", "demo"):
         if not pattern:
-            raise LayoutError(f"data.pattern is required for layout {layout!r}")
+            raise LayoutError(f"a filename pattern is required for layout {layout!r}")
         cands, skipped = _regex(root, pattern, extensions)
     elif layout == "folders":
         cands, skipped = _folders(root, extensions)
     elif layout == "csv":
         if manifest is None:
-            raise LayoutError("data.manifest is required for layout 'csv'")
+            raise LayoutError("a manifest CSV is required for layout 'csv'")
         cands, skipped = _csv(root, Path(manifest), filename_column, extensions)
     else:
-        raise LayoutError(f"data.layout: unknown layout {layout!r} (allowed: demo, regex, folders, csv)")
+        raise LayoutError(f"unknown layout {layout!r} (allowed: demo, regex, folders, csv)")
     return sorted(cands, key=lambda c: c.path), skipped

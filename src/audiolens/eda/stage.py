@@ -27,6 +27,7 @@ from audiolens.eda.pitch import pitch_summary
 from audiolens.eda.sampling import choose_groups, sample_balanced, sample_seconds_per_group
 from audiolens.eda.stats import STAT_COLUMNS, image_stats, summarise_by
 from audiolens.eda.views import AudioSource, pitch_frames_by_group, spectra_by_group
+from audiolens.errors import ParameterError
 from audiolens.features import SpectrogramConfig
 from audiolens.io import SKIPPED_COLUMNS, atomic_dir, atomic_write_csv, atomic_write_json
 from audiolens.segments import read_table
@@ -35,21 +36,45 @@ from audiolens.shards import FeatureStore
 __all__ = ["EdaSettings", "run", "group_column", "clean_durations"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EdaSettings:
-    """Budgets and settings (mirrors the ``eda`` params section; see its docstring)."""
+    """Budgets of the bounded-cost analysis (built from the ``eda`` params section).
 
-    max_recordings_per_speaker: int = 10
-    max_groups: int = 24
-    spectrum_n_fft: int = 1024
-    pyin_seconds_per_speaker: float = 6.0
-    pyin_fmin: float = 60.0
-    pyin_fmax: float = 500.0
-    max_images: int = 2000
-    entropy_bins: int = 64
-    examples: int = 3
-    example_seconds: float = 4.0
-    seed: int = 0
+    Attributes
+    ----------
+    max_recordings_per_speaker : int
+        Recordings per speaker (per label without speakers) for spectra and pYIN.
+    max_groups : int
+        Speakers (labels) shown in per-speaker figures; a seeded sample beyond.
+    spectrum_n_fft : int
+        STFT size of the mean spectra (samples).
+    pyin_seconds_per_speaker : float
+        Cleaned audio per speaker analysed with pYIN (s).
+    pyin_fmin, pyin_fmax : float
+        F0 search range (Hz).
+    max_images : int
+        Spectrograms sampled for image statistics.
+    entropy_bins : int
+        Histogram bins over ``[-top_db, 0]`` dB for the entropy.
+    examples : int
+        Example rows per example figure.
+    example_seconds : float
+        Seconds shown in the unprocessed-vs-cleaned examples.
+    seed : int
+        Seed of every sample drawn.
+    """
+
+    max_recordings_per_speaker: int
+    max_groups: int
+    spectrum_n_fft: int
+    pyin_seconds_per_speaker: float
+    pyin_fmin: float
+    pyin_fmax: float
+    max_images: int
+    entropy_bins: int
+    examples: int
+    example_seconds: float
+    seed: int
 
 
 def group_column(manifest: pd.DataFrame) -> str:
@@ -116,9 +141,9 @@ def run(*, manifest_path: str | Path, clean_dir: str | Path, clean_log_path: str
     features_dir : path
         Spectrogram stage folder (a :class:`~audiolens.shards.FeatureStore`).
     data_root : path
-        ``data.root`` (unprocessed audio).
+        Folder the manifest's paths are relative to (unprocessed audio).
     sample_rate : int
-        ``audio.sample_rate`` (Hz).
+        Sample rate of the cleaned audio (Hz).
     out_dir : path
         Output folder (``reports/eda``).
     project_root : path
@@ -132,8 +157,8 @@ def run(*, manifest_path: str | Path, clean_dir: str | Path, clean_log_path: str
     log = log or logging.getLogger("audiolens.eda")
     s = settings
     if s.pyin_fmax >= sample_rate / 2:
-        raise ValueError(f"eda.pyin_fmax = {s.pyin_fmax:g} Hz must be below half of audio.sample_rate "
-                         f"({sample_rate / 2:g} Hz)")
+        raise ParameterError(f"pyin_fmax = {s.pyin_fmax:g} Hz must be below sample_rate / 2 "
+                             f"({sample_rate / 2:g} Hz)")
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     out_dir = Path(out_dir)

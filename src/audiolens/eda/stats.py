@@ -165,7 +165,8 @@ def mean_power_spectrum(y: np.ndarray, *, sr: int, n_fft: int, hop_length: int) 
         raise ValueError(f"y must be mono (n,), got shape {y.shape}")
     if y.size == 0:
         raise ValueError("y is empty")
-    config = SpectrogramConfig(kind="linear", sample_rate=int(sr), n_fft=int(n_fft), hop_length=int(hop_length))
+    config = SpectrogramConfig(kind="linear", sample_rate=int(sr), n_fft=int(n_fft), hop_length=int(hop_length),
+                               n_mels=1, fmin=0.0, fmax=None, top_db=200.0)  # only the STFT is used
     spec = np.abs(stft(y, config=config)).astype(np.float64) ** 2
     return spec.mean(axis=1)
 

@@ -27,7 +27,7 @@ class AudioSource:
     Parameters
     ----------
     data_root : path
-        ``data.root``; the manifest's ``path`` is relative to it (unprocessed audio).
+        the data root; the manifest's ``path`` is relative to it (unprocessed audio).
     clean_dir : path
         Folder of cleaned ``<id>.wav`` files at ``sample_rate``.
     sample_rate : int

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from audiolens.errors import ModelError
 from audiolens.interpret.common import as_batch, logits_layer, producer, tap_model
 from audiolens.models.introspect import last_conv_layer
 
@@ -22,7 +23,7 @@ _LINEAR_PASS = (keras.layers.Dropout, keras.layers.SpatialDropout1D, keras.layer
                 keras.layers.GaussianDropout, keras.layers.AlphaDropout)
 
 
-class CamNotApplicable(ValueError):
+class CamNotApplicable(ModelError):
     """The model's head is not ``GAP -> linear`` so CAM is undefined (use Grad-CAM)."""
 
 

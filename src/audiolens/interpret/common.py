@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from audiolens.errors import ModelError
 from audiolens.models.introspect import LOGITS
 
 __all__ = ["as_batch", "layer_output", "tap_model", "producer", "logits_layer"]
@@ -24,7 +25,7 @@ def as_batch(model: keras.Model, x: np.ndarray) -> np.ndarray:
         raise ValueError(f"spectrograms must have shape (n, F, T) or (n, F, T, 1), got {x.shape}")
     want = tuple(model.input_shape[1:3])
     if any(w is not None and w != g for w, g in zip(want, x.shape[1:3])):
-        raise ValueError(f"spectrograms have (F, T) = {x.shape[1:3]} but model {model.name!r} "
+        raise ModelError(f"spectrograms have (F, T) = {x.shape[1:3]} but model {model.name!r} "
                          f"expects {want}")
     if not np.isfinite(x).all():
         raise ValueError("spectrograms contain NaN or inf values")
@@ -56,7 +57,7 @@ def logits_layer(model: keras.Model) -> keras.layers.Layer:
     try:
         return model.get_layer(LOGITS)
     except ValueError:
-        raise ValueError(f"model {model.name!r} has no layer named {LOGITS!r}") from None
+        raise ModelError(f"model {model.name!r} has no layer named {LOGITS!r}") from None
 
 
 def tap_model(model: keras.Model, layers: list[keras.layers.Layer]) -> keras.Model:

@@ -16,7 +16,7 @@ def _panel_off(axes, start: int) -> None:
         ax.set_axis_off()
 
 
-def filters_figure(summary: FilterSummary, *, max_filters: int = 32, ncols: int = 8):
+def filters_figure(summary: FilterSummary, *, max_filters: int, ncols: int = 8):
     """Kernels of one conv layer.
 
     First layer: the kernels themselves on a shared diverging scale. Deeper layers: per
@@ -56,7 +56,7 @@ def filters_figure(summary: FilterSummary, *, max_filters: int = 32, ncols: int 
 
 
 def feature_maps_figure(spec: np.ndarray, maps: dict[str, np.ndarray], *, title: str,
-                        max_channels: int = 6):
+                        max_channels: int):
     """One example: the input spectrogram, then per block the channel mean and its most active
     channels. ``spec`` is ``(F, T)`` dB; ``maps`` name -> ``(h, w, c)``."""
     names = list(maps)

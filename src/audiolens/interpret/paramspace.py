@@ -236,8 +236,8 @@ def evaluate(predict, x: np.ndarray, y: np.ndarray, *, batch_size: int = 64) -> 
 
 def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
                      initial: dict[str, np.ndarray], seed: int = 0,
-                     bn_stats: Literal["keep", "reset", "recompute"] = "keep",
-                     x_stats: np.ndarray | None = None, critical_drop: float = 0.05,
+                     bn_stats: Literal["keep", "reset", "recompute"],
+                     x_stats: np.ndarray | None = None, critical_drop: float,
                      max_layers: int | None = None, batch_size: int = 64,
                      progress=None) -> tuple[pd.DataFrame, dict]:
     """Reset one layer at a time to its initial weights, and separately to fresh random ones.

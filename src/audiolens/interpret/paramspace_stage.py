@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -17,25 +18,57 @@ from audiolens.interpret.selection import split_positions_for, subsample
 from audiolens.io import atomic_write_csv, atomic_write_json
 from audiolens.plots import save_figure
 
-__all__ = ["run"]
+__all__ = ["ParamspaceSettings", "run"]
 
 LOG = logging.getLogger("audiolens.paramspace")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ParamspaceSettings:
+    """The layer-reset study's settings (built from the ``interpret`` params section).
+
+    Attributes
+    ----------
+    reset_bn_stats : {"keep", "reset", "recompute"}
+        BatchNorm moving statistics after a layer reset.
+    critical_drop : float
+        A reset losing more test accuracy than this marks the layer critical.
+    max_eval : int
+        Test segments scored per reset.
+    bn_samples : int
+        Train segments for recomputing BN statistics.
+    max_reset_layers : int or None
+        Layers in the study, evenly spread (None: all).
+    include_augmented : bool
+        Also use augmented train segments.
+    batch_size : int
+        Inference batch (examples).
+    seed : int
+        Seed of the samples and of the fresh random weights.
+    """
+
+    reset_bn_stats: str
+    critical_drop: float
+    max_eval: int
+    bn_samples: int
+    max_reset_layers: int | None
+    include_augmented: bool
+    batch_size: int
+    seed: int
+
+
 def run(*, model: keras.Model, weights_dir: str | Path, store, split_df: pd.DataFrame,
-        out_dir: str | Path, bn_stats: str, critical_drop: float, max_eval: int,
-        bn_samples: int, max_layers: int | None, include_augmented: bool, batch_size: int,
-        seed: int) -> dict:
+        out_dir: str | Path, settings: ParamspaceSettings) -> dict:
     """Weight drift over epochs and the layer re-initialisation study into ``out_dir``.
 
     Writes ``drift.csv``, ``drift.png``, ``robustness.csv``, ``robustness.json``,
     ``robustness.png`` and returns the summary (``summary.json``).
     """
-    out = Path(out_dir)
+    out, s = Path(out_dir), settings
     t0 = time.perf_counter()
     files = epoch_weight_files(weights_dir)
     if len(files) == 1:
-        LOG.warning("%s has no epoch_NNN.weights.h5 (train.save_epochs: false?): drift has epoch 0 only",
+        LOG.warning("%s has no epoch_NNN.weights.h5 (epochs not saved?): drift has epoch 0 only",
                     weights_dir)
     hist = weight_history(model, files)
     drift = drift_table(model, hist)
@@ -43,14 +76,14 @@ def run(*, model: keras.Model, weights_dir: str | Path, store, split_df: pd.Data
     save_figure(figures.drift_figure(drift), out / "drift.png")
     t_drift = time.perf_counter() - t0
 
-    train, test = split_positions_for(store, split_df, include_augmented=include_augmented)
-    ev = subsample(test, max_eval, seed=seed)
+    train, test = split_positions_for(store, split_df, include_augmented=s.include_augmented)
+    ev = subsample(test, s.max_eval, seed=s.seed)
     labels = store.index["label_index"].to_numpy(dtype=np.int64)
-    x_stats = store.get(subsample(train, bn_samples, seed=seed + 1))
-    table, ref = reset_robustness(model, store.get(ev), labels[ev], initial=hist[0], seed=seed,
-                                  bn_stats=bn_stats, x_stats=x_stats, critical_drop=critical_drop,
-                                  max_layers=max_layers,
-                                  batch_size=batch_size,
+    x_stats = store.get(subsample(train, s.bn_samples, seed=s.seed + 1))
+    table, ref = reset_robustness(model, store.get(ev), labels[ev], initial=hist[0], seed=s.seed,
+                                  bn_stats=s.reset_bn_stats, x_stats=x_stats, critical_drop=s.critical_drop,
+                                  max_layers=s.max_reset_layers,
+                                  batch_size=s.batch_size,
                                   progress=lambda it: tqdm(it, desc="layer resets", unit="layer"))
     last = drift[drift["epoch"] == drift["epoch"].max()].set_index("layer")
     table["relative_change_final"] = table["layer"].map(last["relative_change"])

@@ -6,32 +6,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audiolens.errors import DataError
 from audiolens.io import SKIPPED_COLUMNS
 
-__all__ = ["clean_settings", "spectrogram_config", "recording_lengths", "recordings_table",
-           "unsegmented"]
-
-
-
-def clean_settings(*, audio, clean):
-    """:class:`audiolens.audio.CleanSettings` from the ``audio`` and ``clean`` params sections."""
-    from audiolens.audio import CleanSettings
-
-    fields = set(CleanSettings.__dataclass_fields__)
-    return CleanSettings(sample_rate=audio.sample_rate,
-                         **{k: v for k, v in clean.model_dump().items() if k in fields})
-
-
-def spectrogram_config(*, audio, features):
-    """:class:`audiolens.features.SpectrogramConfig` from the ``audio`` and ``features`` params sections.
-
-    Raises ``ValueError`` naming the offending ``features`` key (e.g. ``fmax`` above Nyquist).
-    """
-    from audiolens.features import SpectrogramConfig
-
-    f = features
-    return SpectrogramConfig(kind=f.kind, sample_rate=audio.sample_rate, n_fft=f.n_fft, hop_length=f.hop_length,
-                             n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, top_db=f.top_db)
+__all__ = ["recording_lengths", "recordings_table", "unsegmented"]
 
 
 def recording_lengths(ids: list[str], *, audio_dir: str | Path, sample_rate: int) -> np.ndarray:
@@ -42,8 +20,8 @@ def recording_lengths(ids: list[str], *, audio_dir: str | Path, sample_rate: int
     for i, rid in enumerate(ids):
         info = sf.info(str(Path(audio_dir) / f"{rid}.wav"))
         if info.samplerate != sample_rate:
-            raise ValueError(f"{audio_dir}/{rid}.wav is at {info.samplerate} Hz, expected "
-                             f"audio.sample_rate = {sample_rate} Hz (re-run the clean stage)")
+            raise DataError(f"{audio_dir}/{rid}.wav is at {info.samplerate} Hz, expected "
+                            f"{sample_rate} Hz (re-run the clean stage)")
         out[i] = info.frames
     return out
 

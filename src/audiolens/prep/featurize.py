@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audiolens.errors import DataError
 from audiolens.features import SpectrogramConfig, spectrogram_db
 from audiolens.io import read_audio, slug
 from audiolens.parallel import ordered_map
@@ -32,7 +33,7 @@ def _spec_one(task: _SpecTask) -> tuple[np.ndarray, np.ndarray]:
     first, last = task.starts[0], task.starts[-1] + task.length
     y, sr = read_audio(task.path, start=first, stop=last)
     if sr != task.config.sample_rate:
-        raise ValueError(f"{task.path} is at {sr} Hz, expected audio.sample_rate = {task.config.sample_rate}")
+        raise DataError(f"{task.path} is at {sr} Hz, expected {task.config.sample_rate} Hz")
     buf = np.zeros(last - first, dtype=np.float32)
     buf[: len(y)] = y[: last - first]
     offs = np.asarray(task.starts) - first
@@ -82,8 +83,8 @@ def featurize(segments: pd.DataFrame, *, config: SpectrogramConfig, out_dir: str
     """
     lengths = (segments["end"] - segments["start"]).unique()
     if len(lengths) > 1:
-        raise ValueError(f"segments have different lengths {sorted(lengths)[:5]}: re-run the segment "
-                         f"and augment stages with one segment.length_s")
+        raise DataError(f"segments have different lengths {sorted(lengths)[:5]}: re-run the segment "
+                        f"and augment stages with one segment length")
     length = int(lengths[0]) if len(lengths) else 0
     shape = (config.n_freqs, config.n_frames(length))
     writer = ShardWriter(out_dir, n_rows=len(segments), shape=shape, shard_size=shard_size)

@@ -142,7 +142,7 @@ def render_summary_md(sections: list[Section], *, title: str, revision: dict[str
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
-def build_report(*, reports_dir: str | Path = "reports", title: str = "audiolens report",
+def build_report(*, reports_dir: str | Path = "reports", title: str,
                  project_root: str | Path = ".", params_path: str | Path | None = "params.yaml",
                  embed_images: bool = True, max_rows: int = 20, max_images: int = 60,
                  max_audio: int = 40, html_name: str = "report.html", md_name: str = "summary.md"

@@ -31,7 +31,6 @@ SECTIONS: dict[str, tuple[str, str]] = {
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp"}
 AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3"}
 TABLE_EXT = {".csv", ".tsv"}
-KINDS = ("metrics", "image", "audio", "table", "markdown", "params")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from audiolens.errors import ModelError
 from audiolens.models.predict import fixed_batches
 from audiolens.uncertainty.decompose import Predictive, summarise
 
@@ -61,15 +62,15 @@ def first_dropout_layer(model: keras.Model, *, name: str | None = None) -> keras
         try:
             layer = model.get_layer(name)
         except ValueError:
-            raise ValueError(f"model {model.name!r} has no layer named {name!r}") from None
+            raise ModelError(f"model {model.name!r} has no layer named {name!r}") from None
         if not isinstance(layer, DROPOUT_TYPES):
-            raise ValueError(f"layer {name!r} of model {model.name!r} is a {type(layer).__name__}, "
+            raise ModelError(f"layer {name!r} of model {model.name!r} is a {type(layer).__name__}, "
                              f"not a dropout layer")
         return layer
     for node in _graph_nodes(model):
         if isinstance(node.operation, DROPOUT_TYPES):
             return node.operation
-    raise ValueError(f"model {model.name!r} has no top-level dropout layer: MC dropout needs one "
+    raise ModelError(f"model {model.name!r} has no top-level dropout layer: MC dropout needs one "
                      f"(set model.dropout > 0 or use the ensemble)")
 
 
@@ -99,7 +100,7 @@ class MCDropout:
 
     def __init__(self, model: keras.Model, *, start: str | None = None, seed: int = 0, jit: bool = False):
         if len(model.outputs) != 1:
-            raise ValueError(f"model {model.name!r} must have one output (probabilities), "
+            raise ModelError(f"model {model.name!r} must have one output (probabilities), "
                              f"has {len(model.outputs)}")
         self.model = model
         self.start = first_dropout_layer(model, name=start)
@@ -118,7 +119,7 @@ class MCDropout:
                         boundary.setdefault(id(t), t)
                 tainted.update(id(t) for t in node.outputs)
         if id(model.outputs[0]) not in tainted:
-            raise ValueError(f"the output of {model.name!r} does not depend on {self.start.name!r}")
+            raise ModelError(f"the output of {model.name!r} does not depend on {self.start.name!r}")
         self._tail_nodes = tail
         self._boundary = list(boundary.values())
         self._output = model.outputs[0]

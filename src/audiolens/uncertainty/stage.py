@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from audiolens.errors import DataError, ParameterError
 from audiolens.io import atomic_write_csv, atomic_write_json, atomic_write_text
 from audiolens.uncertainty import figures
 from audiolens.uncertainty.compare import compare_methods, markdown_table
@@ -17,10 +19,50 @@ from audiolens.uncertainty.gate import predictive
 from audiolens.uncertainty.mc_dropout import MCDropout
 from audiolens.uncertainty.selective import selective_summary, threshold_for_accuracy
 
-__all__ = ["run", "HEADLINE_KEYS"]
+__all__ = ["UncertaintySettings", "run", "HEADLINE_KEYS"]
 
 log = logging.getLogger("audiolens.uncertainty")
 HEADLINE_KEYS = ("accuracy", "nll", "brier", "ece", "mce")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UncertaintySettings:
+    """How the three methods are compared and the gate is set (the ``uncertainty`` section).
+
+    Attributes
+    ----------
+    mc_samples : int
+        MC-dropout passes T.
+    mc_layer : str or None
+        Dropout layer MC sampling starts at (None: the first dropout layer).
+    seed : int
+        Seed of the dropout masks.
+    ece_bins : int
+        Equal-width confidence bins for ECE / MCE / reliability diagrams.
+    batch_size : int
+        Inference chunk size (examples).
+    abstain_method : {"single", "mc_dropout", "ensemble"}
+        Method the abstaining gate uses.
+    abstain_score : {"max_prob", "entropy", "mutual_info", "std"}
+        Score the gate thresholds (accept if max_prob >= threshold, else if score <= threshold).
+    abstain_threshold : float
+        The gate's threshold.
+    abstain_target_accuracy : float
+        Accuracy on accepted examples whose threshold is also reported.
+    max_scatter_classes : int
+        Panels in the mean-vs-std scatter.
+    """
+
+    mc_samples: int
+    mc_layer: str | None
+    seed: int
+    ece_bins: int
+    batch_size: int
+    abstain_method: str
+    abstain_score: str
+    abstain_threshold: float
+    abstain_target_accuracy: float
+    max_scatter_classes: int
 
 
 def _predict_all(models: Mapping[int, object], ensemble_ids: Sequence[int], x: np.ndarray, *,
@@ -51,10 +93,7 @@ def _per_example(ids: Sequence[str], y: np.ndarray, preds: Mapping, class_names)
 
 def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
         splits: Mapping[str, tuple], out_dir: str | Path, class_names: Sequence[str],
-        mc_samples: int, mc_layer: str | None, seed: int,
-        ece_bins: int, batch_size: int, abstain_method: str, abstain_score: str,
-        abstain_threshold: float, abstain_target_accuracy: float,
-        max_scatter_classes: int = 12) -> dict:
+        settings: UncertaintySettings) -> dict:
     """Compare single model / MC dropout / ensemble and write ``out_dir``.
 
     Parameters
@@ -66,6 +105,10 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
     splits : {"val": (ids, x, y), "test": (ids, x, y)}
         ``x`` (n, F, T, 1) dB, ``y`` (n,) class indices. Metrics and figures use ``test``;
         the abstention threshold is evaluated on ``val`` (``test`` when val is empty).
+    out_dir : path
+        Output folder.
+    class_names : sequence of str
+    settings : UncertaintySettings
 
     Writes
     ------
@@ -78,25 +121,29 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
         The headline metrics.
     """
     out = Path(out_dir)
+    s = settings
+    mc_samples, seed, ece_bins = s.mc_samples, s.seed, s.ece_bins
+    abstain_method, abstain_score, abstain_threshold = s.abstain_method, s.abstain_score, s.abstain_threshold
+    abstain_target_accuracy = s.abstain_target_accuracy
     if 0 not in models:
-        raise ValueError("the main model (member 0) is needed for single / mc_dropout")
+        raise ParameterError("models: the main model (member 0) is needed for single / mc_dropout")
     missing = [i for i in ensemble_ids if i not in models]
     if missing or not ensemble_ids:
-        raise ValueError(f"ensemble members {missing or ensemble_ids} have no model")
+        raise ParameterError(f"ensemble members {missing or ensemble_ids} have no model")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    mc = MCDropout(models[0], start=mc_layer, seed=seed)
+    mc = MCDropout(models[0], start=s.mc_layer, seed=seed)
     timings["mc_split_s"] = round(time.perf_counter() - t0, 3)
     results, preds_by_split = {}, {}
     used = {k: v for k, v in splits.items() if len(v[2])}
     for k in set(splits) - set(used):
         log.warning("split %r is empty; skipped", k)
     if "test" not in used:
-        raise ValueError("the test split is empty: nothing to evaluate")
+        raise DataError("the test split is empty: nothing to evaluate")
     # one prediction over all splits (each compiled function sees one batch shape)
     x_all = np.concatenate([v[1] for v in used.values()])
     preds_all = _predict_all(models, ensemble_ids, x_all, mc=mc, mc_samples=mc_samples,
-                             batch_size=batch_size, timings=timings, split="all")
+                             batch_size=s.batch_size, timings=timings, split="all")
     start = 0
     for split, (ids, x, y) in used.items():
         sl = slice(start, start + len(y))
@@ -136,7 +183,7 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
     headline["ensemble_size"] = len(ensemble_ids)
     headline["mc_samples"] = mc_samples
     atomic_write_json(out / "metrics.json", headline)
-    rows = [{"split": s, "method": m, **r} for s, res in results.items()
+    rows = [{"split": sp, "method": m, **r} for sp, res in results.items()
             for m, rs in res["vs_count"].items() for r in rs]
     atomic_write_csv(out / "vs_count.csv", pd.DataFrame(rows))
     atomic_write_csv(out / "predictions_test.csv", _per_example(ids, y, preds, class_names))
@@ -147,7 +194,7 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
     figures.risk_coverage_curves(preds, y, out / "risk_coverage.png")
     for m in ("mc_dropout", "ensemble"):
         figures.mean_std_scatter(preds[m], y, out / f"scatter_{m}.png", class_names=class_names,
-                                 max_classes=max_scatter_classes, title=f"{m}: mean vs std per class")
+                                 max_classes=s.max_scatter_classes, title=f"{m}: mean vs std per class")
     figures.metrics_vs_count_figure(test["vs_count"], out / "vs_count.png", labels=labels)
 
     md = ["# Uncertainty: single model vs MC dropout vs deep ensemble", "",
