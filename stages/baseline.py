@@ -11,12 +11,13 @@ from audiolens.evaluation.operating_point import OperatingPointSettings
 from audiolens.io import atomic_dir
 from audiolens.paths import BASELINE_REPORT as OUT
 from audiolens.paths import FEATURES, SPLIT_TABLE
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 from audiolens.segments import read_table
 from audiolens.shards import FeatureStore
 from audiolens.split import cv_fold_names, cv_folds
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("baseline")
     settings = to_settings(params.baseline, BaselineSettings,

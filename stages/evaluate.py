@@ -11,11 +11,12 @@ from audiolens.io import atomic_dir, atomic_write_json
 from audiolens.models.registry import load_model
 from audiolens.paths import BASELINE_METRICS, CV_MODELS, FEATURES, MODEL, SPLIT_TABLE, TRAIN_META
 from audiolens.paths import EVAL_REPORT as OUT
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 from audiolens.split import cv_fold_names, cv_folds, split_positions
 from audiolens.stage_io import load_stage_inputs
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("evaluate", tensorflow=True)
     settings = to_settings(params.evaluate, stage.EvaluateSettings)

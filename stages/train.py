@@ -10,12 +10,13 @@ from audiolens.io import atomic_dir, atomic_write_json
 from audiolens.models.settings import ModelSettings
 from audiolens.paths import CV_MODELS, FEATURES, MODEL_PARAMS, MODELS, SPLIT_TABLE
 from audiolens.paths import TRAIN_REPORT as LIVE
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 from audiolens.segments import read_table
 from audiolens.split import cv_folds
 from audiolens.training import TrainSettings, train_model
 
 
+@stage_main
 def main() -> None:
     params, log = start_stage("train", tensorflow=True)
     split = read_table(SPLIT_TABLE)

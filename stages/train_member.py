@@ -8,14 +8,16 @@ from dataclasses import replace
 
 from audiolens.config import save_resolved
 from audiolens.config.settings import to_settings
+from audiolens.errors import ConfigError
 from audiolens.io import atomic_write_json
 from audiolens.models.settings import ModelSettings
 from audiolens.paths import FEATURES, MODELS, SPLIT_TABLE
-from audiolens.runtime import start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 from audiolens.training import TrainSettings, train_model
 from audiolens.uncertainty.members import member_dir, member_seed
 
 
+@stage_main
 def main() -> None:
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--member", type=int, required=True, help="member id (>= 1)")
@@ -23,7 +25,7 @@ def main() -> None:
     params, log = start_stage(f"train_member@{args.member}", rest, tensorflow=True)
     u = params.uncertainty
     if args.member not in u.members:
-        raise SystemExit(f"[train_member] --member {args.member} is not in uncertainty.members {u.members}")
+        raise ConfigError(f"--member {args.member} is not in uncertainty.members {u.members}")
     epochs = u.member_epochs or params.train.epochs
     train = replace(to_settings(params.train, TrainSettings), seed=member_seed(params.train.seed, args.member),
                     save_epochs=False, epochs=epochs, min_epochs=min(params.train.min_epochs, epochs),

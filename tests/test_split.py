@@ -162,7 +162,8 @@ def test_split_stage_script(tmp_path):
     assert (tmp_path / "data" / "processed" / "split" / "resolved_params.yaml").is_file()
     (tmp_path / "params.yaml").write_text("split:\n  method: cv\n  cv_folds: 8\n")
     res = run()
-    assert res.returncode != 0 and "cannot appear in every split" in res.stderr
+    assert res.returncode == 2 and "cannot appear in every split" in res.stderr
+    assert "Traceback" not in res.stderr
     (tmp_path / "params.yaml").write_text("split:\n  method: folds\n")
     res = run()
     assert res.returncode == 2 and "split.test_fold is required" in res.stderr

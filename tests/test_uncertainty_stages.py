@@ -66,10 +66,12 @@ def test_member_stage_trains_with_its_own_seed(project):
     assert not np.allclose(w_main, w_other)
 
 
-def test_member_stage_refuses_an_unlisted_member(project, repo_root, monkeypatch):
+def test_member_stage_refuses_an_unlisted_member(project, repo_root, monkeypatch, capsys):
     monkeypatch.chdir(project)
-    with pytest.raises(SystemExit, match="not in uncertainty.members"):
+    with pytest.raises(SystemExit) as exc:
         _stage(repo_root, "train_member", "--member", "7", monkeypatch=monkeypatch)
+    assert exc.value.code == 2  # one line, no traceback (runtime.stage_main)
+    assert "--member 7 is not in uncertainty.members" in capsys.readouterr().err
 
 
 def test_uncertainty_reports(project):

@@ -21,6 +21,8 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from audiolens.errors import DataError
+
 __all__ = ["SplitError", "SPLITS", "make_split", "cv_arrangement", "cv_folds", "cv_fold_names", "split_positions",
            "split_counts", "check_split", "fold_order"]
 
@@ -28,7 +30,7 @@ SPLITS = ("train", "val", "test")
 UNUSED = "unused"
 
 
-class SplitError(ValueError):
+class SplitError(DataError):
     """The data cannot satisfy the requested split (message says why and what to change)."""
 
 
