@@ -302,9 +302,9 @@ def test_experiments_change_metrics_in_dvc_metrics_diff(project):
     show = sh([dvc, "exp", "show", "--json"], d, env).stdout
     assert all(name in show for name in ("thr", "mel", "queued"))
     # the README's table command: headline metrics, whole, at 120 columns
-    table = sh([dvc, "exp", "show", "--no-pager", "--drop", ".*[./]"], d, {**env, "COLUMNS": "120"}).stdout
+    table = sh([dvc, "exp", "show", "--no-pager", "--drop", ".*[./]|Created|State|Executor"], d, {**env, "COLUMNS": "120"}).stdout
     header = next(line for line in table.splitlines() if "Experiment" in line).split()
-    assert {"n", "accuracy", "balanced_accuracy", "f1_macro", "eer", "ece"} <= set(header), table
+    assert {"n", "accuracy", "balanced_accuracy", "f1_macro", "eer", "ece", "margin"} <= set(header), table
     assert "…" not in table and all(name in table for name in ("thr", "mel", "queued")), table
     sh([dvc, "plots", "diff", "thr", "mel", "-o", str(d / "plots_diff")], d, env)
     assert (d / "plots_diff" / "index.html").is_file()

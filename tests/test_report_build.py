@@ -106,7 +106,7 @@ def test_summary_md_has_headline_tables(reports, tmp_path):
 def test_baseline_headline_heads_the_report_and_summary(reports, tmp_path):
     line = "CNN test accuracy 70.0 % vs best baseline (knn1) 80.0 %. The CNN does NOT beat the baseline."
     (reports / "eval/headline.md").write_text(line + "\n")
-    build_report(reports_dir=reports, project_root=tmp_path, params_path=None)
+    build_report(reports_dir=reports, title="audiolens report", project_root=tmp_path, params_path=None)
     md = (reports / "summary.md").read_text()
     assert md.splitlines()[2] == f"**{line}**"  # right under the title
     html = (reports / "report.html").read_text()

@@ -21,7 +21,6 @@ HEADLINE_KEYS = MappingProxyType({
     "eer": "equal error rate (binary tasks only)",
     "ece": "expected calibration error of the single model",
     "ece_n": "test segments the ECE is computed on",
-    "baseline_accuracy": "accuracy of the best baseline on the same test segments",
     "margin": "CNN accuracy minus the best baseline's (segments; > 0: the CNN is better)",
 })
 
@@ -63,7 +62,6 @@ def headline(evaluation: dict[str, Any] | None, uncertainty: dict[str, Any] | No
         "eer": (evaluation.get("binary") or {}).get("eer"),
         "ece": ((uncertainty or {}).get("single") or {}).get("ece"),
         "ece_n": n_uncertainty,
-        "baseline_accuracy": (evaluation.get("baseline_margin") or {}).get("baseline_accuracy"),
         "margin": (evaluation.get("baseline_margin") or {}).get("accuracy"),
     }
     out: dict[str, float | int] = {}
