@@ -115,7 +115,8 @@ def clean_breakdown(manifest, *, raw: Path, sample_rate: int, n: int = 10) -> di
             x = resample(to_mono(y), sr_in=sr, sr_out=sample_rate)
             cpu["resample"] += time.process_time() - t
             t = time.process_time()
-            x = denoise(x, sr=sample_rate, noise_profile_s=0.5)
+            x = denoise(x, sr=sample_rate, noise_profile_s=0.5, stationary=True, prop_decrease=1.0,
+                        freq_smooth_hz=50.0, time_smooth_ms=50.0)
             cpu["denoise"] += time.process_time() - t
             t = time.process_time()
             x = remove_silence(x, sr=sample_rate, frame_ms=25.0, threshold_db=-35.0, min_silence_s=0.1)

@@ -12,6 +12,16 @@ from conftest import clean_settings
 SR = 8000
 
 
+def _denoise(y, **options):
+    """``denoise`` at 0.5 s of noise profile, with the params.yaml defaults for what a test does not set."""
+    from audiolens.config.preprocess import CleanParams
+
+    d = CleanParams()
+    defaults = dict(stationary=d.stationary, prop_decrease=d.prop_decrease, freq_smooth_hz=d.freq_smooth_hz,
+                    time_smooth_ms=d.time_smooth_ms)
+    return denoise(y, sr=SR, noise_profile_s=0.5, **{**defaults, **options})
+
+
 def tone(seconds: float, *, freq: float = 440.0, amp: float = 0.5, sr: int = SR, phase: float = 0.3):
     t = np.arange(int(round(seconds * sr))) / sr
     return (amp * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)
@@ -112,7 +122,7 @@ def test_noise_reduction_lowers_the_floor_and_keeps_the_tone(stationary):
         sound = sound * ((np.arange(len(sound)) / SR) % 0.5 < 0.2)
     clean = np.concatenate([np.zeros(n_lead, np.float32), sound])
     noisy = clean + (0.03 * rng.standard_normal(len(clean))).astype(np.float32)
-    out = denoise(noisy, sr=SR, noise_profile_s=0.5, stationary=stationary)
+    out = _denoise(noisy, stationary=stationary)
     assert out.shape == noisy.shape and out.dtype == np.float32
     floor_in, tone_in = _noise_floor_db(noisy[n_lead:], 1000.0)
     floor_out, tone_out = _noise_floor_db(out[n_lead:], 1000.0)
@@ -128,7 +138,7 @@ def test_noise_reduction_with_real_noise(shared_data):
     noise = 0.03 * noise / np.std(noise)
     clean = np.concatenate([np.zeros(SR // 2, np.float32), tone(4.0, freq=1000.0, amp=0.3)])
     noisy = clean + noise[: len(clean)]
-    out = denoise(noisy, sr=SR, noise_profile_s=0.5, stationary=True)
+    out = _denoise(noisy, stationary=True)
     floor_in, tone_in = _noise_floor_db(noisy[SR // 2:], 1000.0)
     floor_out, tone_out = _noise_floor_db(out[SR // 2:], 1000.0)
     assert floor_in - floor_out >= 6.0 and abs(tone_in - tone_out) < 1.0
@@ -139,21 +149,21 @@ def test_default_noisereduce_smoothing_would_eat_the_tone():
     rng = np.random.default_rng(0)
     noisy = np.concatenate([np.zeros(SR // 2, np.float32), tone(3.0, freq=1000.0, amp=0.3)])
     noisy = noisy + (0.03 * rng.standard_normal(len(noisy))).astype(np.float32)
-    wide = denoise(noisy, sr=SR, noise_profile_s=0.5, freq_smooth_hz=500.0)
-    narrow = denoise(noisy, sr=SR, noise_profile_s=0.5, freq_smooth_hz=50.0)
+    wide = _denoise(noisy, freq_smooth_hz=500.0)
+    narrow = _denoise(noisy, freq_smooth_hz=50.0)
     assert _noise_floor_db(narrow[SR // 2:], 1000.0)[1] - _noise_floor_db(wide[SR // 2:], 1000.0)[1] > 6.0
 
 
 def test_denoise_refuses_a_profile_that_is_not_noise():
     with pytest.raises(DenoiseSkipped, match="too short"):
-        denoise(tone(0.6), sr=SR, noise_profile_s=0.5)
+        _denoise(tone(0.6))
     with pytest.raises(DenoiseSkipped, match="not quieter"):  # speech from the first sample (FSDD)
-        denoise(tone(2.0) + 0.01, sr=SR, noise_profile_s=0.5)
+        _denoise(tone(2.0) + 0.01)
     rng = np.random.default_rng(0)
     noisy = np.concatenate([np.zeros(SR // 2, np.float32), tone(2.0)])
     noisy = noisy + (0.01 * rng.standard_normal(len(noisy))).astype(np.float32)
     for f_hz, t_ms in [(0.0, 0.0), (10.0, 5.0)]:  # below one bin / one hop: no smoothing, no error
-        out = denoise(noisy, sr=SR, noise_profile_s=0.5, freq_smooth_hz=f_hz, time_smooth_ms=t_ms)
+        out = _denoise(noisy, freq_smooth_hz=f_hz, time_smooth_ms=t_ms)
         assert _noise_floor_db(out[SR // 2:], 440.0)[0] < _noise_floor_db(noisy[SR // 2:], 440.0)[0] - 6
 
 

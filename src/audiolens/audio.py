@@ -53,9 +53,8 @@ def resample(y: np.ndarray, *, sr_in: int, sr_out: int) -> np.ndarray:
     return soxr.resample(y, int(sr_in), int(sr_out), quality="HQ").astype(np.float32, copy=False)
 
 
-def denoise(y: np.ndarray, *, sr: int, noise_profile_s: float, stationary: bool = True,
-            prop_decrease: float = 1.0, freq_smooth_hz: float = 50.0,
-            time_smooth_ms: float = 50.0) -> np.ndarray:
+def denoise(y: np.ndarray, *, sr: int, noise_profile_s: float, stationary: bool,
+            prop_decrease: float, freq_smooth_hz: float, time_smooth_ms: float) -> np.ndarray:
     """Spectral-gating noise reduction (noisereduce).
 
     Parameters

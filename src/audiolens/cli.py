@@ -55,8 +55,9 @@ def recording_settings(params) -> dict:
 
 
 def _gate_config(args, params) -> dict:
-    cfg = {"method": "single", "score": "max_prob", "threshold": params.uncertainty.abstain_threshold,
-           "mc_samples": params.uncertainty.mc_samples, "members": [0], "seed": 0}
+    u = params.uncertainty  # the model's own settings; abstain.json (the uncertainty stage's choice) wins
+    cfg = {"method": "single", "score": "max_prob", "threshold": u.abstain_threshold, "members": [0],
+           "mc_samples": u.mc_samples, "mc_layer": u.mc_layer, "seed": u.seed, "batch_size": u.batch_size}
     if args.gate.is_file():
         cfg.update(json.loads(args.gate.read_text()))
     if args.method:
@@ -105,8 +106,8 @@ def _score(prep, models, cfg):
     from audiolens.uncertainty.gate import predictive
 
     x = prep.x[..., None]
-    pred = predictive(cfg["method"], models=models, x=x, mc_samples=int(cfg.get("mc_samples", 30)),
-                      mc_layer=cfg.get("mc_layer"), seed=int(cfg.get("seed", 0)))
+    pred = predictive(cfg["method"], models=models, x=x, mc_samples=int(cfg["mc_samples"]),
+                      mc_layer=cfg["mc_layer"], seed=int(cfg["seed"]), batch_size=int(cfg["batch_size"]))
     return pred
 
 

@@ -37,16 +37,16 @@ class SplitError(DataError):
 def _group_keys(seg: pd.DataFrame, group_by: str) -> pd.Series:
     if group_by == "speaker":
         if "speaker" not in seg.columns:
-            raise SplitError("split.group_by is 'speaker' but the segments have no speaker column")
+            raise SplitError("group_by is 'speaker' but the segments have no speaker column")
         spk = seg["speaker"].fillna("").astype(str)
         empty = spk == ""
         if empty.any():
-            raise SplitError(f"split.group_by is 'speaker' but {int(empty.sum())} segment(s) have no "
-                             f"speaker (e.g. {seg.loc[empty, 'segment_id'].iloc[0]}); set data.speaker "
-                             f"or use split.group_by: recording")
+            raise SplitError(f"group_by is 'speaker' but {int(empty.sum())} segment(s) have no "
+                             f"speaker (e.g. {seg.loc[empty, 'segment_id'].iloc[0]}); give every recording a speaker "
+                             f"or group by recording")
         return "spk:" + spk
     if group_by != "recording":
-        raise SplitError(f"split.group_by: unknown value {group_by!r} (recording, speaker)")
+        raise SplitError(f"group_by: unknown value {group_by!r} (recording, speaker)")
     for col in ("group", "source_id", "recording_id"):
         if col in seg.columns:
             g = seg[col].fillna("").astype(str)
@@ -105,10 +105,10 @@ def _require_classes(seg: pd.DataFrame, split: pd.Series, needed: list[str], gro
         if lacking:
             name = class_names[c] if class_names and c < len(class_names) else str(c)
             n_groups = keys[in_c].nunique()
-            raise SplitError(f"class {name!r} has {n_groups} group(s) (split.group_by: {group_by}) and "
+            raise SplitError(f"class {name!r} has {n_groups} group(s) (group_by: {group_by}) and "
                              f"cannot appear in every split ({', '.join(needed)}): none in "
                              f"{', '.join(lacking)}. Add recordings of this class, use fewer splits "
-                             f"(split.val: 0 / fewer cv_folds) or group by recording.")
+                             f"(val: 0 / fewer cv_folds) or group by recording.")
 
 
 def cv_arrangement(cv_fold: pd.Series, augmented: pd.Series, *, fold: int, k: int) -> pd.Series:
@@ -213,7 +213,7 @@ def make_split(segments: pd.DataFrame, *, method: str = "ratio", group_by: str =
                                     train=train, val=val, seed=seed)
     elif method == "cv":
         if cv_folds < 3:
-            raise SplitError(f"split.cv_folds must be >= 3 for method 'cv' (got {cv_folds})")
+            raise SplitError(f"cv_folds must be >= 3 for method 'cv' (got {cv_folds})")
         if predefined_folds:
             fold, names = _predefined_cv_folds(seg, keys, cv_folds)
             extra["cv_fold_name"] = np.asarray(names, dtype=object)[fold.to_numpy()]
@@ -226,7 +226,7 @@ def make_split(segments: pd.DataFrame, *, method: str = "ratio", group_by: str =
         split = cv_arrangement(fold, seg["augmented"], fold=0, k=cv_folds)
         needed = list(SPLITS)
     else:
-        raise SplitError(f"split.method: unknown value {method!r} (ratio, folds, cv)")
+        raise SplitError(f"method: unknown value {method!r} (ratio, folds, cv)")
     split = pd.Series(np.where(seg["augmented"] & (split != "train"), UNUSED, split), name="split")
     _require_classes(seg, split, needed, group_by, keys, class_names)
     out = pd.DataFrame({"segment_id": seg["segment_id"], "split": split, "group_key": keys,
@@ -239,19 +239,19 @@ def make_split(segments: pd.DataFrame, *, method: str = "ratio", group_by: str =
 def _group_folds(seg: pd.DataFrame, keys: pd.Series, method: str) -> tuple[pd.Series, list[str]]:
     """The predefined fold of each group (from its original segments) and the folds in natural order."""
     if "fold" not in seg.columns:
-        raise SplitError(f"split.method is {method!r} with predefined folds but the segments have no fold "
-                         f"column (set data.fold)")
+        raise SplitError(f"method is {method!r} with predefined folds but the segments have no fold "
+                         f"column (the segments need a fold column)")
     fold = seg["fold"].fillna("").astype(str)
     orig = ~seg["augmented"].to_numpy(bool)
     if method == "cv" and (fold[orig] == "").any():
         first = seg.loc[orig & (fold == "").to_numpy(), "segment_id"].iloc[0]
         raise SplitError(f"{int((fold[orig] == '').sum())} segment(s) have no fold (e.g. {first}); "
-                         f"every recording needs a predefined fold (data.fold)")
+                         f"every recording needs a predefined fold (fold column)")
     per_group = pd.DataFrame({"g": keys[orig], "f": fold[orig]}).groupby("g")["f"].nunique()
     if (per_group > 1).any():
         bad = per_group[per_group > 1].index[0]
         raise SplitError(f"group {bad!r} has segments in several predefined folds; folds must not "
-                         f"split a group (check data.fold / data.group)")
+                         f"split a group (check the fold and group columns)")
     gfold = pd.DataFrame({"g": keys[orig], "f": fold[orig]}).drop_duplicates("g").set_index("g")["f"]
     return gfold, fold_order(set(gfold) - {""})
 
@@ -259,7 +259,7 @@ def _group_folds(seg: pd.DataFrame, keys: pd.Series, method: str) -> tuple[pd.Se
 def _predefined_cv_folds(seg, keys, k: int) -> tuple[pd.Series, list[str]]:
     gfold, names = _group_folds(seg, keys, "cv")
     if k != len(names):
-        raise SplitError(f"split.cv_folds = {k} but the data has {len(names)} predefined folds "
+        raise SplitError(f"cv_folds = {k} but the data has {len(names)} predefined folds "
                          f"({', '.join(names)}); with predefined folds cv_folds must equal their number "
                          f"(set cv_folds: {len(names)})")
     index = {name: i for i, name in enumerate(names)}

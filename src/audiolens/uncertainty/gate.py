@@ -29,8 +29,8 @@ __all__ = ["METHODS", "predictive", "Gate", "load_gate"]
 METHODS = ("single", "mc_dropout", "ensemble")
 
 
-def predictive(method: str, *, models: Sequence, x: np.ndarray, mc_samples: int = 30,
-               mc_layer: str | None = None, seed: int = 0, batch_size: int = 256,
+def predictive(method: str, *, models: Sequence, x: np.ndarray, mc_samples: int,
+               mc_layer: str | None, seed: int, batch_size: int,
                mc: MCDropout | None = None) -> Predictive:
     """Prediction + uncertainty of one method.
 
@@ -40,6 +40,14 @@ def predictive(method: str, *, models: Sequence, x: np.ndarray, mc_samples: int 
     models : sequence of keras.Model
         ``single`` / ``mc_dropout`` use ``models[0]``; ``ensemble`` uses all.
     x : array (n, F, T, 1)
+    mc_samples : int
+        MC-dropout passes T.
+    mc_layer : str or None
+        First dropout layer sampled (None: the first one); ignored when ``mc`` is given.
+    seed : int
+        Seed of the dropout masks; ignored when ``mc`` is given.
+    batch_size : int
+        Inference chunk size.
     mc : MCDropout, optional
         A prepared splitter of ``models[0]`` (reused across calls).
     """
@@ -69,8 +77,8 @@ class Gate:
         (max probability for ``max_prob``, otherwise the uncertainty value).
         """
         c = self.config
-        pred = predictive(c["method"], models=self.models, x=x, mc_samples=c.get("mc_samples", 30),
-                          mc_layer=c.get("mc_layer"), seed=c.get("seed", 0))
+        pred = predictive(c["method"], models=self.models, x=x, mc_samples=int(c["mc_samples"]),
+                          mc_layer=c["mc_layer"], seed=int(c["seed"]), batch_size=int(c["batch_size"]))
         scores = pred.scores()
         raw = pred.max_prob if c["score"] == "max_prob" else scores[c["score"]]
         return {"probs": pred.mean, "predicted": pred.predicted, "score": np.asarray(raw),
@@ -85,7 +93,7 @@ def load_gate(abstain_json: str | Path, *, models_dir: str | Path = "models") ->
     if not path.is_file():
         raise FileNotFoundError(f"abstention settings not found: {path} (run the uncertainty stage)")
     cfg = json.loads(path.read_text())
-    missing = {"method", "score", "threshold", "members"} - set(cfg)
+    missing = {"method", "score", "threshold", "members", "mc_samples", "mc_layer", "seed", "batch_size"} - set(cfg)
     if missing:
         raise ValueError(f"{path}: missing keys {sorted(missing)}")
     ids = cfg["members"] if cfg["method"] == "ensemble" else [0]

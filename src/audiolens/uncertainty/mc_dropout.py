@@ -102,7 +102,7 @@ class MCDropout:
         if len(model.outputs) != 1:
             raise ModelError(f"model {model.name!r} must have one output (probabilities), "
                              f"has {len(model.outputs)}")
-        self.model = model
+        self.model, self.seed = model, int(seed)
         self.start = first_dropout_layer(model, name=start)
         nodes = _graph_nodes(model)
         start_nodes = [n for n in nodes if n.operation is self.start]

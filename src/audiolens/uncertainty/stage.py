@@ -72,7 +72,7 @@ def _predict_all(models: Mapping[int, object], ensemble_ids: Sequence[int], x: n
         ms = [models[i] for i in ensemble_ids] if method == "ensemble" else [models[0]]
         t0 = time.perf_counter()
         out[method] = predictive(method, models=ms, x=x, mc_samples=mc_samples, mc=mc,
-                                 batch_size=batch_size)
+                                 mc_layer=mc.start.name, seed=mc.seed, batch_size=batch_size)
         timings[f"{split}_{method}_s"] = round(time.perf_counter() - t0, 3)
         log.info("%s %s: %d examples, %d samples, %.2f s", split, method, x.shape[0],
                  out[method].n_samples, timings[f"{split}_{method}_s"])
@@ -161,7 +161,7 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
                "rule": "accept if max probability >= threshold" if abstain_score == "max_prob"
                else f"accept if {abstain_score} <= threshold",
                "members": list(ensemble_ids) if abstain_method == "ensemble" else [0],
-               "mc_samples": mc_samples, "mc_layer": mc.start.name, "seed": seed,
+               "mc_samples": mc_samples, "mc_layer": mc.start.name, "seed": seed, "batch_size": s.batch_size,
                "class_names": list(class_names), "calibrated_on": cal_split,
                "target_accuracy": abstain_target_accuracy}
     for split, (_, ys, ps) in preds_by_split.items():
