@@ -15,7 +15,7 @@ from audiolens.features import SpectrogramConfig
 from audiolens.io import atomic_dir
 from audiolens.paths import ATTRIBUTION_REPORT as OUT
 from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE
-from audiolens.runtime import seed_everything, stage_main, start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 from audiolens.stage_io import load_stage_inputs
 
 
@@ -23,11 +23,10 @@ from audiolens.stage_io import load_stage_inputs
 def main() -> None:
     params, log = start_stage("attribution", tensorflow=True)
     a = params.attribution
-    seed_everything(a.seed)
     for f in a.noise_files:
         if not Path(f).is_file():
             raise ConfigError(f"attribution.noise_files: {f} does not exist")
-    inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE, model=MODEL)
+    inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE, model=MODEL, seed=a.seed)
     store, test, train = inp.store, inp.positions("test"), inp.positions("train")
     log.info("test %d, train %d segments; features %s %s", len(test), len(train), store.meta["kind"], store.shape)
     with timed(log, "attribution analysis"), atomic_dir(OUT) as tmp:

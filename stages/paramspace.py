@@ -8,7 +8,7 @@ from audiolens.interpret import paramspace_stage
 from audiolens.io import atomic_dir
 from audiolens.paths import FEATURES, MODEL, SPLIT_TABLE, WEIGHTS
 from audiolens.paths import PARAMSPACE_REPORT as OUT
-from audiolens.runtime import seed_everything, stage_main, start_stage, timed
+from audiolens.runtime import stage_main, start_stage, timed
 from audiolens.stage_io import load_stage_inputs
 
 
@@ -16,8 +16,7 @@ from audiolens.stage_io import load_stage_inputs
 def main() -> None:
     params, log = start_stage("paramspace", tensorflow=True)
     p = params.interpret
-    seed_everything(p.seed)
-    inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE, model=MODEL)
+    inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE, model=MODEL, seed=p.seed)
     with timed(log, "paramspace"), atomic_dir(OUT) as tmp:
         summary = paramspace_stage.run(model=inp.model, weights_dir=WEIGHTS, store=inp.store,
                                        split_df=inp.split, out_dir=tmp,

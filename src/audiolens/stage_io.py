@@ -50,7 +50,7 @@ class StageInputs:
 
 
 def load_stage_inputs(*, features: str | Path, split: str | Path, model: str | Path | None = None,
-                      meta: str | Path | None = None) -> StageInputs:
+                      meta: str | Path | None = None, seed: int | None = None) -> StageInputs:
     """Open the feature store, read the split table and, when given, load the model and its metadata.
 
     Parameters
@@ -63,7 +63,13 @@ def load_stage_inputs(*, features: str | Path, split: str | Path, model: str | P
         A ``.keras`` model file.
     meta : path, optional
         ``train_meta.json`` written beside the model.
+    seed : int, optional
+        Seed Python, NumPy and Keras first (:func:`audiolens.runtime.seed_everything`).
     """
+    if seed is not None:
+        from audiolens.runtime import seed_everything
+
+        seed_everything(seed)
     return StageInputs(store=open_features(features), split=read_table(split),
                        model=load_model(model) if model is not None else None,
                        meta=json.loads(Path(meta).read_text()) if meta is not None else {})
