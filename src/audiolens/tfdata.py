@@ -92,10 +92,7 @@ class BatchAugment:
     mixup_alpha: float
 
     def __post_init__(self) -> None:
-        for name in ("gain_db", "mixup_alpha", "max_freq", "max_time"):
-            if getattr(self, name) < 0:
-                raise ParameterError(f"{name} must be >= 0 (got {getattr(self, name)})")
-        for name in ("shift_frames", "freq_masks", "time_masks"):
+        for name in ("gain_db", "mixup_alpha", "max_freq", "max_time", "shift_frames", "freq_masks", "time_masks"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0 (got {getattr(self, name)})")
         if self.max_freq > 1 or self.max_time > 1:
