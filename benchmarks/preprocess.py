@@ -39,6 +39,7 @@ from audiolens.config import Params, to_settings
 from audiolens.corpus.demo import write_demo_corpus
 from audiolens.features import SpectrogramConfig, spectrogram_db
 from audiolens.io import atomic_write_json, read_audio
+from audiolens.parallel import ExecutorSettings
 from audiolens.prep.clean import clean_corpus
 from audiolens.prep.common import recordings_table
 from audiolens.prep.featurize import feature_meta, featurize
@@ -73,20 +74,22 @@ def make_corpus(root: Path, *, recordings: int, seconds: float) -> "pd.DataFrame
                          "group": ids, "fold": ""})
 
 
-def run_pipeline(manifest, *, raw: Path, work: Path, n_jobs: int, cfg: SpectrogramConfig, length_s: float) -> dict:
+def run_pipeline(manifest, *, raw: Path, work: Path, n_jobs: int, cfg: SpectrogramConfig, length_s: float,
+                 scheduler: str = "processes") -> dict:
     """clean -> segment -> spectrogram with the stages' library calls; times per step."""
     t: dict = {}
+    executor = ExecutorSettings(n_jobs=n_jobs, scheduler=scheduler)
     sr = cfg.sample_rate
     with measure(t, "clean"):
         log, skipped = clean_corpus(manifest, root=raw, out_dir=work / "clean",
                                     settings=to_settings(Params().clean, CleanSettings, sample_rate=sr),
-                                    min_keep_s=0.1, n_jobs=n_jobs)
+                                    min_keep_s=0.1, executor=executor)
     with measure(t, "segment"):
         recs = recordings_table(manifest, ids=log["id"].tolist(), audio_dir=work / "clean", sample_rate=sr)
         segs, _ = segment_table(recs, settings=SegmentSettings(sample_rate=sr, length_s=length_s, hop_s=None, tail="keep",
                                 min_tail_s=length_s / 3), audio_dir="clean")
     with measure(t, "spectrogram"):
-        index = featurize(segs, config=cfg, out_dir=work / "features", shard_size=2048, root=work, n_jobs=n_jobs)
+        index = featurize(segs, config=cfg, out_dir=work / "features", shard_size=2048, root=work, executor=executor)
         index.to_csv(work / "features" / "index.csv", index=False)
         (work / "features" / "meta.json").write_text(json.dumps(feature_meta(
             cfg, segment_samples=int(length_s * sr), class_names=["f", "m"], normalise="per_sample",
@@ -157,7 +160,8 @@ def stage_vs_bare(segs, x: np.ndarray, cfg: SpectrogramConfig, *, work: Path, re
 
     def stage() -> None:
         out = work / f"features_{next(counter)}"
-        index = featurize(segs, config=cfg, out_dir=out, shard_size=2048, root=work, n_jobs=1)
+        index = featurize(segs, config=cfg, out_dir=out, shard_size=2048, root=work,
+                          executor=ExecutorSettings(n_jobs=1, scheduler="processes"))
         index.to_csv(out / "index.csv", index=False)
         (out / "meta.json").write_text(json.dumps(feature_meta(
             cfg, segment_samples=x.shape[1], class_names=["f", "m"], normalise="per_sample",

@@ -3,6 +3,7 @@ import json
 
 from audiolens.config import save_resolved, to_settings
 from audiolens.io import atomic_dir, atomic_write_csv
+from audiolens.parallel import ExecutorSettings
 from audiolens.paths import AUGMENT_REPORT as REPORT
 from audiolens.paths import AUGMENTED as OUT
 from audiolens.paths import CLASSES, CLEAN, CLEAN_LOG, MANIFEST
@@ -26,7 +27,7 @@ def main() -> None:
     with atomic_dir(OUT) as tmp:
         with timed(log, "augment"):
             aug = augment_corpus(chosen, clean_dir=CLEAN, out_dir=tmp, factors=a.factors, sample_rate=sr,
-                                 n_jobs=params.audio.n_jobs)
+                                 executor=to_settings(params.audio, ExecutorSettings))
         segs, tails = segment_table(aug, settings=to_settings(s, SegmentSettings, sample_rate=sr),
                                     audio_dir=str(OUT))
         atomic_write_csv(tmp / "segments.csv", segs)

@@ -3,6 +3,7 @@ from audiolens.audio import CleanSettings
 from audiolens.config import save_resolved, to_settings
 from audiolens.errors import DataError
 from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
+from audiolens.parallel import ExecutorSettings
 from audiolens.paths import CLEAN as OUT
 from audiolens.paths import CLEAN_REPORT as REPORT
 from audiolens.paths import MANIFEST
@@ -16,12 +17,13 @@ def main() -> None:
     params, log = start_stage("clean")
     c = params.clean
     settings = to_settings(c, CleanSettings, sample_rate=params.audio.sample_rate)
+    executor = to_settings(params.audio, ExecutorSettings)
     manifest = read_table(MANIFEST, columns=["id", "path"])
-    log.info("cleaning %d recordings with %d worker(s): %s", len(manifest), params.audio.n_jobs, settings)
+    log.info("cleaning %d recordings on %s: %s", len(manifest), executor.describe(), settings)
     with atomic_dir(OUT) as tmp:
         with timed(log, "clean"):
             clean_log, skipped = clean_corpus(manifest, root=params.data.root, out_dir=tmp, settings=settings,
-                                              min_keep_s=c.min_keep_s, n_jobs=params.audio.n_jobs)
+                                              min_keep_s=c.min_keep_s, executor=executor)
         atomic_write_csv(tmp / "clean_log.csv", clean_log)
         save_resolved(params, tmp / "resolved_params.yaml", sections=["audio", "clean"])
     atomic_write_csv(REPORT / "skipped.csv", skipped)

@@ -63,3 +63,4 @@ def test_save_resolved_fills_defaults(tmp_path):
     assert set(back) == {"data", "audio"}
     assert back["data"]["layout"] == "folders" and back["audio"]["sample_rate"] == p.audio.sample_rate
     assert parse_params(back).data == p.data
+    assert "n_jobs" not in back["audio"] and "scheduler" not in back["audio"] and "n_jobs" not in back["data"]

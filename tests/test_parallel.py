@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 import time
 
-from audiolens.parallel import ordered_map
+from audiolens.parallel import ExecutorSettings, ordered_map
+
+INLINE, POOL2 = ExecutorSettings(n_jobs=1, scheduler="processes"), ExecutorSettings(n_jobs=2, scheduler="processes")
 
 
 def _slow_square(x: int) -> tuple[int, int]:
@@ -14,8 +16,8 @@ def _slow_square(x: int) -> tuple[int, int]:
 
 def test_results_keep_input_order_and_use_workers():
     items = list(range(200))
-    serial = [r[0] for r in ordered_map(_slow_square, items, n_jobs=1)]
-    pooled = list(ordered_map(_slow_square, items, n_jobs=2, chunksize=3, inflight_per_job=2))
+    serial = [r[0] for r in ordered_map(_slow_square, items, executor=INLINE)]
+    pooled = list(ordered_map(_slow_square, items, executor=POOL2, chunksize=3, inflight_per_job=2))
     assert serial == [x * x for x in items] == [r[0] for r in pooled]
     assert len({pid for _, pid in pooled}) == 2 and os.getpid() not in {pid for _, pid in pooled}
-    assert list(ordered_map(_slow_square, [], n_jobs=2)) == []
+    assert list(ordered_map(_slow_square, [], executor=POOL2)) == []

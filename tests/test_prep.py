@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from audiolens.features import spectrogram_db
+from audiolens.parallel import ExecutorSettings
 from audiolens.prep.augment import aug_id, augment_corpus, select_recordings
 from audiolens.prep.clean import CLEAN_LOG_COLUMNS, clean_corpus
 from audiolens.prep.common import recordings_table, unsegmented
@@ -17,6 +18,7 @@ from audiolens.shards import FeatureStore
 from conftest import clean_settings, spectrogram_settings, write_wav
 
 SR = 8000
+INLINE, POOL2 = ExecutorSettings(n_jobs=1, scheduler="processes"), ExecutorSettings(n_jobs=2, scheduler="processes")
 
 
 def _speechy(seconds: float, seed: int, sr: int = 16000) -> np.ndarray:
@@ -58,8 +60,8 @@ def test_clean_corpus_reports_skips_and_is_identical_across_job_counts(corpus, t
     root, m = corpus
     settings = clean_settings(sample_rate=SR)
     log1, skipped = clean_corpus(m, root=root, out_dir=tmp_path / "c1", settings=settings,
-                                 min_keep_s=0.1, n_jobs=1)
-    log2, _ = clean_corpus(m, root=root, out_dir=tmp_path / "c2", settings=settings, min_keep_s=0.1, n_jobs=2)
+                                 min_keep_s=0.1, executor=INLINE)
+    log2, _ = clean_corpus(m, root=root, out_dir=tmp_path / "c2", settings=settings, min_keep_s=0.1, executor=POOL2)
     assert list(log1.columns) == CLEAN_LOG_COLUMNS
     assert log1["id"].tolist() == ["a_0", "a_1", "b_2", "c_3"]
     assert dict(zip(skipped["id"], skipped["reason"])) == {
@@ -80,14 +82,14 @@ def test_clean_corpus_reports_skips_and_is_identical_across_job_counts(corpus, t
 def test_augment_keeps_group_and_marks_rows(corpus, tmp_path):
     root, m = corpus
     clean_log, _ = clean_corpus(m, root=root, out_dir=tmp_path / "clean", settings=clean_settings(sample_rate=SR),
-                                min_keep_s=0.1)
+                                min_keep_s=0.1, executor=INLINE)
     kept = m[m["id"].isin(clean_log["id"])]
     chosen = select_recordings(kept, select_by="speaker", values=None, positive_class="allowed")
     assert chosen["id"].tolist() == ["a_0", "a_1"]
     assert select_recordings(kept, select_by="speaker", values=["b"], positive_class="allowed")["id"].tolist() == ["b_2"]
     assert len(select_recordings(kept, select_by="label", values=None, positive_class=None)) == len(kept)
     aug = augment_corpus(chosen, clean_dir=tmp_path / "clean", out_dir=tmp_path / "aug", factors=[0.5, 2.0],
-                         sample_rate=SR)
+                         sample_rate=SR, executor=INLINE)
     assert aug["recording_id"].tolist() == [aug_id(i, f) for i in ("a_0", "a_1") for f in (0.5, 2.0)]
     n_src = recordings_table(m, ids=["a_0"], audio_dir=tmp_path / "clean", sample_rate=SR)["n_samples"].iloc[0]
     assert abs(aug["n_samples"].iloc[0] - n_src / 0.5) <= 1 and abs(aug["n_samples"].iloc[1] - n_src / 2.0) <= 1
@@ -113,7 +115,7 @@ def test_featurize_writes_shards_index_meta_and_pngs(tmp_path):
                                 min_tail_s=0.0), audio_dir="clean")
     cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=128, hop_length=64, top_db=80.0)
     out = tmp_path / "features"
-    index = featurize(segs, config=cfg, out_dir=out, shard_size=5, root=tmp_path, n_jobs=2, per_task=3)
+    index = featurize(segs, config=cfg, out_dir=out, shard_size=5, root=tmp_path, executor=POOL2, per_task=3)
     index.to_csv(out / "index.csv", index=False)
     meta = feature_meta(cfg, segment_samples=4000, class_names=["x", "y"], normalise="per_sample",
                         n_rows=len(index), shard_size=5)
@@ -147,7 +149,7 @@ def test_fsdd_clips_survive_cleaning_and_segmenting(shared_data, tmp_path):
                       "label": [f.stem.split("_")[1] for f in files], "label_index": 0, "speaker": "",
                       "group": [f.stem for f in files], "fold": ""})
     log, skipped = clean_corpus(m, root=files[0].parent, out_dir=tmp_path / "clean",
-                                settings=clean_settings(sample_rate=SR), min_keep_s=0.1, n_jobs=2)
+                                settings=clean_settings(sample_rate=SR), min_keep_s=0.1, executor=POOL2)
     assert skipped.empty and log["id"].tolist() == m["id"].tolist()
     # trimmed clips have no noise-only lead: denoising is skipped and says why, never eats the speech
     assert not log["denoised"].any() and log["denoise_note"].str.len().gt(0).all()

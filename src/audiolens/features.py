@@ -161,7 +161,8 @@ def spectrogram_db(segments: np.ndarray, *, config: SpectrogramConfig,
         raise ValueError(f"segments must have shape (n, L), got {x.shape}")
     mag = np.abs(fft.rfft(_frames(x, config) * config.window(), axis=-1))  # (n, T, F_lin)
     if config.kind == "mel":
-        basis = config.mel_basis() if mel_basis is None else mel_basis
+        # aligned: an unaligned basis (unpickled from a Dask message) sends matmul off BLAS (other rounding)
+        basis = config.mel_basis() if mel_basis is None else np.require(mel_basis, requirements=("C", "A"))
         mag = np.sqrt(np.matmul(np.square(mag), basis.T))  # (n, T, n_mels)
     amp = np.ascontiguousarray(np.swapaxes(mag, 1, 2))  # (n, F, T)
     ref = amp.max(axis=(1, 2)) if amp.size else np.zeros(len(x), np.float32)

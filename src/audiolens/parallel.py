@@ -1,24 +1,78 @@
-"""Process-pool map that keeps input order, bounds memory and shows progress.
+"""One executor interface for per-recording work: ordered results, bounded memory, progress.
 
-:func:`ordered_map` runs ``fn`` over ``items`` in ``n_jobs`` worker processes, in chunks,
-with at most a few chunks in flight per worker, and yields results in input order, so
-a stage can stream results into its outputs without holding the corpus in memory and
-still write byte-identical files whatever ``n_jobs`` is.
+:func:`ordered_map` runs ``fn`` over ``items`` on the backend an :class:`ExecutorSettings`
+names and yields results in input order, so a stage can stream results into its outputs
+without holding the corpus in memory and still write byte-identical files whatever the
+backend or worker count:
+
+``scheduler: processes``
+    a local process pool of ``n_jobs`` workers (``concurrent.futures``; ``n_jobs: 1`` runs in
+    this process). Each worker watches its parent and exits when the parent is gone.
+``scheduler: local``
+    a Dask ``LocalCluster`` of ``n_jobs`` single-threaded worker processes, started for the
+    call and closed after it.
+``scheduler: tcp://host:8786`` (any Dask address)
+    the running Dask cluster there; ``n_jobs`` is ignored (the cluster's threads count).
+    Workers need the same audiolens version and the data root (and the stage's output
+    folder, for stages whose tasks write files) at the same path (docs/scaling.md).
+
+Every backend runs the same picklable task function on chunks of items; only where the
+chunks run differs.
 """
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Iterator, Sequence, TypeVar
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence, TypeVar
+
+from audiolens.errors import ConfigError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-__all__ = ["ordered_map"]
+__all__ = ["ExecutorSettings", "ordered_map"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutorSettings:
+    """Where per-recording tasks run (built from the ``audio`` params section).
+
+    Attributes
+    ----------
+    n_jobs : int
+        Worker processes for ``processes`` and ``local``; 1 with ``processes`` runs inline.
+    scheduler : str
+        ``processes`` (local pool), ``local`` (Dask LocalCluster) or a Dask address.
+    """
+
+    n_jobs: int
+    scheduler: str
+
+    def __post_init__(self) -> None:
+        if self.n_jobs < 1:
+            raise ConfigError(f"audio.n_jobs must be >= 1 (got {self.n_jobs})")
+        if self.scheduler not in ("processes", "local") and "://" not in self.scheduler:
+            raise ConfigError(f"audio.scheduler must be processes, local or a Dask address like "
+                              f"tcp://host:8786 (got {self.scheduler!r})")
+
+    @property
+    def uses_dask(self) -> bool:
+        return self.scheduler != "processes"
+
+    def describe(self) -> str:
+        if self.scheduler == "processes":
+            return f"{self.n_jobs} local process(es)"
+        if self.scheduler == "local":
+            return f"Dask LocalCluster of {self.n_jobs} worker(s)"
+        return f"Dask cluster at {self.scheduler}"
 
 
 def _single_thread() -> None:
-    """Pool initializer: one BLAS/OpenMP thread per worker (no oversubscription)."""
+    """Worker set-up: one BLAS/OpenMP thread per worker (no oversubscription)."""
     try:
         from threadpoolctl import threadpool_limits
 
@@ -27,54 +81,115 @@ def _single_thread() -> None:
         pass
 
 
+def _exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
+    """Daemon thread in a pool worker: exit as soon as ``parent_pid`` is no longer the parent
+    (the parent died, even by SIGKILL, and the worker was re-parented)."""
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="audiolens-parent-watch", daemon=True).start()
+
+
+def _local_worker_init(parent_pid: int) -> None:
+    _single_thread()
+    _exit_with_parent(parent_pid)
+
+
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
     return [fn(x) for x in chunk]
 
 
-def ordered_map(fn: Callable[[T], R], items: Sequence[T], *, n_jobs: int = 1,
+@contextmanager
+def _local_backend(n_jobs: int) -> Iterator[tuple[Callable[..., Any], int]]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=n_jobs, initializer=_local_worker_init,
+                             initargs=(os.getpid(),)) as pool:
+        yield pool.submit, n_jobs
+
+
+@contextmanager
+def _dask_backend(settings: ExecutorSettings) -> Iterator[tuple[Callable[..., Any], int]]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - dask[distributed] is a dependency
+        raise ConfigError(f"audio.scheduler: {settings.scheduler!r} needs dask[distributed] "
+                          f"(pip install 'dask[distributed]')") from exc
+    cluster = None
+    if settings.scheduler == "local":
+        cluster = LocalCluster(n_workers=settings.n_jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(settings.scheduler, timeout=30)
+        except OSError as exc:
+            raise ConfigError(f"audio.scheduler: cannot reach the Dask scheduler at {settings.scheduler} "
+                              f"({exc})") from exc
+    try:
+        client.run(_single_thread)
+        slots = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()) or 1
+
+        def submit(fn: Callable[..., Any], *args: Any) -> Any:
+            return client.submit(fn, *args, pure=False)
+
+        yield submit, slots
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _backend(settings: ExecutorSettings):
+    return _dask_backend(settings) if settings.uses_dask else _local_backend(settings.n_jobs)
+
+
+def ordered_map(fn: Callable[[T], R], items: Sequence[T], *, executor: ExecutorSettings,
                 chunksize: int | None = None, desc: str | None = None,
                 inflight_per_job: int = 4) -> Iterator[R]:
-    """Yield ``fn(item)`` for every item, in input order.
+    """Yield ``fn(item)`` for every item, in input order, on the backend ``executor`` names.
 
     Parameters
     ----------
     fn : callable
-        A module-level (picklable) function of one argument.
+        A module-level (picklable) function of one argument; its module must be importable
+        by the workers.
     items : sequence
-    n_jobs : int
-        Worker processes; 1 runs in this process (no pool).
+    executor : ExecutorSettings
     chunksize : int, optional
         Items per task; default aims at ~16 tasks per worker (at most 64 items).
     desc : str, optional
         Label of the tqdm progress bar (counts items).
     inflight_per_job : int
-        Chunks submitted ahead per worker (bounds memory held by finished results).
+        Chunks submitted ahead per worker slot (bounds memory held by finished results).
     """
     from tqdm import tqdm
 
     items = list(items)
     bar = tqdm(total=len(items), desc=desc, unit="item", mininterval=1.0, leave=False)
     try:
-        if n_jobs <= 1 or len(items) <= 1:
+        if len(items) == 0:
+            return
+        if not executor.uses_dask and (executor.n_jobs <= 1 or len(items) <= 1):
             for x in items:
                 yield fn(x)
                 bar.update(1)
             return
-        if chunksize is None:
-            chunksize = max(1, min(64, len(items) // (16 * n_jobs)))
-        chunks = [items[i: i + chunksize] for i in range(0, len(items), chunksize)]
-        with ProcessPoolExecutor(max_workers=n_jobs, initializer=_single_thread) as pool:
+        with _backend(executor) as (submit, slots):
+            size = chunksize or max(1, min(64, len(items) // (16 * slots)))
+            chunks = (items[i: i + size] for i in range(0, len(items), size))
             pending: deque = deque()
-            it = iter(chunks)
-            for chunk in it:
-                pending.append(pool.submit(_run_chunk, fn, chunk))
-                if len(pending) >= n_jobs * inflight_per_job:
+            for chunk in chunks:
+                pending.append(submit(_run_chunk, fn, chunk))
+                if len(pending) >= slots * inflight_per_job:
                     break
             while pending:
                 results = pending.popleft().result()
-                nxt = next(it, None)
+                nxt = next(chunks, None)
                 if nxt is not None:
-                    pending.append(pool.submit(_run_chunk, fn, nxt))
+                    pending.append(submit(_run_chunk, fn, nxt))
                 for r in results:
                     yield r
                 bar.update(len(results))

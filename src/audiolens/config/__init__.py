@@ -87,8 +87,15 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     return parse_params(raw, source=str(path))
 
 
+#: keys that say where the work runs, not what it computes: left out of resolved_params.yaml so a
+#: stage's outputs are byte-identical whatever the worker count or scheduler
+EXECUTION_ONLY = {"audio": ("n_jobs", "scheduler"), "data": ("n_jobs",)}
+
+
 def save_resolved(params: Params, path: str | Path, *, sections: list[str] | None = None) -> Path:
     """Write the resolved (defaults filled in) config a stage ran with, atomically.
+
+    The :data:`EXECUTION_ONLY` keys are left out (a reader gets their params.yaml defaults).
 
     Parameters
     ----------
@@ -102,4 +109,7 @@ def save_resolved(params: Params, path: str | Path, *, sections: list[str] | Non
     data = params.model_dump(mode="json")
     if sections is not None:
         data = {k: data[k] for k in sections}
+    for section, keys in EXECUTION_ONLY.items():
+        for key in keys:
+            data.get(section, {}).pop(key, None)
     return atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))

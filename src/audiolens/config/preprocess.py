@@ -9,10 +9,13 @@ from audiolens.config.base import Section
 
 
 class AudioParams(Section):
-    """``audio``: the working sample rate every stage after ingest uses, and the worker count."""
+    """``audio``: the working sample rate every stage after ingest uses, and where per-recording
+    work runs (``n_jobs`` workers; ``scheduler``: local pool, Dask LocalCluster or a Dask address)."""
 
     sample_rate: int = Field(default=8000, ge=1000, le=192000)
     n_jobs: int = Field(default=2, ge=1, le=256)
+    # processes | local | a Dask scheduler address (tcp://host:8786)
+    scheduler: str = Field(default="processes", pattern=r"^(processes|local|(tcp|tls|ucx|ws|wss)://\S+)$")
 
 
 class CleanParams(Section):

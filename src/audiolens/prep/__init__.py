@@ -9,7 +9,7 @@ One module per stage, so each stage's DVC deps name only the code it runs:
   ``meta.json`` and PNG export.
 
 Each streams recordings through :func:`audiolens.parallel.ordered_map` (results in input
-order, so outputs are byte-identical whatever ``n_jobs``), writes into a folder the caller
+order, so outputs are byte-identical whatever the backend or ``n_jobs``), writes into a folder the caller
 provides (usually from :func:`audiolens.io.atomic_dir`) and returns tables; per-recording
 problems become rows of a ``skipped`` table (``id, path, reason, detail``), not exceptions.
 """

@@ -10,7 +10,7 @@ import pandas as pd
 
 from audiolens.audio import time_stretch
 from audiolens.io import read_audio, write_audio
-from audiolens.parallel import ordered_map
+from audiolens.parallel import ExecutorSettings, ordered_map
 
 __all__ = ["select_recordings", "aug_id", "augment_corpus"]
 
@@ -62,13 +62,15 @@ def _augment_one(task: _AugTask) -> list[dict]:
 
 
 def augment_corpus(recordings: pd.DataFrame, *, clean_dir: str | Path, out_dir: str | Path,
-                   factors: list[float], sample_rate: int, n_jobs: int = 1) -> pd.DataFrame:
+                   factors: list[float], sample_rate: int, executor: ExecutorSettings) -> pd.DataFrame:
     """Time-stretch each chosen cleaned recording by each factor into ``out_dir``.
 
     Parameters
     ----------
     recordings : DataFrame
         Manifest rows (``id`` and the label fields) of the recordings to stretch.
+    executor : ExecutorSettings
+        Where the per-recording tasks run (workers write into ``out_dir``).
 
     Returns
     -------
@@ -80,7 +82,7 @@ def augment_corpus(recordings: pd.DataFrame, *, clean_dir: str | Path, out_dir: 
     tasks = [_AugTask(rid, str(Path(clean_dir) / f"{rid}.wav"), str(out_dir), tuple(factors), sample_rate)
              for rid in recordings["id"]]
     t0 = time.perf_counter()
-    rows = [r for res in ordered_map(_augment_one, tasks, n_jobs=n_jobs, chunksize=1, desc="augment") for r in res]
+    rows = [r for res in ordered_map(_augment_one, tasks, executor=executor, chunksize=1, desc="augment") for r in res]
     _log.info("%d recordings x %d factor(s) -> %d stretched copies, %.1f s of audio written in %.2f s",
               len(tasks), len(factors), len(rows), sum(r["n_samples"] for r in rows) / sample_rate,
               time.perf_counter() - t0)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from audiolens.audio import CleanSettings, clean_signal
 from audiolens.io import SKIPPED_COLUMNS, AudioReadError, PathEscapeError, read_audio, resolve_inside, write_audio
-from audiolens.parallel import ordered_map
+from audiolens.parallel import ExecutorSettings, ordered_map
 
 __all__ = ["CLEAN_LOG_COLUMNS", "clean_corpus"]
 
@@ -59,7 +59,7 @@ def _clean_one(task: _CleanTask) -> dict:
 
 
 def clean_corpus(manifest: pd.DataFrame, *, root: str | Path, out_dir: str | Path,
-                 settings: CleanSettings, min_keep_s: float, n_jobs: int = 1
+                 settings: CleanSettings, min_keep_s: float, executor: ExecutorSettings
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Clean every manifest recording into ``out_dir/<id>.wav`` (float32, mono).
 
@@ -72,6 +72,8 @@ def clean_corpus(manifest: pd.DataFrame, *, root: str | Path, out_dir: str | Pat
     settings : CleanSettings
     min_keep_s : float
         Recordings shorter than this after cleaning are skipped ("empty after cleaning").
+    executor : ExecutorSettings
+        Where the per-recording tasks run (workers read ``root`` and write into ``out_dir``).
 
     Returns
     -------
@@ -85,7 +87,7 @@ def clean_corpus(manifest: pd.DataFrame, *, root: str | Path, out_dir: str | Pat
              for r in manifest[["id", "path"]].to_dict("records")]
     logs, skipped = [], []
     t0 = time.perf_counter()
-    for res in ordered_map(_clean_one, tasks, n_jobs=n_jobs, desc="clean"):
+    for res in ordered_map(_clean_one, tasks, executor=executor, desc="clean"):
         (skipped if "skip" in res else logs).append(res.get("skip") or res["log"])
     log = pd.DataFrame(logs, columns=CLEAN_LOG_COLUMNS)
     dt = time.perf_counter() - t0

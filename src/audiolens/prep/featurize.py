@@ -12,7 +12,7 @@ import pandas as pd
 from audiolens.errors import DataError
 from audiolens.features import SpectrogramConfig, spectrogram_db
 from audiolens.io import read_audio, slug
-from audiolens.parallel import ordered_map
+from audiolens.parallel import ExecutorSettings, ordered_map
 from audiolens.shards import ShardWriter
 
 __all__ = ["featurize", "feature_meta", "export_pngs"]
@@ -58,7 +58,7 @@ def _spec_tasks(segments: pd.DataFrame, *, root: Path, config: SpectrogramConfig
 
 
 def featurize(segments: pd.DataFrame, *, config: SpectrogramConfig, out_dir: str | Path,
-              shard_size: int, root: str | Path = ".", n_jobs: int = 1,
+              shard_size: int, executor: ExecutorSettings, root: str | Path = ".",
               per_task: int = 64) -> pd.DataFrame:
     """Compute dB spectrograms of every segment row into shards in ``out_dir``.
 
@@ -71,6 +71,8 @@ def featurize(segments: pd.DataFrame, *, config: SpectrogramConfig, out_dir: str
         Receives ``shard_NNN.npy``.
     shard_size : int
         Rows per shard.
+    executor : ExecutorSettings
+        Where the per-recording tasks run (workers read audio; shards are written here).
     root : path
         Folder ``audio_dir`` is relative to (the project root).
     per_task : int
@@ -92,7 +94,7 @@ def featurize(segments: pd.DataFrame, *, config: SpectrogramConfig, out_dir: str
     refs = np.zeros(len(segments), dtype=np.float32)
     t0 = time.perf_counter()
     # a task returns up to per_task x F x T float32 (~4 MB): one task per chunk bounds memory
-    for db, ref in ordered_map(_spec_one, tasks, n_jobs=n_jobs, chunksize=1, desc="spectrogram"):
+    for db, ref in ordered_map(_spec_one, tasks, executor=executor, chunksize=1, desc="spectrogram"):
         refs[writer.n_written: writer.n_written + len(ref)] = ref
         writer.append(db)
     writer.close()
