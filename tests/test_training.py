@@ -16,7 +16,8 @@ from _learn_fixtures import make_index, train_test_model, write_features
 from audiolens.split import make_split
 from audiolens.tfdata import BatchStream, dataset_stats, open_features, spec_augment
 from audiolens.split import split_positions
-from audiolens.training import resolve_strategy, sample_weights
+from audiolens.distribution import resolve_strategy
+from audiolens.training import sample_weights
 
 FAST = dict(epochs=3, batch_size=8, verbose=0, width=0.25, dense_units=16, augmented_weight=1.0)
 

@@ -197,11 +197,15 @@ class BatchStream:
     With ``n_classes`` the labels are one-hot float32 ``(b, C)``, else int64 ``(b,)``. With
     ``multiple_of = r > 1`` (r replicas of a distribution strategy) every batch size is a
     multiple of r, so replicas get equal shares: the last batch loses at most r - 1 rows.
+    With ``shard = (k, K)`` (worker k of K, each with r / K replicas) it reads and yields only
+    block k of every global batch, as r / K per-replica batches, and draws its augmentations
+    from ``(seed, epoch, k)``; the K blocks of one step together are the unsharded batch.
     """
 
     def __init__(self, store: FeatureStore, positions, labels, *, batch_size: int,
                  shuffle: bool, seed: int = 0, augment: BatchAugment | None = None,
-                 n_classes: int | None = None, multiple_of: int = 1, weights=None):
+                 n_classes: int | None = None, multiple_of: int = 1, weights=None,
+                 shard: tuple[int, int] = (0, 1)):
         self.store = store
         self.positions = np.asarray(positions, dtype=np.int64)
         self.labels = np.asarray(labels, dtype=np.int64)
@@ -219,6 +223,9 @@ class BatchStream:
         self.seed = int(seed)
         self.augment = augment
         self.n_classes = n_classes
+        self.shard = (int(shard[0]), int(shard[1]))
+        if not 0 <= self.shard[0] < self.shard[1] or self.multiple_of % self.shard[1]:
+            raise ValueError(f"shard {shard}: need 0 <= k < K and {self.multiple_of} replicas divisible by K")
         self.epoch = 0
 
     @property
@@ -227,15 +234,27 @@ class BatchStream:
         return len(self.positions) - len(self.positions) % self.multiple_of
 
     def __len__(self) -> int:
-        return int(np.ceil(self.n_used / self.batch_size))
+        parts = self.multiple_of // self.shard[1] if self.shard[1] > 1 else 1
+        return int(np.ceil(self.n_used / self.batch_size)) * parts
+
+    def _selections(self, order: np.ndarray):
+        """Row selections to yield: each global batch, or this worker's per-replica parts of it."""
+        k, n_workers = self.shard
+        for i in range(0, len(order), self.batch_size):
+            sel = order[i:i + self.batch_size]
+            if n_workers == 1:
+                yield sel
+                continue
+            block = len(sel) // n_workers
+            yield from np.split(sel[k * block:(k + 1) * block], self.multiple_of // n_workers)
 
     def __call__(self):
         rng = np.random.default_rng([self.seed, self.epoch])
-        self.epoch += 1
         order = rng.permutation(len(self.positions)) if self.shuffle else np.arange(len(self.positions))
-        order = order[:self.n_used]
-        for i in range(0, len(order), self.batch_size):
-            sel = order[i:i + self.batch_size]
+        if self.shard[1] > 1:  # the same order on every worker, independent augmentation draws
+            rng = np.random.default_rng([self.seed, self.epoch, self.shard[0]])
+        self.epoch += 1
+        for sel in self._selections(order[:self.n_used]):
             x = self.store.get(self.positions[sel])
             y = self.labels[sel]
             if self.n_classes is not None:
@@ -251,21 +270,22 @@ class BatchStream:
 
 def make_dataset(store: FeatureStore, positions, labels, *, batch_size: int, shuffle: bool = False,
                  seed: int = 0, augment: BatchAugment | None = None, n_classes: int | None = None,
-                 replicas: int = 1, weights=None):
+                 replicas: int = 1, weights=None, shard: tuple[int, int] = (0, 1)):
     """A ``tf.data.Dataset`` of ``(x, y)`` batches: x float32 ``(b, F, T, 1)`` dB, y int64 ``(b,)``
     (one-hot float32 ``(b, C)`` with ``n_classes``).
 
     With per-row ``weights`` the batches are ``(x, y, w)`` (Keras sample weights); ``augment``
     and ``seed``: see :class:`BatchStream`.
     Streams from the shards (prefetched); iterate it once per epoch. ``batch_size`` is the
-    global batch; with ``replicas > 1`` see :class:`BatchStream` (``multiple_of``).
+    global batch; with ``replicas > 1`` see :class:`BatchStream` (``multiple_of``); ``shard``
+    (worker k of K): this worker's per-replica batches only (:class:`BatchStream`).
     """
     import tensorflow as tf
 
     f, t = store.shape
     stream = BatchStream(store, positions, labels, batch_size=batch_size, shuffle=shuffle,
                          seed=seed, augment=augment, n_classes=n_classes, multiple_of=replicas,
-                         weights=weights)
+                         weights=weights, shard=shard)
     ysig = (tf.TensorSpec((None,), tf.int64) if n_classes is None
             else tf.TensorSpec((None, int(n_classes)), tf.float32))
     sig = (tf.TensorSpec((None, f, t, 1), tf.float32), ysig)

@@ -1,4 +1,6 @@
-"""Fit wiring: strategy, mixed precision, class weights, augmentation, schedule, early stopping, DVCLive.
+"""Fit wiring: mixed precision, class weights, augmentation, schedule, early stopping, DVCLive.
+
+The distribution strategy and its input pipeline come from :mod:`audiolens.distribution`.
 
 :func:`train_model` is the one entry point; the ``train`` stage and the ensemble-member
 stage call it with different seeds and output folders, passing a :class:`TrainSettings`
@@ -17,15 +19,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audiolens.distribution import input_datasets, prepare_fit, resolve_strategy
 from audiolens.errors import DataError, ParameterError
 from audiolens.io import atomic_dir, atomic_path, atomic_write_json
 from audiolens.split import split_positions
-from audiolens.tfdata import BatchAugment, dataset_stats, make_dataset, open_features
+from audiolens.tfdata import BatchAugment, dataset_stats, open_features
 
 if TYPE_CHECKING:
     from audiolens.models.settings import ModelSettings
 
-__all__ = ["TrainSettings", "train_model", "resolve_strategy", "sample_weights", "learning_rate_schedule",
+__all__ = ["TrainSettings", "train_model", "sample_weights", "learning_rate_schedule",
            "batch_augment", "smoothed_early_stopping"]
 
 LOG = logging.getLogger("audiolens.training")
@@ -69,7 +72,8 @@ class TrainSettings:
         Seeds Python/NumPy/TF, the data order and every augmentation.
     save_epochs : bool
         Write ``weights/epoch_NNN.weights.h5`` after every epoch.
-    distribute : {"auto", "none", "mirrored"}
+    distribute : {"auto", "none", "mirrored", "multi_worker"}
+        See :mod:`audiolens.distribution`.
     mixed_precision : {"auto", "on", "off"}
     """
 
@@ -200,25 +204,6 @@ def sample_weights(labels, augmented, n_classes: int, *, class_weight: str,
     return (w / w.mean()).astype(np.float32) if w.sum() > 0 else w.astype(np.float32)
 
 
-def resolve_strategy(distribute: str):
-    """A ``tf.distribute`` strategy for ``distribute``.
-
-    ``"none"``: the default strategy. ``"mirrored"``: all GPUs, or all logical CPUs when no
-    GPU is visible. ``"auto"``: mirrored when more than one GPU is visible, else none.
-    """
-    import tensorflow as tf
-
-    gpus = tf.config.list_logical_devices("GPU")
-    if distribute == "auto":
-        distribute = "mirrored" if len(gpus) > 1 else "none"
-    if distribute == "none":
-        return tf.distribute.get_strategy()
-    if distribute != "mirrored":
-        raise ParameterError(f"distribute: unknown value {distribute!r} (auto, none, mirrored)")
-    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-    return tf.distribute.MirroredStrategy(devices=devices)
-
-
 def _use_mixed_precision(mode: str) -> bool:
     import tensorflow as tf
 
@@ -319,11 +304,11 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
     F, T = store.shape
     input_shape = (F, T, 1)
 
+    strategy = resolve_strategy(ts.distribute)  # first: multi_worker must precede device set-up
     keras.utils.set_random_seed(ts.seed)
     mp = _use_mixed_precision(ts.mixed_precision)
     gpu = bool(tf.config.list_physical_devices("GPU"))
     prev_policy = keras.mixed_precision.dtype_policy().name
-    strategy = resolve_strategy(ts.distribute)
     n_replicas = strategy.num_replicas_in_sync
     LOG.info("training %s on %d segments (val %d), input %s, %d classes, %d replica(s)%s",
              ms.arch, len(tr_pos), len(va_pos), input_shape, n_classes, n_replicas,
@@ -333,16 +318,13 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
     sw = sample_weights(y_tr, aug_tr, n_classes, class_weight=ts.class_weight,
                         augmented_weight=ts.augmented_weight)
     cw = {int(c): float(sw[y_tr == c].mean()) if (y_tr == c).any() else 0.0 for c in range(n_classes)}
-    global_batch = ts.batch_size * n_replicas
-    train_ds = make_dataset(store, tr_pos, y_tr, batch_size=global_batch, shuffle=True, seed=ts.seed,
-                            augment=batch_augment(ts), n_classes=n_classes, replicas=n_replicas, weights=sw)
-    val_ds = (make_dataset(store, va_pos, y_va, batch_size=global_batch, n_classes=n_classes,
-                           replicas=n_replicas) if len(va_pos) else None)
+    train_ds, val_ds, steps = input_datasets(strategy, store, train=(tr_pos, y_tr), val=(va_pos, y_va),
+                                             batch_size=ts.batch_size, seed=ts.seed, augment=batch_augment(ts),
+                                             n_classes=n_classes, weights=sw)
     if n_replicas > 1 and (len(tr_pos) % n_replicas or len(va_pos) % n_replicas):
         LOG.warning("%d replicas: %d train / %d val row(s) per epoch left out so replicas get equal "
                     "batches", n_replicas, len(tr_pos) % n_replicas, len(va_pos) % n_replicas)
     monitor = ts.monitor if val_ds is not None else "loss"
-    steps = int(train_ds.cardinality().numpy())
     lr = (learning_rate_schedule(learning_rate=ts.learning_rate, warmup_steps=ts.warmup_epochs * steps,
                                  total_steps=ts.epochs * steps)
           if ts.lr_schedule == "cosine" else ts.learning_rate)
@@ -358,6 +340,7 @@ def train_model(*, features_dir: str | Path, split: str | Path | pd.DataFrame, o
                           loss=keras.losses.CategoricalCrossentropy(label_smoothing=ts.label_smoothing),
                           metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
                           jit_compile="auto" if gpu else False)  # XLA on CPU: 3x slower steps
+        prepare_fit(model, strategy, batch_size=ts.batch_size, input_shape=input_shape, n_classes=n_classes)
         with atomic_dir(out_dir / "weights") as wdir:
             model.save_weights(wdir / "initial.weights.h5")
             callbacks, stopper, live = _callbacks(keras=keras, settings=ts, monitor=monitor,

@@ -88,7 +88,7 @@ class TrainParams(Section):
     mixup_alpha: float = Field(default=0.0, ge=0.0)
     seed: int = 0
     save_epochs: bool = True
-    distribute: Literal["auto", "none", "mirrored"] = "auto"
+    distribute: Literal["auto", "none", "mirrored", "multi_worker"] = "auto"
     mixed_precision: Literal["auto", "off", "on"] = "auto"
 
     @model_validator(mode="after")
