@@ -1,0 +1,225 @@
+"""How time and memory grow with the data, and what a second worker buys: reports/bench/scale.json.
+
+(a) Per stage, at 1x, 4x and 10x a demo corpus (``demo.scripts`` scaled; short recordings to
+    keep it cheap): wall time and peak RSS of the real stage scripts (``python stages/<s>.py``
+    in a scratch project, one subprocess each, the params.yaml defaults except the overrides
+    in :data:`OVERRIDES`). Peak RSS is measured two ways: ``ru_maxrss`` of the stage from
+    ``os.wait4`` (the largest single process: the stage or one of its pool workers, exact)
+    and the sum over the stage's process tree sampled every 0.1 s with psutil (approximate,
+    counts pool workers together). Also the bytes each data folder holds.
+(b) Preprocessing throughput (clean + segment + spectrogram, the stages' library calls, as in
+    benchmarks/preprocess.py) on one corpus with 1 and 2 local worker processes
+    (``audio.scheduler: processes``) and with a 2-worker Dask ``LocalCluster``
+    (``audio.scheduler: local``, started per call: start-up included) and an already running one
+    (``audio.scheduler: tcp://...``).
+
+Run it alone on an idle machine for the speed-up figure; on a shared machine the JSON says so
+(load average before/after, niceness). Usage::
+
+    python benchmarks/scale.py                          # 1x/4x/10x of 20 speakers x 1 script x 4 s
+    python benchmarks/scale.py --scales 1 --seconds 2 --no-throughput    # quick check
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# the pipeline up to the analyses whose cost grows with the data (eda, interpret, attribution
+# and paramspace work on bounded samples; report only reads reports)
+STAGES = [("demo", []), ("ingest", []), ("clean", []), ("segment", []), ("augment", []), ("spectrogram", []),
+          ("split", []), ("baseline", []), ("train", []), ("evaluate", []), ("train_member", ["--member", "1"]),
+          ("uncertainty", [])]
+# cheap training: the benchmark measures the pipeline's scaling, not the model
+OVERRIDES = {"train": {"epochs": 2, "min_epochs": 1}, "augment": {"factors": [0.8]},
+             "uncertainty": {"members": [1], "member_epochs": 1, "mc_samples": 10}}
+DATA_DIRS = ["data/raw", "data/interim/clean", "data/interim/augmented", "data/processed/features", "models"]
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def make_project(dest: Path, *, scripts: int, seconds: float) -> Path:
+    """A scratch project: stages/ and params.yaml (demo corpus of ``scripts`` scripts x 20 speakers)."""
+    shutil.copytree(REPO / "stages", dest / "stages")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = _merge(params, {**OVERRIDES, "demo": {"scripts": scripts, "duration_s": seconds}})
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return dest
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        procs = [p, *p.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for q in procs:
+        try:
+            total += q.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_stage(project: Path, name: str, extra: list[str], env: dict) -> dict:
+    """Run one stage script; wall seconds, exit code, peak RSS (MiB) both ways."""
+    import subprocess
+
+    log = project / "logs" / f"{name}.log"
+    log.parent.mkdir(exist_ok=True)
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, f"stages/{name}.py", *extra], cwd=project, env=env,
+                                stdout=fh, stderr=subprocess.STDOUT)
+        tree_peak = 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            tree_peak = max(tree_peak, _tree_rss(proc.pid))
+            time.sleep(0.1)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out = {"wall_s": round(time.perf_counter() - t0, 2), "rc": proc.returncode,
+           "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+           "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "peak_tree_rss_mib": round(tree_peak / 2 ** 20, 1)}
+    if proc.returncode:
+        out["log_tail"] = log.read_text()[-1500:]
+    return out
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def stage_scaling(scales: list[int], *, scripts: int, seconds: float, tmp: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+           "TF_CPP_MIN_LOG_LEVEL": "2", "TQDM_DISABLE": "1", "DVC_NO_ANALYTICS": "1"}
+    out: dict = {}
+    for s in scales:
+        proj = make_project(tmp / f"x{s}", scripts=scripts * s, seconds=seconds)
+        res: dict = {"recordings": 20 * scripts * s, "audio_s": 20 * scripts * s * seconds, "stages": {}}
+        for name, extra in STAGES:
+            r = run_stage(proj, name, extra, env)
+            res["stages"][name] = r
+            print(f"x{s} {name}: {r['wall_s']} s, {r['peak_rss_mib']} MiB (tree {r['peak_tree_rss_mib']})",
+                  flush=True)
+            if r["rc"]:
+                break
+        seg = proj / "data/processed/features/index.csv"
+        res["segments"] = sum(1 for _ in open(seg)) - 1 if seg.is_file() else None
+        res["bytes"] = {d: _du(proj / d) for d in DATA_DIRS}
+        out[f"x{s}"] = res
+        shutil.rmtree(proj, ignore_errors=True)
+    return out
+
+
+def growth(results: dict, lo: str, hi: str) -> dict:
+    """Peak RSS and wall of each stage at ``hi`` over ``lo``."""
+    a, b = results[lo]["stages"], results[hi]["stages"]
+    return {name: {"peak_rss": round(b[name]["peak_rss_mib"] / a[name]["peak_rss_mib"], 2),
+                   "peak_tree_rss": round(b[name]["peak_tree_rss_mib"] / max(a[name]["peak_tree_rss_mib"], 1e-9), 2),
+                   "wall": round(b[name]["wall_s"] / a[name]["wall_s"], 2)}
+            for name in a if name in b and not a[name]["rc"] and not b[name]["rc"]}
+
+
+def throughput(*, recordings: int, seconds: float, tmp: Path) -> dict:
+    from preprocess import make_corpus, run_pipeline
+
+    from audiolens.config import Params, to_settings
+    from audiolens.features import SpectrogramConfig
+
+    cfg = to_settings(Params().features, SpectrogramConfig, sample_rate=8000)
+    manifest = make_corpus(tmp / "raw", recordings=recordings, seconds=seconds)
+    from distributed import LocalCluster
+
+    t0 = time.perf_counter()
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    startup = time.perf_counter() - t0
+    out = {"recordings": recordings, "seconds_each": seconds, "dask_localcluster_start_s": round(startup, 2)}
+    runs = (("processes_1", 1, "processes"), ("processes_2", 2, "processes"), ("dask_local_2", 2, "local"),
+            ("dask_running_cluster_2", 2, cluster.scheduler_address))
+    for key, n_jobs, scheduler in runs:
+        r = run_pipeline(manifest, raw=tmp / "raw", work=tmp / key, n_jobs=n_jobs, cfg=cfg, length_s=3.0,
+                         scheduler=scheduler)
+        r.pop("_segs")
+        wall = sum(r[s]["wall_s"] for s in ("clean", "segment", "spectrogram"))
+        out[key] = {**{s: r[s] for s in ("clean", "segment", "spectrogram")}, "wall_s": round(wall, 2),
+                    "audio_s_per_s": round(r["audio_in_s"] / wall, 1), "segments": r["segments"]}
+        shutil.rmtree(tmp / key, ignore_errors=True)
+        print(f"throughput {key}: {wall:.2f} s", flush=True)
+    cluster.close()
+    base = out["processes_1"]["wall_s"]
+    out["speedup_vs_1"] = {k: round(base / out[k]["wall_s"], 2) for k, _, _ in runs[1:]}
+    out["note"] = ("dask_local_2 starts a LocalCluster for each of clean and spectrogram (audio.scheduler: local), "
+                   "its wall includes both start-ups; dask_running_cluster_2 sends the same tasks to an "
+                   "already running 2-worker cluster through its tcp:// address (audio.scheduler: tcp://...)")
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scales", type=int, nargs="+", default=[1, 4, 10])
+    ap.add_argument("--scripts", type=int, default=1, help="demo scripts per speaker at 1x (20 speakers)")
+    ap.add_argument("--seconds", type=float, default=4.0, help="length of each demo recording")
+    ap.add_argument("--tp-recordings", type=int, default=40, help="throughput corpus: recordings")
+    ap.add_argument("--tp-seconds", type=float, default=20.0, help="throughput corpus: seconds each")
+    ap.add_argument("--no-throughput", action="store_true")
+    ap.add_argument("--out", default="reports/bench/scale.json")
+    args = ap.parse_args(argv)
+    load0, t0 = os.getloadavg(), time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
+        stages = stage_scaling(args.scales, scripts=args.scripts, seconds=args.seconds, tmp=Path(tmp))
+        tp = None if args.no_throughput else throughput(recordings=args.tp_recordings, seconds=args.tp_seconds,
+                                                        tmp=Path(tmp) / "tp")
+    load1 = os.getloadavg()
+    keys = list(stages)
+    report = {
+        "command": "python benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "niceness": os.nice(0),
+                    "loadavg_before": [round(v, 2) for v in load0], "loadavg_after": [round(v, 2) for v in load1],
+                    "idle": max(load0[0], load1[0]) < 0.5,
+                    "note": ("loaded machine: wall times and the 2-worker speed-up include waiting for other "
+                             "processes; peak RSS is not affected" if max(load0[0], load1[0]) >= 0.5 else
+                             "idle machine")},
+        "overrides": OVERRIDES, "stages": stages,
+        "growth": {f"{b}/{a}": growth(stages, a, b) for a, b in zip(keys[:1] * (len(keys) - 1), keys[1:])},
+        "throughput": tp, "total_s": round(time.perf_counter() - t0, 1),
+    }
+    if len(keys) > 1:
+        g = report["growth"][f"{keys[-1]}/{keys[0]}"]
+        report["targets"] = {"peak_rss_growth <= 1.5 (every stage, ru_maxrss)":
+                             {"value": max(v["peak_rss"] for v in g.values()),
+                              "met": all(v["peak_rss"] <= 1.5 for v in g.values())}}
+    if tp is not None:
+        v = tp["speedup_vs_1"]["processes_2"]
+        report.setdefault("targets", {})["2 workers >= 1.7x faster (idle 2-core machine)"] = {
+            "value": v, "met": v >= 1.7 if report["machine"]["idle"] else None,
+            "note": None if report["machine"]["idle"] else "not measurable: the machine was not idle"}
+    from audiolens.io import atomic_write_json
+
+    atomic_write_json(REPO / args.out if not Path(args.out).is_absolute() else args.out, report)
+    print(json.dumps({k: report.get(k) for k in ("machine", "growth", "targets")}, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main()
