@@ -6,7 +6,8 @@
     in :data:`OVERRIDES`). Peak RSS is measured two ways: ``ru_maxrss`` of the stage from
     ``os.wait4`` (the largest single process: the stage or one of its pool workers, exact)
     and the sum over the stage's process tree sampled every 0.1 s with psutil (approximate,
-    counts pool workers together). Also the bytes each data folder holds.
+    counts pool workers together; also its anonymous part, RSS minus file-backed pages). Also the
+    bytes each data folder holds.
 (b) Preprocessing throughput (clean + segment + spectrogram, the stages' library calls, as in
     benchmarks/preprocess.py) on one corpus with 1 and 2 local worker processes
     (``audio.scheduler: processes``) and with a 2-worker Dask ``LocalCluster``
@@ -63,21 +64,23 @@ def make_project(dest: Path, *, scripts: int, seconds: float) -> Path:
     return dest
 
 
-def _tree_rss(pid: int) -> int:
+def _tree_rss(pid: int) -> tuple[int, int]:
+    """(resident, anonymous resident = rss - file-backed/shared) bytes, summed over the process tree."""
     import psutil
 
     try:
         p = psutil.Process(pid)
         procs = [p, *p.children(recursive=True)]
     except psutil.Error:
-        return 0
-    total = 0
+        return 0, 0
+    total = anon = 0
     for q in procs:
         try:
-            total += q.memory_info().rss
+            m = q.memory_info()
+            total, anon = total + m.rss, anon + m.rss - getattr(m, "shared", 0)
         except psutil.Error:
             pass
-    return total
+    return total, anon
 
 
 def run_stage(project: Path, name: str, extra: list[str], env: dict) -> dict:
@@ -90,17 +93,19 @@ def run_stage(project: Path, name: str, extra: list[str], env: dict) -> dict:
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, f"stages/{name}.py", *extra], cwd=project, env=env,
                                 stdout=fh, stderr=subprocess.STDOUT)
-        tree_peak = 0
+        tree_peak = anon_peak = 0
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            tree_peak = max(tree_peak, _tree_rss(proc.pid))
+            rss, anon = _tree_rss(proc.pid)
+            tree_peak, anon_peak = max(tree_peak, rss), max(anon_peak, anon)
             time.sleep(0.1)
     proc.returncode = os.waitstatus_to_exitcode(status)
     out = {"wall_s": round(time.perf_counter() - t0, 2), "rc": proc.returncode,
            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-           "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "peak_tree_rss_mib": round(tree_peak / 2 ** 20, 1)}
+           "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "peak_tree_rss_mib": round(tree_peak / 2 ** 20, 1),
+           "peak_tree_anon_mib": round(anon_peak / 2 ** 20, 1)}
     if proc.returncode:
         out["log_tail"] = log.read_text()[-1500:]
     return out
@@ -137,6 +142,7 @@ def growth(results: dict, lo: str, hi: str) -> dict:
     a, b = results[lo]["stages"], results[hi]["stages"]
     return {name: {"peak_rss": round(b[name]["peak_rss_mib"] / a[name]["peak_rss_mib"], 2),
                    "peak_tree_rss": round(b[name]["peak_tree_rss_mib"] / max(a[name]["peak_tree_rss_mib"], 1e-9), 2),
+                   "peak_tree_anon": round(b[name]["peak_tree_anon_mib"] / max(a[name]["peak_tree_anon_mib"], 1e-9), 2),
                    "wall": round(b[name]["wall_s"] / a[name]["wall_s"], 2)}
             for name in a if name in b and not a[name]["rc"] and not b[name]["rc"]}
 

@@ -74,13 +74,18 @@ def _pid_and_square(x: int) -> tuple[int, int]:
     return x * x, os.getpid()
 
 
-def test_dask_results_keep_input_order_and_run_off_process():
-    pytest.importorskip("distributed", reason="dask[distributed] is not installed")
+def test_a_running_dask_cluster_by_address_keeps_input_order():
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed")
     items = list(range(40))
-    out = list(ordered_map(_pid_and_square, items, executor=ExecutorSettings(n_jobs=2, scheduler="local"),
-                           chunksize=3, inflight_per_job=1))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        out = list(ordered_map(_pid_and_square, items, executor=ExecutorSettings(n_jobs=1, scheduler=address),
+                               chunksize=3, inflight_per_job=1))
+        with distributed.Client(cluster) as client:
+            workers = set(client.run(os.getpid).values())
     assert [r[0] for r in out] == [x * x for x in items]
-    assert os.getpid() not in {pid for _, pid in out}
+    assert {pid for _, pid in out} <= workers and os.getpid() not in workers
 
 
 def test_settings_reject_unknown_schedulers_and_bad_counts():

@@ -27,6 +27,7 @@ Writing: :class:`ShardWriter` (used by the spectrogram stage) appends blocks in 
 from __future__ import annotations
 
 import json
+import mmap
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -109,8 +110,23 @@ class ShardWriter:
         return g // self.shard_size, g % self.shard_size
 
 
+def _unmap_pages(arr: np.ndarray) -> None:
+    """Drop a read-only memmap's pages from this process (they stay in the OS page cache).
+
+    Without this, every shard page a stage has read stays mapped and counts in its resident
+    memory, so a pass over all features (training, evaluation) grows RSS with the corpus.
+    """
+    handle = getattr(arr, "_mmap", None)
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if handle is not None and advice is not None:
+        handle.madvise(advice)
+
+
 class FeatureStore:
     """Read-only, memory-mapped access to a feature folder (see the module docstring).
+
+    Reads copy the rows out of the memmap and then release its pages, so resident memory
+    stays bounded by what the caller holds, whatever the corpus size.
 
     Parameters
     ----------
@@ -164,7 +180,9 @@ class FeatureStore:
             sel = np.flatnonzero(shards == s)
             local = self._row_of[rows[sel]]
             order = np.argsort(local, kind="stable")  # ascending reads from the memmap
-            out[sel[order]] = self._shard(int(s))[local[order]]
+            shard = self._shard(int(s))
+            out[sel[order]] = shard[local[order]]
+            _unmap_pages(shard)
         return out
 
     def batches(self, rows: Iterable[int] | None = None, *, batch_size: int = 64

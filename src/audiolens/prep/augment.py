@@ -79,7 +79,8 @@ def augment_corpus(recordings: pd.DataFrame, *, clean_dir: str | Path, out_dir: 
         and the source's ``label``, ``label_index``, ``speaker``, ``group``, ``fold``;
         ``augmented`` is True.
     """
-    tasks = [_AugTask(rid, str(Path(clean_dir) / f"{rid}.wav"), str(out_dir), tuple(factors), sample_rate)
+    clean_dir, out_dir = Path(clean_dir).resolve(), Path(out_dir).resolve()  # absolute: workers may run elsewhere
+    tasks = [_AugTask(rid, str(clean_dir / f"{rid}.wav"), str(out_dir), tuple(factors), sample_rate)
              for rid in recordings["id"]]
     t0 = time.perf_counter()
     rows = [r for res in ordered_map(_augment_one, tasks, executor=executor, chunksize=1, desc="augment") for r in res]

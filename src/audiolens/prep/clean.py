@@ -82,7 +82,7 @@ def clean_corpus(manifest: pd.DataFrame, *, root: str | Path, out_dir: str | Pat
     skipped : DataFrame
         :data:`SKIPPED_COLUMNS`.
     """
-    out_dir = Path(out_dir)
+    root, out_dir = Path(root).resolve(), Path(out_dir).resolve()  # absolute: workers may run elsewhere
     tasks = [_CleanTask(r["id"], r["path"], str(root), str(out_dir / f"{r['id']}.wav"), settings, min_keep_s)
              for r in manifest[["id", "path"]].to_dict("records")]
     logs, skipped = [], []

@@ -90,7 +90,8 @@ def featurize(segments: pd.DataFrame, *, config: SpectrogramConfig, out_dir: str
     length = int(lengths[0]) if len(lengths) else 0
     shape = (config.n_freqs, config.n_frames(length))
     writer = ShardWriter(out_dir, n_rows=len(segments), shape=shape, shard_size=shard_size)
-    tasks = _spec_tasks(segments, root=Path(root), config=config, length=length, per_task=per_task)
+    # absolute audio paths: workers may run elsewhere (same shared filesystem, other working folder)
+    tasks = _spec_tasks(segments, root=Path(root).resolve(), config=config, length=length, per_task=per_task)
     refs = np.zeros(len(segments), dtype=np.float32)
     t0 = time.perf_counter()
     # a task returns up to per_task x F x T float32 (~4 MB): one task per chunk bounds memory
