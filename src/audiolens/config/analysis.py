@@ -1,4 +1,4 @@
-"""Params sections for analysis: ``eda``, ``uncertainty``, ``interpret``, ``attribution``, ``report``."""
+"""Params sections for analysis: ``eda``, ``uncertainty``, ``gate``, ``interpret``, ``attribution``, ``report``."""
 from __future__ import annotations
 
 import re
@@ -197,3 +197,29 @@ class ReportParams(Section):
     """``report``: the HTML report."""
 
     title: str = "audiolens report"
+
+
+class GateParams(Section):
+    """``gate``: the out-of-distribution check of ``audiolens predict`` (stage ``ood``).
+
+    A recording passes when the mean over its segments of the embedding distance to the
+    training data is within the threshold that ``pass_rate`` of the validation recordings
+    meet, and (``require_speech``) when its cleaned audio shows syllable-rate modulation,
+    varying pitch and enough voiced frames.
+    """
+
+    require_speech: bool = True
+    method: Literal["knn", "mahalanobis"] = "knn"
+    k: int = Field(default=5, ge=1, le=1000)
+    pass_rate: float = Field(default=0.99, gt=0.0, le=1.0)
+    include_augmented: bool = False
+    min_modulation: float = Field(default=0.2, ge=0.0)
+    min_pitch_st: float = Field(default=1.0, ge=0.0)
+    min_voiced: float = Field(default=0.5, ge=0.0, le=1.0)
+    generated_clips: int = Field(default=243, ge=9, le=100000)
+    clip_seconds: float = Field(default=3.0, gt=0.0, le=60.0)
+    extra_ood_dirs: list[str] = Field(default_factory=list)
+    unseen_speakers: list[str] = Field(default_factory=lambda: ["f11", "f12", "m11", "m12"])
+    unseen_seed: int = 1
+    batch_size: int = Field(default=64, ge=1)
+    seed: int = 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from audiolens.config.analysis import (AttributionParams, EdaParams, InterpretParams,
+from audiolens.config.analysis import (AttributionParams, EdaParams, GateParams, InterpretParams,
                                        ReportParams, UncertaintyParams)
 from audiolens.config.base import Section
 from audiolens.config.data import DataParams, DemoParams
@@ -31,6 +31,7 @@ class Params(Section):
     baseline: BaselineParams = Field(default_factory=BaselineParams)
     eda: EdaParams = Field(default_factory=EdaParams)
     uncertainty: UncertaintyParams = Field(default_factory=UncertaintyParams)
+    gate: GateParams = Field(default_factory=GateParams)
     interpret: InterpretParams = Field(default_factory=InterpretParams)
     attribution: AttributionParams = Field(default_factory=AttributionParams)
     report: ReportParams = Field(default_factory=ReportParams)
@@ -46,4 +47,13 @@ class Params(Section):
         if self.eda.pyin_fmax >= nyq:
             raise ValueError(f"eda.pyin_fmax ({self.eda.pyin_fmax:g} Hz) must be below audio.sample_rate / 2 "
                              f"({nyq:g} Hz)")
+        return self
+
+    @model_validator(mode="after")
+    def _unseen_speakers_are_new(self) -> "Params":
+        if self.data.layout == "demo":
+            seen = sorted(set(self.gate.unseen_speakers) & set(self.demo.speakers))
+            if seen:
+                raise ValueError(f"gate.unseen_speakers: {seen} are in demo.speakers (trained on); "
+                                 f"name speakers the demo corpus does not have")
         return self
