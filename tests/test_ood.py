@@ -9,7 +9,7 @@ from audiolens.ood.check import NO_SPEECH, OUT_OF_DISTRIBUTION, OODCheck, apply_
 from audiolens.ood.detector import auroc, fit_detector, pass_threshold, recording_scores
 from audiolens.ood.signals import OOD_KINDS, SpeechThresholds, generate_ood_set, speech_features, speech_presence
 
-SPEECH = SpeechThresholds(min_modulation=0.2, min_pitch_st=1.0, min_voiced=0.5)
+SPEECH = SpeechThresholds(min_modulation=0.2, min_pitch_st=1.0, max_steady=0.8, min_voiced=0.3)
 
 
 def _clusters(n: int, seed: int, *, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +157,7 @@ def _syllables(sr: int, seconds: float, seed: int = 0) -> np.ndarray:
     f0 = 140.0 * 2 ** (3 * np.sin(2 * np.pi * 0.7 * t) / 12 + rng.uniform(-0.1, 0.1))
     phase = 2 * np.pi * np.cumsum(f0) / sr
     voice = sum(np.sin(h * phase) / h for h in range(1, 12) if 140 * h < 0.45 * sr)
-    env = np.clip(np.sin(2 * np.pi * 4.0 * t), 0, None) ** 0.5  # syllables, silent half-periods between
+    env = np.clip(np.sin(2 * np.pi * 4.0 * t) + 0.4, 0, None) ** 0.5  # syllables, short silences between
     return (voice * env + 0.003 * rng.standard_normal(t.size)).astype(np.float32)
 
 

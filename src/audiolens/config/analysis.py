@@ -205,17 +205,18 @@ class GateParams(Section):
     A recording passes when the mean over its segments of the embedding distance to the
     training data is within the threshold that ``pass_rate`` of the validation recordings
     meet, and (``require_speech``) when its cleaned audio shows syllable-rate modulation,
-    varying pitch and enough voiced frames.
+    varying, gliding pitch and enough voiced frames.
     """
 
     require_speech: bool = True
-    method: Literal["knn", "mahalanobis"] = "knn"
+    method: Literal["knn", "mahalanobis"] = "mahalanobis"
     k: int = Field(default=5, ge=1, le=1000)
     pass_rate: float = Field(default=0.99, gt=0.0, le=1.0)
     include_augmented: bool = False
     min_modulation: float = Field(default=0.2, ge=0.0)
     min_pitch_st: float = Field(default=1.0, ge=0.0)
-    min_voiced: float = Field(default=0.5, ge=0.0, le=1.0)
+    max_steady: float = Field(default=0.8, ge=0.0, le=1.0)
+    min_voiced: float = Field(default=0.3, ge=0.0, le=1.0)
     generated_clips: int = Field(default=243, ge=9, le=100000)
     clip_seconds: float = Field(default=3.0, gt=0.0, le=60.0)
     extra_ood_dirs: list[str] = Field(default_factory=list)

@@ -60,7 +60,7 @@ class OODCheck:
         s = self.speech
         return {**self.detector.arrays(), "threshold": np.array(self.threshold),
                 "require_speech": np.array(self.require_speech), "batch_size": np.array(self.batch_size),
-                "speech_thresholds": np.array([s.min_modulation, s.min_pitch_st, s.min_voiced])}
+                "speech_thresholds": np.array([s.min_modulation, s.min_pitch_st, s.max_steady, s.min_voiced])}
 
     def save(self, path: str | Path) -> Path:
         """Write ``ood.npz`` atomically."""
@@ -78,10 +78,11 @@ class OODCheck:
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as z:
-                mod, pitch, voiced = (float(v) for v in z["speech_thresholds"])
+                mod, pitch, steady, voiced = (float(v) for v in z["speech_thresholds"])
                 return cls(detector=Detector.from_arrays(z), threshold=float(z["threshold"]),
                            require_speech=bool(z["require_speech"]), batch_size=int(z["batch_size"]),
-                           speech=SpeechThresholds(min_modulation=mod, min_pitch_st=pitch, min_voiced=voiced))
+                           speech=SpeechThresholds(min_modulation=mod, min_pitch_st=pitch, max_steady=steady,
+                                                   min_voiced=voiced))
         except ModelError as exc:
             raise ModelError(f"{path}: {exc}") from None
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:

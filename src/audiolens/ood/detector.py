@@ -36,7 +36,9 @@ def unit(e: np.ndarray) -> np.ndarray:
 
 def embed(model, x: np.ndarray, *, batch_size: int) -> np.ndarray:
     """Outputs ``(n, D)`` float32 of the model's ``embedding`` layer for dB spectrograms ``x`` (n, F, T[, 1])."""
-    from audiolens.models.introspect import EMBEDDING, submodel
+    import keras
+
+    from audiolens.models.introspect import embedding_layer
     from audiolens.models.predict import predict
 
     x = np.asarray(x, dtype=np.float32)
@@ -44,7 +46,7 @@ def embed(model, x: np.ndarray, *, batch_size: int) -> np.ndarray:
         x = x[..., None]
     tap = getattr(model, "_audiolens_embedding_tap", None)
     if tap is None:
-        tap = submodel(model, EMBEDDING)
+        tap = keras.Model(model.inputs[0] if len(model.inputs) == 1 else model.inputs, embedding_layer(model).output)
         model._audiolens_embedding_tap = tap
     emb = predict(tap, x, batch_size=batch_size, compiled=False)
     return np.asarray(emb, dtype=np.float32).reshape(len(x), -1)

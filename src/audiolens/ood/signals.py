@@ -4,7 +4,7 @@
 bursts, syllable-rate amplitude-modulated tones, chirps, white / pink noise, noise bursts,
 click trains, music-like harmonic note sequences). :func:`speech_presence` measures the two
 properties speech has and a tone or stationary noise lacks: energy modulated at syllable
-rate (2-8 Hz) and a pitch that varies.
+rate (2-8 Hz) and a pitch that varies and glides (a held note does not).
 """
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def generate_ood_set(*, n_clips: int, duration_s: float, sample_rate: int, seed:
 
 @dataclass(frozen=True, kw_only=True)
 class SpeechThresholds:
-    """Speech is present when all three hold.
+    """Speech is present when all four hold.
 
     Attributes
     ----------
@@ -142,12 +142,15 @@ class SpeechThresholds:
         band-passed envelope / its mean); a steady tone or noise gives ~0-0.05.
     min_pitch_st : float
         Spread (standard deviation, semitones) of the autocorrelation pitch over voiced frames.
+    max_steady : float
+        Most fraction of steady-pitch frame steps (held notes and tones are steady).
     min_voiced : float
         Fraction of frames that are voiced (60-400 Hz periodicity).
     """
 
     min_modulation: float
     min_pitch_st: float
+    max_steady: float
     min_voiced: float
 
 
@@ -156,6 +159,34 @@ def _frames(y: np.ndarray, size: int, hop: int) -> np.ndarray:
         y = np.pad(y, (0, size - y.size))
     k = 1 + (y.size - size) // hop
     return np.lib.stride_tricks.as_strided(y, (k, size), (y.strides[0] * hop, y.strides[0]))
+
+
+def _pitch_track(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Autocorrelation pitch of 40 ms frames every 10 ms: ``(semitones re 1 Hz (m,), voiced (m,) bool)``.
+
+    A frame is voiced when it is within 30 dB of the loudest frame and its normalised
+    autocorrelation peaks at >= 0.5 for a lag of a 60-400 Hz period; the period is the first
+    lag reaching 90 % of that peak, refined to its local maximum by parabolic interpolation.
+    """
+    size, hop = int(0.04 * sr), max(1, sr // 100)
+    fr = _frames(y, size, hop)
+    level = 10 * np.log10(np.mean(np.square(fr), axis=1) + 1e-20)
+    fr = fr * np.hanning(size)
+    nfft = int(2 ** np.ceil(np.log2(2 * size)))
+    acf = np.fft.irfft(np.abs(np.fft.rfft(fr, nfft, axis=1)) ** 2, nfft, axis=1)[:, :size]
+    acf = acf / np.maximum(acf[:, :1], 1e-20)
+    lo, hi = max(1, int(sr / 400)), min(size - 2, int(sr / 60))
+    band = acf[:, lo:hi + 1]
+    rows = np.arange(len(band))
+    voiced = (band.max(axis=1) >= 0.5) & (level > level.max() - 30)
+    i = np.argmax(band >= 0.9 * band.max(axis=1, keepdims=True), axis=1)
+    for _ in range(4):  # climb to the local maximum
+        nxt = np.minimum(i + 1, band.shape[1] - 1)
+        i = np.where(band[rows, nxt] > band[rows, i], nxt, i)
+    a, b, c = band[rows, np.maximum(i - 1, 0)], band[rows, i], band[rows, np.minimum(i + 1, band.shape[1] - 1)]
+    den = a - 2 * b + c
+    off = np.clip(np.divide(0.5 * (a - c), den, out=np.zeros_like(den), where=np.abs(den) > 1e-12), -0.5, 0.5)
+    return 12 * np.log2(sr / (lo + i + off)), voiced
 
 
 def speech_features(y: np.ndarray, sr: int) -> dict[str, float]:
@@ -172,9 +203,10 @@ def speech_features(y: np.ndarray, sr: int) -> dict[str, float]:
     -------
     dict
         ``modulation`` (std of the 2-8 Hz band of the 10 ms RMS envelope over its mean),
-        ``pitch_st`` (std of the voiced frames' F0 in semitones), ``voiced`` (fraction of
-        frames above -30 dB of the loudest with a normalised autocorrelation peak >= 0.5 at
-        60-400 Hz).
+        ``pitch_st`` (std of the voiced frames' F0 in semitones), ``pitch_steady`` (fraction
+        of consecutive voiced frame pairs, 10 ms apart, whose F0 differs by < 0.05 semitone:
+        ~1 for tones and musical notes, < 0.65 for speech, whose pitch glides), ``voiced``
+        (fraction of voiced frames, see ``_pitch_track``).
     """
     y = np.asarray(y, dtype=np.float64).ravel()
     y = y - y.mean() if y.size else y
@@ -186,26 +218,20 @@ def speech_features(y: np.ndarray, sr: int) -> dict[str, float]:
         freqs = np.fft.rfftfreq(env.size, d=hop / sr)
         spec[(freqs < 2.0) | (freqs > 8.0)] = 0
         mod = float(np.std(np.fft.irfft(spec, n=env.size)) / env.mean())
-    size = int(0.04 * sr)
-    fr = _frames(y, size, max(1, sr // 50))
-    level = 10 * np.log10(np.mean(np.square(fr), axis=1) + 1e-20)
-    fr = fr[level > level.max() - 30] * np.hanning(size)
-    nfft = int(2 ** np.ceil(np.log2(2 * size)))
-    acf = np.fft.irfft(np.abs(np.fft.rfft(fr, nfft, axis=1)) ** 2, nfft, axis=1)[:, :size]
-    acf = acf / np.maximum(acf[:, :1], 1e-20)
-    lo, hi = max(1, int(sr / 400)), min(size - 1, int(sr / 60))
-    band = acf[:, lo:hi + 1]
-    voiced = band.max(axis=1) >= 0.5 if band.size else np.zeros(len(fr), bool)
-    f0 = sr / (lo + np.argmax(band >= 0.9 * band.max(axis=1, keepdims=True), axis=1)) if band.size else np.zeros(0)
-    f0 = f0[voiced]
-    pitch = float(np.std(12 * np.log2(f0))) if f0.size >= 5 else 0.0
-    n_frames = max(1, 1 + max(0, y.size - size) // max(1, sr // 50))
-    return {"modulation": mod, "pitch_st": pitch, "voiced": float(voiced.sum() / n_frames)}
+    st, voiced = _pitch_track(y, sr)
+    f0 = st[voiced]
+    pitch = float(np.std(f0)) if f0.size >= 5 else 0.0
+    pairs = voiced[1:] & voiced[:-1]
+    steps = np.abs(np.diff(st))[pairs]
+    steady = float(np.mean(steps < 0.05)) if steps.size >= 5 else 0.0
+    return {"modulation": mod, "pitch_st": pitch, "pitch_steady": steady,
+            "voiced": float(voiced.mean()) if voiced.size else 0.0}
 
 
 def speech_presence(y: np.ndarray, sr: int, thresholds: SpeechThresholds) -> dict:
-    """:func:`speech_features` plus ``passed`` (bool): all three at or above ``thresholds``."""
+    """:func:`speech_features` plus ``passed`` (bool): every feature on the speech side of ``thresholds``."""
     f = speech_features(y, sr)
-    f["passed"] = bool(f["modulation"] >= thresholds.min_modulation and f["pitch_st"] >= thresholds.min_pitch_st
-                       and f["voiced"] >= thresholds.min_voiced)
+    t = thresholds
+    f["passed"] = bool(f["modulation"] >= t.min_modulation and f["pitch_st"] >= t.min_pitch_st
+                       and f["pitch_steady"] <= t.max_steady and f["voiced"] >= t.min_voiced)
     return f

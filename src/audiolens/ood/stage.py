@@ -49,6 +49,7 @@ class OODSettings:
     include_augmented: bool
     min_modulation: float
     min_pitch_st: float
+    max_steady: float
     min_voiced: float
     generated_clips: int
     clip_seconds: float
@@ -62,7 +63,7 @@ class OODSettings:
     @property
     def speech(self) -> SpeechThresholds:
         return SpeechThresholds(min_modulation=self.min_modulation, min_pitch_st=self.min_pitch_st,
-                                min_voiced=self.min_voiced)
+                                max_steady=self.max_steady, min_voiced=self.min_voiced)
 
 
 def fit_check(*, train_emb: np.ndarray, train_labels: np.ndarray, val_emb: np.ndarray, val_recordings,
@@ -84,7 +85,7 @@ def fit_check(*, train_emb: np.ndarray, train_labels: np.ndarray, val_emb: np.nd
 
 
 def score_file(path: Path, *, model, gate: Gate, check: OODCheck, prep_settings: dict, class_names: list[str],
-               positive: int | None, accept_threshold: float | None) -> dict:
+               positive: int | None, accept_threshold: float | None, others: dict | None = None) -> dict:
     """One recording through the whole gate, as ``audiolens predict`` scores it (``model``: the main
     model, whose embeddings the check was fitted on).
 
@@ -92,13 +93,15 @@ def score_file(path: Path, *, model, gate: Gate, check: OODCheck, prep_settings:
     -------
     dict
         ``decision`` (``error`` when the recording was refused before scoring), ``reason``,
-        ``ood_score`` (NaN when refused), ``ood_passed``, ``speech_passed``.
+        ``ood_score`` (NaN when refused), ``ood_passed``, ``speech_passed``, and ``score_<method>``
+        for each detector of ``others`` (method -> :class:`~audiolens.ood.detector.Detector`, for comparison).
     """
+    nan = {f"score_{m}": np.nan for m in (others or {})}
     try:
         prep = prepare_recording(path, **prep_settings)
     except PredictError as exc:
         return {"decision": "error", "reason": f"exit {exc.code}: {exc}", "ood_score": np.nan,
-                "ood_passed": None, "speech_passed": None}
+                "ood_passed": None, "speech_passed": None, **nan}
     c = gate.config
     pred = predictive(c["method"], models=gate.models, x=prep.x[..., None], mc_samples=int(c["mc_samples"]),
                       mc_layer=c["mc_layer"], seed=int(c["seed"]), batch_size=int(c["batch_size"]))
@@ -106,9 +109,11 @@ def score_file(path: Path, *, model, gate: Gate, check: OODCheck, prep_settings:
                            positive_index=positive, accept_threshold=accept_threshold)
     ood = check.evaluate(model, prep)
     apply_check(r, ood)
+    emb = embed(model, prep.x, batch_size=check.batch_size) if others else None
     return {"decision": r["decision"], "reason": r.get("reason"), "ood_score": ood["score"],
             "ood_passed": ood["score"] <= ood["threshold"],
-            "speech_passed": None if ood["speech"] is None else ood["speech"]["passed"]}
+            "speech_passed": None if ood["speech"] is None else ood["speech"]["passed"],
+            **{f"score_{m}": float(np.mean(d.score(emb))) for m, d in (others or {}).items()}}
 
 
 def _false_accepts(rows: list[dict], accepting: set[str]) -> dict:
@@ -181,7 +186,7 @@ def run(*, model, gate: Gate, store, positions: dict[str, np.ndarray], clean_dir
                   else {"speech_pass_rate": None, "n": 0, "skipped": []})
     accepting = {"accept"} if positive is not None else set(class_names)
     kw = dict(model=model, gate=gate, check=check, prep_settings=prep_settings, class_names=class_names, positive=positive,
-              accept_threshold=accept_threshold)
+              accept_threshold=accept_threshold, others={m: f[0].detector for m, f in fitted.items()})
     with tempfile.TemporaryDirectory(prefix=".ood_clips.", dir=out_dir) as tmp:
         tmp = Path(tmp)
         clips = generate_ood_set(n_clips=settings.generated_clips, duration_s=settings.clip_seconds,
@@ -209,13 +214,8 @@ def run(*, model, gate: Gate, store, positions: dict[str, np.ndarray], clean_dir
     val_scores = {m: f[1]["val_scores"] for m, f in fitted.items()}
 
     def aurocs(subset: list[dict], method: str) -> dict:
-        """AUROC of the OOD score (validation recordings vs ``subset`` that reached the check)."""
-        names = {r["name"] for r in subset if np.isfinite(r["ood_score"])}
-        if method == settings.method:
-            out = [r["ood_score"] for r in subset if np.isfinite(r["ood_score"])]
-        else:  # the other method: rescore the same recordings' embeddings
-            out = [fitted[method][0].scores(model, prepare_recording(p, **prep_settings).x).mean()
-                   for _, n, p in files if n in names] if subset is gen else []
+        """AUROC of ``method``'s score: validation recordings vs the ``subset`` recordings that reached the check."""
+        out = [r[f"score_{method}"] for r in subset if np.isfinite(r[f"score_{method}"])]
         return {"auroc": auroc(val_scores[method], out), "n_in": len(val_scores[method]), "n_out": len(out)}
 
     details = {
