@@ -100,7 +100,8 @@ def score_file(path: Path, *, model, gate: Gate, check: OODCheck, prep_settings:
     try:
         prep = prepare_recording(path, **prep_settings)
     except PredictError as exc:
-        return {"decision": "error", "reason": f"exit {exc.code}: {exc}", "ood_score": np.nan,
+        msg = str(exc).removeprefix(f"{exc.path}: ")
+        return {"decision": "error", "reason": f"exit {exc.code}: {msg}", "ood_score": np.nan,
                 "ood_passed": None, "speech_passed": None, **nan}
     c = gate.config
     pred = predictive(c["method"], models=gate.models, x=prep.x[..., None], mc_samples=int(c["mc_samples"]),
