@@ -36,7 +36,7 @@ def main() -> None:
                  snr_db=d.snr_db) if params.data.layout == "demo" else None)
     with timed(log, "ood"), atomic_dir(OUT) as tmp:
         m = stage.run(model=inp.model, gate=gate, store=inp.store, clean_dir=CLEAN, class_names=class_names,
-                      positions={s: inp.positions(s) for s in ("train", "val")}, positive=positive,
+                      positions={s: inp.positions(s) for s in ("train", "val", "test")}, positive=positive,
                       accept_threshold=accept, prep_settings=prep, demo=demo, model_path=OOD_CHECK, out_dir=tmp,
                       settings=to_settings(g, stage.OODSettings, sample_rate=sr))
         save_resolved(params, tmp / "resolved_params.yaml", sections=["gate"])

@@ -90,7 +90,7 @@ class Detector:
         return np.einsum("ncd,de,nce->nc", diff, self.precision, diff).min(axis=1)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The arrays :meth:`from_arrays` rebuilds it from (plain dtypes: ``np.load(allow_pickle=False)`` reads them)."""
+        """The arrays :meth:`from_arrays` rebuilds it from (plain dtypes: read with ``allow_pickle=False``)."""
         return {"method": np.array(self.method), "k": np.array(self.k), "reference": self.reference,
                 "precision": self.precision}
 

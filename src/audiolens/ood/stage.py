@@ -157,7 +157,8 @@ def run(*, model, gate: Gate, store, positions: dict[str, np.ndarray], clean_dir
         The abstaining classifier of ``abstain.json`` (:func:`audiolens.uncertainty.gate.load_gate`).
     store : FeatureStore
     positions : dict
-        ``train`` and ``val`` row positions in ``store.index``.
+        ``train``, ``val`` and (optional) ``test`` row positions in ``store.index``; the test
+        recordings' pass rate is reported, never used to fit.
     clean_dir : path
         Folder of the cleaned recordings (``<recording_id>.wav``), for speech presence on validation.
     positive, accept_threshold
@@ -177,17 +178,22 @@ def run(*, model, gate: Gate, store, positions: dict[str, np.ndarray], clean_dir
     train_emb = embed(model, store.get(tr), batch_size=settings.batch_size)
     val_emb = embed(model, store.get(va), batch_size=settings.batch_size)
     val_rec = idx["recording_id"].to_numpy()[va]
+    te = np.asarray(positions.get("test", []), dtype=int)
+    te = te[~aug[te]]
     log.info("reference: %d train segments, validation: %d segments of %d recordings",
              len(tr), len(va), len(np.unique(val_rec)))
     fitted = {m: fit_check(train_emb=train_emb, train_labels=idx["label_index"].to_numpy()[tr], val_emb=val_emb,
                            val_recordings=val_rec, settings=settings, method=m) for m in METHODS}
     check, info = fitted[settings.method]
     check.save(model_path)
+    test = (recording_scores(check.detector.score(embed(model, store.get(te), batch_size=settings.batch_size)),
+                             idx["recording_id"].to_numpy()[te])[1] if te.size else np.zeros(0))
     speech_val = (_val_speech(clean_dir, np.unique(val_rec), settings) if settings.require_speech
                   else {"speech_pass_rate": None, "n": 0, "skipped": []})
     accepting = {"accept"} if positive is not None else set(class_names)
-    kw = dict(model=model, gate=gate, check=check, prep_settings=prep_settings, class_names=class_names, positive=positive,
-              accept_threshold=accept_threshold, others={m: f[0].detector for m, f in fitted.items()})
+    kw = dict(model=model, gate=gate, check=check, prep_settings=prep_settings, class_names=class_names,
+              positive=positive, accept_threshold=accept_threshold,
+              others={m: f[0].detector for m, f in fitted.items()})
     with tempfile.TemporaryDirectory(prefix=".ood_clips.", dir=out_dir) as tmp:
         tmp = Path(tmp)
         clips = generate_ood_set(n_clips=settings.generated_clips, duration_s=settings.clip_seconds,
@@ -237,6 +243,7 @@ def run(*, model, gate: Gate, store, positions: dict[str, np.ndarray], clean_dir
     metrics = {
         "val_pass_rate": info["val_pass_rate"], "n_val": info["n_val"],
         "val_speech_pass_rate": speech_val["speech_pass_rate"],
+        "test_pass_rate": float(np.mean(test <= info["threshold"])) if test.size else None, "n_test": int(test.size),
         "auroc_generated": details["methods"][settings.method]["generated"]["auroc"],
         "n_generated": g["n"], "n_generated_scored": details["methods"][settings.method]["generated"]["n_out"],
         "generated_false_accepts": g["false_accepts"], "generated_false_accept_rate": g["false_accept_rate"],
