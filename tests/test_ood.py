@@ -9,7 +9,7 @@ from audiolens.ood.check import NO_SPEECH, OUT_OF_DISTRIBUTION, OODCheck, apply_
 from audiolens.ood.detector import auroc, fit_detector, pass_threshold, recording_scores
 from audiolens.ood.signals import OOD_KINDS, SpeechThresholds, generate_ood_set, speech_features, speech_presence
 
-SPEECH = SpeechThresholds(min_modulation=0.2, min_pitch_st=1.0, max_steady=0.8, min_voiced=0.3)
+SPEECH = SpeechThresholds(min_modulation=0.2, min_pitch_st=0.5, max_steady=0.8, min_voiced=0.3)
 
 
 def _clusters(n: int, seed: int, *, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

@@ -214,7 +214,7 @@ class GateParams(Section):
     pass_rate: float = Field(default=0.99, gt=0.0, le=1.0)
     include_augmented: bool = False
     min_modulation: float = Field(default=0.2, ge=0.0)
-    min_pitch_st: float = Field(default=1.0, ge=0.0)
+    min_pitch_st: float = Field(default=0.5, ge=0.0)
     max_steady: float = Field(default=0.8, ge=0.0, le=1.0)
     min_voiced: float = Field(default=0.3, ge=0.0, le=1.0)
     generated_clips: int = Field(default=243, ge=9, le=100000)
