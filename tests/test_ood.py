@@ -172,6 +172,11 @@ def test_speech_presence_separates_syllables_from_a_tone(sr):
     assert not am["passed"] and am["modulation"] > 0.2 and am["pitch_st"] < 0.2  # syllable rate, one pitch
     noise = speech_presence(np.random.default_rng(0).standard_normal(3 * sr), sr, SPEECH)
     assert not noise["passed"] and noise["voiced"] < 0.1
+    melodies = [c.audio for c in generate_ood_set(n_clips=45, duration_s=3.0, sample_rate=sr, seed=0)
+                if c.kind == "harmonics"]
+    for y in melodies:  # syllable-rate notes of varying pitch, but each note holds its pitch
+        f = speech_presence(y, sr, SPEECH)
+        assert not f["passed"] and f["pitch_steady"] > SPEECH.max_steady, f
 
 
 def test_speech_presence_passes_demo_speech():
@@ -201,3 +206,44 @@ def test_gate_params_are_validated():
         parse_params({"gate": {"method": "lof"}})
     with pytest.raises(ConfigError, match="gate.unseen_speakers"):
         parse_params({"gate": {"unseen_speakers": ["f1", "x9"]}})  # f1 is a demo (training) speaker
+
+
+# ---------------------------------------------------------------- the check on a prepared recording (predict's path)
+
+def test_check_on_prepared_recordings_abstains_for_the_right_reason(tmp_path):
+    """prepare_recording -> OODCheck.evaluate -> apply_check, as `audiolens predict` runs them."""
+    from audiolens.cli import recording_settings
+    from audiolens.config import parse_params
+    from audiolens.corpus.demo import synth_utterance, voice_profile
+    from audiolens.inference import prepare_recording
+    from audiolens.ood.detector import embed
+
+    from conftest import small_cnn, write_wav
+
+    params = parse_params({"audio": {"sample_rate": 8000}, "segment": {"length_s": 1.0, "tail": "pad"},
+                           "features": {"kind": "mel", "n_fft": 256, "hop_length": 128, "n_mels": 32}})
+    settings = recording_settings(params)
+    voice = synth_utterance(voice_profile("m2"), duration_s=4.0, sample_rate=16000, noise_lead_s=0.5, snr_db=25.0,
+                            rng=np.random.default_rng(0))
+    t = np.arange(4 * 16000) / 16000
+    burst = 0.5 * np.sin(2 * np.pi * 300 * t) * (1 - 0.9 * ((t * 4) % 1.0 < 0.5))  # level moves, pitch does not
+    prep_voice = prepare_recording(write_wav(tmp_path / "v.wav", voice, 16000), **settings)
+    prep_burst = prepare_recording(write_wav(tmp_path / "b.wav", burst.astype(np.float32), 16000), **settings)
+    model = small_cnn(prep_voice.x.shape[1:], n_classes=2)
+    ref = embed(model, prep_voice.x, batch_size=4)
+    det = fit_detector(np.concatenate([ref, ref + 1e-3]), np.zeros(2 * len(ref), int), method="mahalanobis", k=1)
+
+    def check(threshold: float) -> OODCheck:
+        return OODCheck(detector=det, threshold=threshold, require_speech=True, speech=SPEECH, batch_size=4)
+
+    ok = check(np.inf).evaluate(model, prep_voice)
+    assert ok["passed"] and ok["reason"] is None and ok["speech"]["passed"] and ok["method"] == "mahalanobis"
+    far = check(-1.0).evaluate(model, prep_voice)  # nothing is within a negative distance
+    assert not far["passed"] and far["reason"] == OUT_OF_DISTRIBUTION
+    tone = check(np.inf).evaluate(model, prep_burst)
+    assert not tone["passed"] and tone["reason"] == NO_SPEECH and tone["speech"]["pitch_steady"] > 0.8
+    r = apply_check({"decision": "accept", "label": "allowed"}, tone)
+    assert r["decision"] == "abstain" and r["reason"] == NO_SPEECH and r["label"] == "allowed"
+    no_speech_needed = OODCheck(detector=det, threshold=np.inf, require_speech=False, speech=SPEECH, batch_size=4)
+    assert no_speech_needed.evaluate(model, prep_burst) | {"score": 0} == {
+        "passed": True, "reason": None, "score": 0, "threshold": np.inf, "method": "mahalanobis", "speech": None}
