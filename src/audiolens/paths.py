@@ -100,6 +100,7 @@ STAGES: Mapping[str, StagePaths] = MappingProxyType({
     "interpret": StagePaths(deps=(MODEL, FEATURES, SPLIT), outs=(INTERPRET_REPORT,)),
     "paramspace": StagePaths(deps=(MODEL, WEIGHTS, FEATURES, SPLIT), outs=(PARAMSPACE_REPORT,)),
     "report": StagePaths(deps=(INGEST_REPORT, CLEAN_REPORT, EDA_REPORT, TRAIN_REPORT, BASELINE_REPORT, EVAL_REPORT,
-                               UNCERTAINTY_REPORT, INTERPRET_REPORT, PARAMSPACE_REPORT, ATTRIBUTION_REPORT),
+                               UNCERTAINTY_REPORT, INTERPRET_REPORT, PARAMSPACE_REPORT, ATTRIBUTION_REPORT,
+                               OOD_REPORT),
                          outs=(REPORT_HTML, REPORT_ASSETS, REPORT_SUMMARY, HEADLINE)),
 })

@@ -24,6 +24,8 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "uncertainty": ("Uncertainty", "Single model vs MC dropout vs deep ensemble: calibration and abstention."),
     "interpret": ("Inside the network", "Filters, feature maps, retrieval and class activation maps."),
     "paramspace": ("Parameter space", "Weight drift across epochs and layer-reset robustness."),
+    "ood": ("Out-of-distribution check", "The gate's check: validation pass rate, AUROC and false accepts on "
+                                         "generated non-speech, extra folders and unseen speakers."),
     "attribution": ("Attribution", "Explainers, masks, fidelity metrics, reconstructions you can hear, noise."),
     "bench": ("Benchmarks", "Speed measurements (benchmarks/)."),
 }
