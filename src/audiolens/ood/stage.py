@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from audiolens.inference import PredictError, prepare_recording, recording_decision
-from audiolens.io import atomic_write_csv, atomic_write_json, read_audio, write_audio
+from audiolens.io import AudioReadError, atomic_write_csv, atomic_write_json, read_audio, write_audio
 from audiolens.ood.check import OODCheck, apply_check
 from audiolens.ood.detector import METHODS, auroc, embed, fit_detector, pass_threshold, recording_scores
 from audiolens.ood.signals import SpeechThresholds, generate_ood_set, speech_presence
@@ -137,7 +137,7 @@ def _val_speech(clean_dir: Path, recordings, settings: OODSettings) -> dict:
         path = clean_dir / f"{rid}.wav"
         try:
             y, sr = read_audio(path)
-        except Exception as exc:  # noqa: BLE001 - a recording that cannot be read is listed, not fatal
+        except (AudioReadError, OSError) as exc:  # listed in details.json, not fatal
             skipped.append(f"{path}: {exc}")
             continue
         passed.append(speech_presence(y, sr, settings.speech)["passed"])
