@@ -191,7 +191,8 @@ def run(*, model, gate: Gate, store, positions: dict[str, np.ndarray], clean_dir
     if info["n_val"] < 1 / max(1 - settings.pass_rate, 1e-9):
         log.warning("the OOD threshold rests on %d validation recordings: the %.3g quantile is their maximum, so "
                     "unseen in-distribution recordings may fail more often (test recordings passing: %s)",
-                    info["n_val"], settings.pass_rate, f"{np.mean(test <= info['threshold']):.2f}" if test.size else "n/a")
+                    info["n_val"], settings.pass_rate,
+                    f"{np.mean(test <= info['threshold']):.2f}" if test.size else "n/a")
     speech_val = (_val_speech(clean_dir, np.unique(val_rec), settings) if settings.require_speech
                   else {"speech_pass_rate": None, "n": 0, "skipped": []})
     accepting = {"accept"} if positive is not None else set(class_names)
