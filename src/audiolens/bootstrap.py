@@ -26,7 +26,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 __all__ = ["LEVEL", "BootstrapSettings", "GroupBootstrap", "plan", "interval", "ci_block",
-           "difference", "confusion_scores", "bootstrap_ci"]
+           "difference", "confusion_scores", "auroc", "bootstrap_ci"]
 
 LEVEL = 0.95  # coverage of every interval (the 2.5th and 97.5th percentiles)
 MIN_DEFINED = 0.5  # fraction of resamples that must define a metric for an interval
@@ -198,6 +198,22 @@ def confusion_scores(boot: GroupBootstrap, y_true, y_pred, n_classes: int) -> di
         return {"accuracy": tp.sum(axis=1) / total,
                 "balanced_accuracy": np.nanmean(recall, axis=1),
                 "f1_macro": f1.mean(axis=1)}
+
+
+def auroc(score, positive) -> float | None:
+    """Area under the ROC curve of ``score`` for ``positive`` (Mann-Whitney, ties count 1/2).
+
+    Fast (one ``rankdata``) for per-resample use; None when one class is absent.
+    """
+    from scipy.stats import rankdata
+
+    s, pos = np.asarray(score, dtype=np.float64), np.asarray(positive, dtype=bool)
+    n_pos = int(pos.sum())
+    n_neg = pos.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = rankdata(s)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def bootstrap_ci(metric: Callable, *arrays, groups, settings: BootstrapSettings | None) -> dict:
