@@ -10,7 +10,9 @@ model), use the same draws. A draw is stored as the multiplicity of each segment
 ECE) is recomputed on the repeated indices (:meth:`GroupBootstrap.apply`).
 
 Intervals are percentile intervals (2.5th and 97.5th percentiles of the resampled values).
-Resamples where a metric is undefined (e.g. an AUROC of errors when the draw holds no
+For a statistic biased at small n (ECE: binning noise adds to it) the resamples, which
+repeat examples, carry more of that bias, so the interval can sit above the point estimate;
+it still shows how much the figure moves with the recordings drawn. Resamples where a metric is undefined (e.g. an AUROC of errors when the draw holds no
 error) are left out: the interval is conditional on the metric being defined, and
 ``None`` when fewer than half the resamples define it.
 
