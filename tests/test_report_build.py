@@ -111,6 +111,12 @@ def test_baseline_headline_heads_the_report_and_summary(reports, tmp_path):
     assert md.splitlines()[2] == f"**{line}**"  # right under the title
     html = (reports / "report.html").read_text()
     assert html.index("does NOT beat the baseline") < html.index("<nav>")  # in the header
+    # the uncertainty stage's comparison sentence follows it, "not distinguishable" included
+    (reports / "uncertainty").mkdir(exist_ok=True)
+    more = "Method comparison: ensemble vs single: no distinguishable difference (every 95 % interval spans 0)."
+    (reports / "uncertainty/headline.md").write_text(more + "\n")
+    build_report(reports_dir=reports, title="audiolens report", project_root=tmp_path, params_path=None)
+    assert (reports / "summary.md").read_text().splitlines()[2] == f"**{line} {more}**"
 
 
 def test_report_is_deterministic(reports, tmp_path):

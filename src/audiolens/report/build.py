@@ -184,9 +184,10 @@ def build_report(*, reports_dir: str | Path = "reports", title: str,
     if params_path is not None and Path(params_path).is_file():
         params_text = Path(params_path).read_text()
     problems: list[dict] = []
-    # the CNN against the baseline, one sentence written by the evaluate stage
-    head_file = reports_dir / "eval" / "headline.md"
-    headline = head_file.read_text().strip() if head_file.is_file() else None
+    # the CNN against the baseline (evaluate), then the method comparison and warnings (uncertainty):
+    # the sentences those stages wrote, with "not distinguishable" where an interval spans 0
+    heads = [reports_dir / name / "headline.md" for name in ("eval", "uncertainty")]
+    headline = " ".join(f.read_text().strip() for f in heads if f.is_file()) or None
     html = render_html(sections, title=title, revision=revision, params_text=params_text,
                        embed_images=embed_images, max_rows=max_rows, max_images=max_images,
                        max_audio=max_audio, problems=problems, headline=headline)
