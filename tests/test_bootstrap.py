@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from audiolens.bootstrap import (BootstrapSettings, GroupBootstrap, bootstrap_ci, confusion_scores,
-                                 difference, interval, plan)
+from audiolens.bootstrap import (BootstrapSettings, GroupBootstrap, bootstrap_ci, bootstrap_difference,
+                                 confusion_scores, difference, interval, plan)
 from audiolens.uncertainty.metrics import ece_adaptive, ece_debiased, ece_mce
 
 
@@ -130,3 +130,18 @@ def test_debiased_ece_is_less_biased_than_the_classic_at_small_n():
         debiased.append(ece_debiased(probs, y, bins=15))
     # measured: classic ~0.105, debiased ~0.053
     assert np.mean(debiased) < 0.7 * np.mean(classic), (np.mean(debiased), np.mean(classic))
+
+
+def test_bootstrap_difference_for_other_stages():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(15), 2)
+    control = rng.random(30)
+    better = control + 0.2 + 0.01 * rng.standard_normal(30)  # e.g. an explainer vs the random-mask control
+    s = BootstrapSettings(resamples=300, seed=0)
+    d = bootstrap_difference(np.mean, [better], [control], groups=groups, settings=s)
+    assert d["diff"] == pytest.approx(np.mean(better) - np.mean(control))
+    assert d["lo"] > 0.15 and d["distinguishable"] == 1 and d["n"] == 30 and d["n_recordings"] == 15
+    same = bootstrap_difference(np.mean, [control], [control[::-1].copy()], groups=groups, settings=s)
+    assert same["lo"] < 0 < same["hi"] and same["distinguishable"] == 0
+    off = bootstrap_difference(np.mean, [better], [control], groups=groups, settings=None)
+    assert off["lo"] is None and off["diff"] == pytest.approx(d["diff"])
