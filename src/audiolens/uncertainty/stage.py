@@ -160,7 +160,7 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
     preds_all = _predict_all(models, ensemble_ids, x_all, mc=mc, mc_samples=mc_samples,
                              batch_size=s.batch_size, timings=timings, split="all")
     start, members = 0, {}
-    for split, (ids, x, y, *grp) in used.items():
+    for split, (ids, x, y, *_) in used.items():
         sl = slice(start, start + len(y))
         start = sl.stop
         preds = {m: summarise(p.samples[:, sl]) for m, p in preds_all.items()}
