@@ -145,3 +145,18 @@ def test_bootstrap_difference_for_other_stages():
     assert same["lo"] < 0 < same["hi"] and same["distinguishable"] == 0
     off = bootstrap_difference(np.mean, [better], [control], groups=groups, settings=None)
     assert off["lo"] is None and off["diff"] == pytest.approx(d["diff"])
+
+
+def test_adaptive_and_debiased_ece_by_hand():
+    # confidences 0.6, 0.7, 0.8, 0.9 (class 1), right on the 2nd, 3rd, 4th; two equal-mass bins
+    conf = np.array([0.6, 0.7, 0.8, 0.9])
+    probs = np.stack([1 - conf, conf], axis=1)
+    y = np.array([0, 1, 1, 1])
+    # bins {0.6, 0.7}: acc 0.5, conf 0.65; {0.8, 0.9}: acc 1.0, conf 0.85
+    assert ece_adaptive(probs, y, bins=2) == pytest.approx(0.5 * 0.15 + 0.5 * 0.15)
+    # debiased: 0.5 * (0.15^2 - 0.5 * 0.5 / 1) + 0.5 * (0.15^2 - 0) < 0 -> clipped to 0
+    assert ece_debiased(probs, y, bins=2) == 0.0
+    # one bin of all four: acc 0.75, conf 0.75 -> 0 either way
+    assert ece_adaptive(probs, y, bins=1) == pytest.approx(0.0)
+    # a wrong-everywhere confident model: acc 0 in every bin, no variance to subtract
+    assert ece_debiased(probs, np.zeros(4, dtype=int), bins=2) == pytest.approx(np.sqrt(0.5 * 0.65 ** 2 + 0.5 * 0.85 ** 2))
