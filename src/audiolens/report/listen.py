@@ -19,6 +19,7 @@ __all__ = ["PARTS", "parse_wav_name", "mask_words", "listening_panels"]
 # file suffix -> what the player is labelled with
 PARTS = {"original": "the whole clip", "masked_in": "what the model used", "masked_out": "what it ignored"}
 _MASK = MASK_KIND_PATTERN.strip("^$")
+_ORDER = {name: i for i, name in enumerate(EXPLAINERS)}  # the figure's row order (params' default order)
 _EXAMPLE_FIG = re.compile(r"^example_(?P<idx>\d+)_(?P<id>.+)$")
 
 
@@ -63,7 +64,7 @@ def listening_panels(section: Section, *, audio_sources: Callable[[Artefact], li
     panels : list of dict
         One per example, in file order: ``title``, ``figure`` (``{rel, src, title}`` or None),
         ``mask`` (in words) and ``rows``: ``{explainer, players: [{label, part, sources}]}`` with
-        the players in :data:`PARTS` order.
+        the players in :data:`PARTS` order, explainers in registry order.
     used : set of str
         ``rel`` of every audio file shown in a panel (left out of the section's plain list).
     """
@@ -87,7 +88,7 @@ def listening_panels(section: Section, *, audio_sources: Callable[[Artefact], li
         rows = [{"explainer": name.replace("_", " "),
                  "players": [{"label": label, "part": part, "sources": audio_sources(parts[part])}
                              for part, label in PARTS.items() if part in parts]}
-                for name, parts in ex["explainers"].items()]
+                for name, parts in sorted(ex["explainers"].items(), key=lambda kv: _ORDER.get(kv[0], len(_ORDER)))]
         panels.append({"title": f"Example {int(idx) + 1}: {ex_id}", "mask": mask_words(ex["mask"]),
                        "figure": None if fig is None else {"rel": fig.rel, "src": image_src(fig),
                                                            "title": fig.path.stem.replace("_", " ")},

@@ -18,7 +18,7 @@ from audiolens.io import atomic_path
 
 __all__ = ["MAX_IMAGE_WIDTH", "WEBP_QUALITY", "embedded_image", "ogg_available", "ogg_vorbis", "fixed_ogg_serial"]
 
-MAX_IMAGE_WIDTH = 1000   # px: figures are shown at most 640 CSS px wide (900 in listening panels)
+MAX_IMAGE_WIDTH = 800    # px: figures are shown at most 640 CSS px wide (560 in listening panels)
 WEBP_QUALITY = 80        # lossy WebP for photo-like figures (spectrograms, galleries)
 PLOT_COLOURS = 4096      # at most this many distinct colours: a line plot, encoded lossless
 
