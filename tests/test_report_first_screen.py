@@ -159,7 +159,8 @@ def test_report_leads_with_the_first_screen(tmp_path):
     order = [f'id="{a}"' for a in ("answer", "headline-metrics", "how-good", "how-sure", "why", "what-learned",
                                    "pipeline", "provenance")]
     assert [html.index(s) for s in order] == sorted(html.index(s) for s in order)
-    assert html.index("95.7 % [91.0, 100.0]") < html.index('id="how-good"')
+    cnn = '<span class="v">95.7 %</span> <span class="ci">[91.0, 100.0]</span>'
+    assert html.index(cnn) < html.index('id="how-good"')
     assert "what the model used" in html and "_masked_in.wav</" not in html  # labelled in words
     assert res["html_bytes"] == len(html.encode()) and res["warnings"][0].startswith("Small test set")
     sources = [u for t, u in parsed.refs if t == "source"]

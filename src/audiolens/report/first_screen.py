@@ -159,7 +159,8 @@ def _metric_table(ev: dict, base: dict, unc: dict, head: dict) -> dict[str, Any]
                 verdict = "CNN better" if (d.value > 0) != lower_is_better else "CNN worse"
             else:
                 verdict = "tie"
-        rows.append({"metric": label, "n": _n_text(cnn), "cnn": fmt_value(cnn, percent=pct),
+        n_text = f"{cnn.n} rec." if path.startswith("recording.") and cnn.n else _n_text(cnn)
+        rows.append({"metric": label, "n": n_text, "cnn": fmt_value(cnn, percent=pct),
                      "baseline": fmt_value(b, percent=pct) if b.value is not None else "–",
                      "diff": (fmt_value(d, percent=pct, signed=True) if d.value is not None else ""),
                      "verdict": verdict, "has_ci": cnn.has_ci})

@@ -5,7 +5,8 @@ metric at ``path`` (e.g. ``"binary.eer"`` or ``"single.ece"``):
 
 1. a ``ci95`` block beside the value or in any enclosing dict, keyed by the rest of the path
    or by the metric's name: ``{"accuracy": 0.9, "ci95": {"accuracy": {"lo": .., "hi": ..}}}``,
-   ``{"binary": {"eer": 0.1}, "ci95": {"eer": [lo, hi]}}``;
+   ``{"binary": {"eer": 0.1}, "ci95": {"eer": [lo, hi]}}`` (the search stops at a dict with its own
+   ``n``: ``recording.mean_prob.accuracy`` does not take the segments' interval);
 2. flat siblings: ``<key>_ci95`` (a pair) or ``<key>_ci95_lo`` / ``<key>_ci95_hi``;
 3. the value as a dict: ``{"value": v, "ci95": pair, "n": n}`` or a paired difference
    ``{"diff": d, "lo": .., "hi": .., "distinguishable": 0/1}``.
@@ -89,14 +90,17 @@ def lookup(data: Any, path: str) -> Value:
     if ci is None:
         ci = pair(parent.get(f"{key}_ci95")) or pair({"lo": parent.get(f"{key}_ci95_lo"),
                                                       "hi": parent.get(f"{key}_ci95_hi")})
-    # a ci95 block in the parent or any enclosing dict (deepest first)
+    # a ci95 block in the parent or an enclosing dict (deepest first), never past a dict with its
+    # own ``n``: an interval of another sample (recordings vs segments) is not this metric's
     for depth in range(len(parts) - 1, -1, -1):
         if ci is not None:
             break
-        block = _at(data, parts[:depth])
-        block = block.get("ci95") if isinstance(block, dict) else None
+        scope = _at(data, parts[:depth])
+        block = scope.get("ci95") if isinstance(scope, dict) else None
         if isinstance(block, dict):
             ci = pair(_at(block, parts[depth:])) or pair(block.get(key))
+        if depth > 0 and isinstance(scope, dict) and "n" in scope:
+            break
     # the sample size: the metric's own, else the nearest enclosing one
     n = n if number(n) is not None else parent.get(f"{key}_n")
     for depth in range(len(parts) - 1, -1, -1):
