@@ -88,6 +88,7 @@ def test_first_screen_and_audio_in_chromium(driver, tmp_path):
     header = driver.execute_script(VISIBLE_JS, "#headline-metrics thead")["text"]
     assert "baseline (logreg_C0.1)" in header and "95 % interval" in header
     assert "Small test set" in driver.execute_script(VISIBLE_JS, "#warnings")["text"]
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= WIDTH  # no sideways scrolling
 
     # the screenshot is a rendered page, not a blank one
     from PIL import Image

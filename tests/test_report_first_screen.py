@@ -61,7 +61,7 @@ def test_first_screen_reads_intervals_beside_the_baseline_and_warns(tmp_path):
     assert gate["test FAR / FRR"] == "3.1 % [0.0, 10.0] / 7.1 % [0.0, 20.0] (n = 46)"
     assert "answers 90.0 % of test segments" in gate["abstention"]
     assert [r["method"] for r in fs["calibration"]] == ["single model", "MC dropout", "deep ensemble"]
-    assert fs["calibration_columns"] == ["ECE", "debiased ECE", "NLL"] and fs["calibration_n"] == 46
+    assert fs["calibration_columns"] == ["ECE", "ECE debiased", "NLL"] and fs["calibration_n"] == 46
     data = dict(fs["data"])
     assert data["skipped"] == "ingest 2 (unreadable ×1, too short ×1)"
     assert "test 46 from 16 recordings" in data["segments"] and "validation 47" in data["segments"]

@@ -37,7 +37,7 @@ METRIC_ROWS = (
     ("accuracy per recording", "recording.mean_prob.accuracy", "recording_accuracy", True),
 )
 METHODS = (("single", "single model"), ("mc_dropout", "MC dropout"), ("ensemble", "deep ensemble"))
-ECE_KEYS = (("ece", "ECE"), ("ece_debiased", "debiased ECE"), ("ece_adaptive", "adaptive ECE"))
+ECE_KEYS = (("ece", "ECE"), ("ece_debiased", "ECE debiased"), ("ece_adaptive", "ECE adaptive"))
 
 
 @dataclass(frozen=True)
