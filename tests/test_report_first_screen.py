@@ -79,7 +79,7 @@ def test_first_screen_without_intervals_or_stages(tmp_path):
     assert rows["accuracy"]["cnn"] == "95.7 %" and not fs["metrics"]["any_ci"]
     assert rows["accuracy"]["verdict"] == "tie"
     text = " | ".join(t for _, t in fs["warnings"])
-    assert "Small test set" not in text and "outlier" not in text and "does not beat the baseline" in text
+    assert "Small test set" not in text and "outlier" not in text and "The CNN ties with the baseline" in text
     assert first_screen(make_reports(tmp_path / "b"), None)["warnings"][0][1].startswith("The CNN")  # no small-n
     empty = first_screen(tmp_path / "nothing")
     assert empty["empty"] and empty["metrics"]["rows"] == [] and empty["task"] is None

@@ -173,12 +173,14 @@ def render_html(sections: list[Section], *, title: str, revision: dict[str, Any]
 
 
 def render_summary_md(sections: list[Section], *, title: str, revision: dict[str, Any] | None = None,
-                      max_rows: int = 20, report_name: str = "report.html", headline: str | None = None) -> str:
-    """Headline tables (each section's top-level JSON metrics) as markdown, for a review comment."""
+                      max_rows: int = 20, report_name: str = "report.html", headline: str | None = None,
+                      first: dict[str, Any] | None = None) -> str:
+    """The first screen's metrics and warnings, then each section's top-level JSON metrics, as markdown
+    for a review comment."""
     views = [{"title": s.title, "metrics": _metrics(s, [])} for s in sections]
     text = environment().get_template("summary.md.j2").render(
         title=title, headline=headline, sections=views, revision=revision, max_rows=max_rows,
-        report_name=report_name)
+        report_name=report_name, first=first)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
@@ -244,7 +246,7 @@ def build_report(*, reports_dir: str | Path = "reports", title: str,
     atomic_write_text(reports_dir / html_name, html)
     atomic_write_text(reports_dir / md_name, render_summary_md(sections, title=title, revision=revision,
                                                                max_rows=max_rows, report_name=html_name,
-                                                               headline=headline))
+                                                               headline=headline, first=first))
     count = {k: sum(len(s.of(k)) for s in sections) for k in ("image", "audio", "table", "metrics")}
     return {"sections": [s.name for s in sections], "images": count["image"], "audio": count["audio"],
             "tables": count["table"], "metrics": count["metrics"], "html_bytes": len(html.encode()),

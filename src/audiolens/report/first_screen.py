@@ -266,8 +266,9 @@ def _warnings(ev: dict, unc: dict, ood: dict, outliers: list[str], n_skipped: in
             out.append(("warn", f"The CNN is not distinguishable from the baseline ({margin.get('baseline', 'best')}): "
                                 f"the accuracy margin {fmt_value(d, percent=True, signed=True)} spans 0."))
         elif d.value <= 0 or margin.get("cnn_beats_baseline") == 0:
-            out.append(("warn", f"The CNN does not beat the baseline ({margin.get('baseline', 'best')}): "
-                                f"accuracy margin {fmt_value(d, percent=True, signed=True)}."))
+            how = "ties with" if d.value == 0 else ("is worse than" if d.value < 0 else "does not beat")
+            out.append(("warn", f"The CNN {how} the baseline ({margin.get('baseline', 'best')}), a classifier on "
+                                f"per-band statistics: accuracy margin {fmt_value(d, percent=True, signed=True)}."))
     elif ev and not has_baseline:
         out.append(("note", "No baseline ran: nothing to say whether the CNN beats a simple classifier."))
     out += [("warn", t[0].upper() + t[1:] + ".") for t in outliers]
