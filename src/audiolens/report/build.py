@@ -3,10 +3,14 @@
 This module reads the files and prepares what each section shows; the layout is in the
 Jinja2 templates ``report/templates/report.html.j2`` and ``summary.md.j2``.
 
-The HTML needs no network: CSS is inline, figures are embedded (data URIs) or linked
-relatively, audio is linked relatively (``<audio>`` players), so the ``reports/`` folder
-can be copied or zipped as a whole. No build time is written, so the same inputs give
-the same bytes.
+The page leads with the answer (:mod:`audiolens.report.first_screen`), then one section per
+question (:data:`~audiolens.report.discover.QUESTIONS`), raw tables folded.
+
+The HTML needs no network: CSS is inline, figures are embedded (data URIs, downsized WebP:
+:mod:`audiolens.report.media`) or linked relatively, audio is linked relatively (``<audio>``
+players; an OGG Vorbis copy under ``report/audio/`` first, the original as fallback), so the
+``reports/`` folder can be copied or zipped as a whole. No build time is written, so the same
+inputs give the same bytes.
 """
 from __future__ import annotations
 

@@ -69,6 +69,12 @@ def _pct(v: Any) -> str:
     return "–" if v is None else f"{100 * v:.1f} %"
 
 
+def _recording_n(ev: dict) -> float | None:
+    """Test recordings scored at recording level (``recording.mean_prob.n``)."""
+    rec = ev.get("recording") if isinstance(ev.get("recording"), dict) else {}
+    return number((rec.get("mean_prob") or {}).get("n") if isinstance(rec.get("mean_prob"), dict) else None)
+
+
 def _task(ev: dict, thr: dict, abstain: dict, class_report: dict, ingest: dict) -> str | None:
     names = abstain.get("class_names") or [k for k, v in class_report.items() if isinstance(v, dict)
                                             and k not in ("macro avg", "weighted avg")]
@@ -120,7 +126,7 @@ def _data(reports_dir: Path, ev: dict, abstain: dict) -> tuple[list[tuple[str, s
     if number(eda.get("segments")) is not None:
         seg.append(f"{int(eda['segments'])} in all")
     n_test = lookup(ev, "accuracy").n
-    n_rec_test = lookup(ev, "accuracy").n_recordings or number((ev.get("recording", {}).get("mean_prob") or {}).get("n"))
+    n_rec_test = lookup(ev, "accuracy").n_recordings or _recording_n(ev)
     if n_test is not None:
         seg.append(f"test {n_test}" + (f" from {int(n_rec_test)} recordings" if n_rec_test else ""))
     n_val = number((ev.get("operating_point") or {}).get("n_val")) or number((abstain.get("val") or {}).get("n"))
@@ -253,7 +259,7 @@ def _warnings(ev: dict, unc: dict, ood: dict, outliers: list[str], n_skipped: in
               settings: FirstScreenSettings | None, has_baseline: bool) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     acc = lookup(ev, "accuracy")
-    n_rec = acc.n_recordings or number(((ev.get("recording") or {}).get("mean_prob") or {}).get("n"))
+    n_rec = acc.n_recordings or _recording_n(ev)
     if settings is not None and acc.n is not None and (
             acc.n < settings.warn_min_segments or (n_rec is not None and n_rec < settings.warn_min_recordings)):
         out.append(("warn", f"Small test set: {acc.n} segments" + (f" from {int(n_rec)} recordings" if n_rec else "")
@@ -299,18 +305,21 @@ def first_screen(reports_dir: str | Path, settings: FirstScreenSettings | None =
         wrote anything this screen reads).
     """
     r = Path(reports_dir)
-    ev, base, unc = _json(r / "eval/metrics.json"), _json(r / "baseline/metrics.json"), _json(r / "uncertainty/metrics.json")
-    thr, abstain, ood = _json(r / "eval/threshold.json"), _json(r / "uncertainty/abstain.json"), _json(r / "ood/metrics.json")
+    ev, base, unc = (_json(r / f) for f in ("eval/metrics.json", "baseline/metrics.json", "uncertainty/metrics.json"))
+    thr, abstain, ood = (_json(r / f) for f in ("eval/threshold.json", "uncertainty/abstain.json", "ood/metrics.json"))
+    head = _json(r / "headline.json")
     data, n_skipped = _data(r, ev, abstain)
     outliers = _outliers(r, unc)
+    cal = _calibration(unc)
+    cal_n = lookup(unc, "single.ece").n or number(head.get("ece_n"))
     return {
         "task": _task(ev, thr, abstain, _json(r / "eval/class_report.json"), _json(r / "ingest/summary.json")),
         "data": data,
-        "metrics": _metric_table(ev, base, unc, _json(r / "headline.json")),
+        "metrics": _metric_table(ev, base, unc, head),
         "gate": _gate(ev, thr, abstain, unc),
-        "calibration": (cal := _calibration(unc)),
-        "calibration_columns": [name for _, name in ECE_KEYS + (("nll", "NLL"),) if any(name in r for r in cal)],
-        "calibration_n": lookup(unc, "single.ece").n or int(number(_json(r / "headline.json").get("ece_n")) or 0) or None,
+        "calibration": cal,
+        "calibration_columns": [name for _, name in ECE_KEYS + (("nll", "NLL"),) if any(name in row for row in cal)],
+        "calibration_n": int(cal_n) if cal_n else None,
         "warnings": _warnings(ev, unc, ood, outliers, n_skipped, settings, bool(base)),
         "empty": not (ev or base or unc or ood),
     }
