@@ -90,4 +90,5 @@ def make_reports(root: Path, *, intervals: bool = True, n: int = 46, n_recording
     _json(r / "attribution/metrics.json", {"n_examples": 4, "explainers": {n: {"FF": 0.5} for n in EXPLAINERS}})
     _png(r / "interpret/cam/allowed.png", 6, image=True)
     _png(r / "interpret/projection_pca.png", 7)
+    _json(r / "interpret/summary.json", {"cam": "not applicable: layer 'embedding' sits between pooling and logits"})
     return r

@@ -162,6 +162,7 @@ def test_report_leads_with_the_first_screen(tmp_path):
     cnn = '<span class="v">95.7 %</span> <span class="ci">[91.0, 100.0]</span>'
     assert html.index(cnn) < html.index('id="how-good"')
     assert "what the model used" in html and "_masked_in.wav</" not in html  # labelled in words
+    assert "Plain CAM is not applicable: layer &#39;embedding&#39;" in html  # the interpret stage's reason
     assert res["html_bytes"] == len(html.encode()) and res["warnings"][0].startswith("Small test set")
     sources = [u for t, u in parsed.refs if t == "source"]
     if ogg_available():

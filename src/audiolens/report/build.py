@@ -91,6 +91,17 @@ def _metrics(sec: Section, problems: list[dict]) -> list[dict[str, Any]]:
     return out
 
 
+def _cam_note(sections: list[Section], summary: Path) -> None:
+    """Say under the class-activation maps when plain CAM was not applicable (the interpret stage's reason)."""
+    try:
+        cam = json.loads(summary.read_text()).get("cam")
+    except (OSError, ValueError, AttributeError):
+        return
+    for sec in sections:
+        if sec.name == "interpret_cam" and isinstance(cam, str) and cam.startswith("not applicable"):
+            sec.blurb += f" Plain CAM is {cam}."
+
+
 def _tables(sec: Section, max_rows: int, problems: list[dict]) -> list[dict[str, Any]]:
     """The first ``max_rows`` rows of each CSV/TSV/JSON table of a section."""
     out = []
@@ -228,6 +239,7 @@ def build_report(*, reports_dir: str | Path = "reports", title: str,
     sections = split_section(discover(reports_dir, exclude=(html_name, md_name)), "interpret", "cam/", "interpret_cam")
     own = reports_dir / "report" / "figures"
     shutil.rmtree(reports_dir / "report" / "audio", ignore_errors=True)  # copies of this build only
+    _cam_note(sections, reports_dir / "interpret" / "summary.json")
     for sec in sections:
         curves = find_curves(sec)
         if curves:
