@@ -249,12 +249,12 @@ def build_report(*, reports_dir: str | Path = "reports", title: str,
     params_text = None
     if params_path is not None and Path(params_path).is_file():
         params_text = Path(params_path).read_text()
+    first = first_screen(reports_dir, first_screen_settings)
     problems: list[dict] = []
     # the CNN against the baseline (evaluate), then the method comparison and warnings (uncertainty):
     # the sentences those stages wrote, with "not distinguishable" where an interval spans 0
     heads = [reports_dir / name / "headline.md" for name in ("eval", "uncertainty")]
     headline = " ".join(f.read_text().strip() for f in heads if f.is_file()) or None
-    first = first_screen(reports_dir, first_screen_settings)
     html = render_html(sections, title=title, revision=revision, params_text=params_text,
                        embed_images=embed_images, max_rows=max_rows, max_images=max_images,
                        max_audio=max_audio, problems=problems, headline=headline, reports_dir=reports_dir,
