@@ -198,3 +198,5 @@ class ReportParams(Section):
     """``report``: the HTML report."""
 
     title: str = "audiolens report"
+    warn_min_segments: int = Field(default=100, ge=0)
+    warn_min_recordings: int = Field(default=30, ge=0)
