@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from _learn_fixtures import make_index, train_test_model, write_features
 
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.interpret import paramspace_stage, stage
 from audiolens.interpret.selection import pick_per_class
 from audiolens.models.registry import load_model
@@ -36,10 +37,12 @@ def test_run_interpret_writes_everything(trained):
     kw = dict(settings=stage.InterpretSettings(
         examples_per_class=1, queries_per_class=1, top_k=3, max_index=30, max_queries=12,
         include_augmented=False, tsne=True, max_filters=8, max_channels=3, cam_layer=None,
-        batch_size=16, seed=0))
+        batch_size=16, seed=0, bootstrap=BootstrapSettings(resamples=200, seed=0)))
     summary = stage.run(model=model, store=store, split_df=split, out_dir=out, **kw)
     metric = json.loads((out / "retrieval.json").read_text())
     assert metric["k"] == 3 and metric["n_queries"] == 9 and 0.0 <= metric["precision_at_k"] <= 1.0
+    ci = metric["ci95"]["precision_at_k"]  # over the queries' recordings
+    assert 0 <= ci["lo"] <= metric["precision_at_k"] <= ci["hi"] <= 1 and 1 <= metric["n_recordings"] <= 9
     ret = pd.read_csv(out / "retrieval.csv")
     assert len(ret) == 9 * 3 and ret["similarity"].between(-1, 1).all()
     # retrieved ids come from non-augmented train rows only

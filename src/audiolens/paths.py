@@ -52,6 +52,7 @@ TRAIN_REPORT = REPORTS / "train"
 EVAL_REPORT = REPORTS / "eval"
 BASELINE_REPORT = REPORTS / "baseline"
 BASELINE_METRICS = BASELINE_REPORT / "metrics.json"
+BASELINE_PREDICTIONS = BASELINE_REPORT / "predictions.csv"
 UNCERTAINTY_REPORT = REPORTS / "uncertainty"
 ABSTAIN = UNCERTAINTY_REPORT / "abstain.json"
 EVAL_THRESHOLD = EVAL_REPORT / "threshold.json"
@@ -90,7 +91,8 @@ STAGES: Mapping[str, StagePaths] = MappingProxyType({
     "train": StagePaths(deps=(FEATURES, SPLIT),
                         outs=(MODEL, WEIGHTS, CV_MODELS, TRAIN_META, MODEL_PARAMS, TRAIN_REPORT)),
     "baseline": StagePaths(deps=(FEATURES, SPLIT), outs=(BASELINE_REPORT,)),
-    "evaluate": StagePaths(deps=(MODEL, TRAIN_META, CV_MODELS, FEATURES, SPLIT, BASELINE_METRICS),
+    "evaluate": StagePaths(deps=(MODEL, TRAIN_META, CV_MODELS, FEATURES, SPLIT, BASELINE_METRICS,
+                                 BASELINE_PREDICTIONS),
                            outs=(EVAL_REPORT,)),
     "train_member": StagePaths(deps=(FEATURES, SPLIT), outs=(ENSEMBLE,)),
     "uncertainty": StagePaths(deps=(MODEL, ENSEMBLE, FEATURES, SPLIT), outs=(UNCERTAINTY_REPORT,)),

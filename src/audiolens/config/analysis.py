@@ -57,6 +57,7 @@ class UncertaintyParams(Section):
     abstain_threshold: float = Field(default=0.7, ge=0.0)
     abstain_target_accuracy: float = Field(default=0.95, gt=0.0, le=1.0)
     max_scatter_classes: int = Field(default=12, ge=1)
+    member_outlier_z: float = Field(default=3.0, gt=0.0)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -197,6 +198,8 @@ class ReportParams(Section):
     """``report``: the HTML report."""
 
     title: str = "audiolens report"
+    warn_min_segments: int = Field(default=100, ge=0)
+    warn_min_recordings: int = Field(default=30, ge=0)
 
 
 class GateParams(Section):

@@ -7,7 +7,7 @@ from audiolens.config.analysis import (AttributionParams, EdaParams, GateParams,
                                        ReportParams, UncertaintyParams)
 from audiolens.config.base import Section
 from audiolens.config.data import DataParams, DemoParams
-from audiolens.config.learn import (BaselineParams, EvaluateParams, ModelParams, NumericsParams,
+from audiolens.config.learn import (BaselineParams, BootstrapParams, EvaluateParams, ModelParams, NumericsParams,
                                     SplitParams, TrainParams)
 from audiolens.config.preprocess import (AudioParams, AugmentParams, CleanParams,
                                          FeaturesParams, SegmentParams)
@@ -29,6 +29,7 @@ class Params(Section):
     numerics: NumericsParams = Field(default_factory=NumericsParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     baseline: BaselineParams = Field(default_factory=BaselineParams)
+    bootstrap: BootstrapParams = Field(default_factory=BootstrapParams)
     eda: EdaParams = Field(default_factory=EdaParams)
     uncertainty: UncertaintyParams = Field(default_factory=UncertaintyParams)
     gate: GateParams = Field(default_factory=GateParams)
