@@ -137,9 +137,9 @@ class AttributionParams(Section):
     smoothgrad_noise: float = Field(default=0.1, gt=0.0)
     ig_steps: int = Field(default=16, ge=1)
     occlusion_patch: float = Field(default=0.2, gt=0.0, le=1.0)
-    lime_samples: int = Field(default=512, ge=10)
-    lime_grid_freq: int = Field(default=8, ge=1)
-    lime_grid_time: int = Field(default=8, ge=1)
+    lime_samples: int = Field(default=288, ge=10)
+    lime_grid_freq: int = Field(default=6, ge=1)
+    lime_grid_time: int = Field(default=6, ge=1)
     shap_background: int = Field(default=16, ge=1)
     shap_samples: int = Field(default=32, ge=1)
     gradcam_signed: bool = False
