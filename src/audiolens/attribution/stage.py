@@ -302,6 +302,9 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
 
     seconds["wavs"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
+    recording = dict(zip(ids, rows["recording_id"].astype(str)))   # the group for a bootstrap over recordings
+    for frame in (per_example, curve_examples):
+        frame.insert(frame.columns.get_loc("segment_id") + 1, "recording_id", frame["segment_id"].map(recording))
     summary = rep.summary_table(per_example)
     rep.write_table(per_example, out, "fidelity_examples", title="Fidelity per example")
     rep.write_table(summary, out, "fidelity", title="Fidelity per explainer × mask (mean over examples)")
