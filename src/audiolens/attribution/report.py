@@ -154,6 +154,7 @@ def curves_figure(path: Path, curves: pd.DataFrame) -> Path | None:
         for name, g in curves.groupby("explainer", sort=False):
             style = dict(color="k", ls="--", lw=1.5) if name == "random" else dict(marker=".")
             ax.plot(g["k"], g[col], label=name, **style)
+        ax.set_xscale("log", base=2)          # the AUC is taken over log2 k
         ax.set_xlabel("fraction of bins " + ("removed" if col == "deletion" else "kept") + " (most important first)")
         ax.set_ylabel("p(explained class)")
         ax.set_title(f"{col} ({'lower' if col == 'deletion' else 'higher'} area is better)")
