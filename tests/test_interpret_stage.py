@@ -76,7 +76,13 @@ def test_run_paramspace_writes_drift_and_robustness(trained):
     rob = json.loads((out / "robustness.json").read_text())
     names = [r["layer"] for r in rob["layers"]]
     assert names == ["conv1", "conv2", "conv3", "conv4", "embedding", "logits"]
-    assert all(r["status_initial"] in ("robust", "critical") for r in rob["layers"])
+    assert all(r["status_initial"] in ("robust", "inconclusive", "critical") for r in rob["layers"])
+    for r in rob["layers"]:      # the drop lies in its own interval; the status follows the interval
+        assert r["drop_initial_lo"] - 1e-9 <= r["drop_initial"] <= r["drop_initial_hi"] + 1e-9
+        assert (r["status_initial"] == "critical") == (r["drop_initial_lo"] > 0.05)
+    # drift to the weights the resets start from (the restored best epoch), not the last saved one
+    assert all(r["relative_change_restored"] is not None for r in rob["layers"])
+    assert rob["restored_epoch"] is None or 0 <= rob["restored_epoch"] <= summary["epochs"]
     assert (out / "robustness.png").is_file() and (out / "drift.png").is_file()
 
 

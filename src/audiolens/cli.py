@@ -140,7 +140,7 @@ def _explain(path: Path, prep, model, label_index: int, segment_probs, spectrogr
     x = prep.x[k]
     cam = grad_cam(model, x[None], class_index=np.array([c]))[0]
     mask = make_mask(cam, "minmax")
-    masked = apply_mask(x, mask, floor_db=-100.0)
+    masked = apply_mask(x, mask)          # removed bins at the segment's own minimum
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = path.stem
     fig, ax = new_figure(1, 3, size=(3.2, 2.6))

@@ -129,16 +129,18 @@ class AttributionParams(Section):
     masks: list[str] = Field(default_factory=lambda: ["minmax", "binary", "top30", "pos_t50"])
     headline_mask: str = "top30"
     n_examples: int = Field(default=12, ge=1)
-    floor_db: float = -100.0
+    floor_db: float | None = None
+    curve_steps: int = Field(default=8, ge=2, le=20)
+    random_draws: int = Field(default=10, ge=10, le=1000)
     target: Literal["log_odds", "logits", "probs"] = "log_odds"
     baseline_db: float | None = None
     smoothgrad_samples: int = Field(default=8, ge=1)
     smoothgrad_noise: float = Field(default=0.1, gt=0.0)
     ig_steps: int = Field(default=16, ge=1)
     occlusion_patch: float = Field(default=0.2, gt=0.0, le=1.0)
-    lime_samples: int = Field(default=64, ge=10)
-    lime_grid_freq: int = Field(default=8, ge=1)
-    lime_grid_time: int = Field(default=8, ge=1)
+    lime_samples: int = Field(default=288, ge=10)
+    lime_grid_freq: int = Field(default=6, ge=1)
+    lime_grid_time: int = Field(default=6, ge=1)
     shap_background: int = Field(default=16, ge=1)
     shap_samples: int = Field(default=32, ge=1)
     gradcam_signed: bool = False
@@ -146,7 +148,7 @@ class AttributionParams(Section):
     roundtrip_all_masks: bool = False
     wav_examples: int = Field(default=2, ge=0)
     figure_examples: int = Field(default=2, ge=0)
-    sanity_examples: int = Field(default=4, ge=0)
+    sanity_examples: int = Field(default=16, ge=0)
     sanity_explainers: list[str] = Field(default_factory=lambda: ["saliency", "integrated_gradients", "gradcam"])
     sanity_layers: int | None = Field(default=None, ge=1)
     noise_files: list[str] = Field(default_factory=list)
