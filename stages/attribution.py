@@ -35,8 +35,9 @@ def main() -> None:
                          settings=to_settings(a, AttributionSettings))
         save_resolved(params, tmp / "resolved_params.yaml", sections=["attribution"])
     for name, m in head["explainers"].items():
-        log.info("%-21s FF %s  AD %s  fid_in %s  sanity %s", name, m.get("FF"), m.get("AD"), m.get("fid_in"),
-                 m.get("sanity_spearman_abs"))
+        log.info("%-21s deletion AUC %s (gain %s)  insertion AUC %s (gain %s)  FF gain %s  sanity %s", name,
+                 m.get("deletion_auc"), m.get("deletion_gain"), m.get("insertion_auc"), m.get("insertion_gain"),
+                 m.get("FF_gain"), m.get("sanity_status", "-") + f" {m.get('sanity_spearman_abs')}")
 
 
 if __name__ == "__main__":

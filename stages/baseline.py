@@ -5,6 +5,7 @@ the figure the CNN must beat (``evaluate`` reports the margin). With ``split.met
 every arrangement is fitted and scored (per fold + mean ± std).
 """
 from audiolens.baseline import BaselineSettings, run
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.config import save_resolved
 from audiolens.config.settings import to_settings
 from audiolens.evaluation.operating_point import OperatingPointSettings
@@ -21,14 +22,15 @@ from audiolens.split import cv_fold_names, cv_folds
 def main() -> None:
     params, log = start_stage("baseline")
     settings = to_settings(params.baseline, BaselineSettings,
-                           operating_point=to_settings(params.evaluate, OperatingPointSettings))
+                           operating_point=to_settings(params.evaluate, OperatingPointSettings),
+                           bootstrap=to_settings(params.bootstrap, BootstrapSettings))
     store, split = FeatureStore(FEATURES), read_table(SPLIT_TABLE)
     k = params.split.cv_folds if params.split.method == "cv" else 0
     names = cv_fold_names(split, k)
     cv = [(names[0], split), *((names[i], arr) for i, arr in cv_folds(split, k))] if k else None
     with atomic_dir(OUT) as tmp, timed(log, "baseline"):
         run(settings=settings, store=store, split=split, out_dir=tmp, cv_splits=cv)
-        save_resolved(params, tmp / "resolved_params.yaml", sections=["split", "evaluate", "baseline"])
+        save_resolved(params, tmp / "resolved_params.yaml", sections=["split", "evaluate", "baseline", "bootstrap"])
 
 
 if __name__ == "__main__":

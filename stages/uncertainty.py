@@ -4,6 +4,7 @@ Calibration (NLL, Brier, ECE/MCE), misclassification detection (AUROC/AUPRC), ri
 and AURC on the test split, metrics vs MC passes / ensemble size, figures, and the abstention
 threshold (evaluated on validation) in ``abstain.json`` for the voice gate.
 """
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.config import save_resolved, to_settings
 from audiolens.io import atomic_dir
 from audiolens.models.registry import load_model
@@ -27,16 +28,18 @@ def main() -> None:
     inp = load_stage_inputs(features=FEATURES, split=SPLIT_TABLE)
     store = inp.store
     y_all = store.index["label_index"].to_numpy()
+    rec = store.index.get("recording_id", store.index["segment_id"]).to_numpy()
     splits = {}
     for name in ("val", "test"):
         pos = inp.positions(name)
-        splits[name] = (store.index["segment_id"].to_numpy()[pos], store.get(pos)[..., None], y_all[pos])
+        splits[name] = (store.index["segment_id"].to_numpy()[pos], store.get(pos)[..., None], y_all[pos], rec[pos])
         log.info("%s: %d segments", name, len(pos))
     with timed(log, "uncertainty analysis"), atomic_dir(OUT) as tmp:
         head = stage.run(models=models, ensemble_ids=u.member_ids, splits=splits, out_dir=tmp,
                          class_names=store.meta["class_names"],
-                         settings=to_settings(u, stage.UncertaintySettings))
-        save_resolved(params, tmp / "resolved_params.yaml", sections=["uncertainty"])
+                         settings=to_settings(u, stage.UncertaintySettings,
+                                              bootstrap=to_settings(params.bootstrap, BootstrapSettings)))
+        save_resolved(params, tmp / "resolved_params.yaml", sections=["uncertainty", "bootstrap"])
     for m in ("single", "mc_dropout", "ensemble"):
         log.info("%-10s acc %.3f  NLL %.3f  ECE %.3f", m, head[m]["accuracy"], head[m]["nll"], head[m]["ece"])
 

@@ -13,7 +13,7 @@ def test_metrics_by_hand():
     p_out = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3]])
     c = np.array([1, 1, 1])
     masks = np.ones((3, 2, 2))
-    m = fidelity_metrics(probs, p_in, p_out, c, masks)
+    m = fidelity_metrics(probs, p_in, p_out, c, masks, maps=masks)
     np.testing.assert_allclose(m["FF"], [0.7, 0.8, 0.1])
     np.testing.assert_allclose(m["AI"], [0, 0, 100])
     # AD = 100 max(0, p - p_in) / p; example 2 has p_c = 1 -> 100 * 0.3 / 1 = 30
@@ -60,7 +60,7 @@ def test_spectral_fidelity_uses_masked_inputs():
     x = np.full((2, 2, 2), -20.0)
     masks = np.zeros((2, 2, 2))
     masks[0, 0, 0] = 1       # example 0 keeps the evidence bin, example 1 removes it
-    m = spectral_fidelity(predict, x, masks, np.array([1, 1]), floor_db=-100)
+    m = spectral_fidelity(predict, x, masks, np.array([1, 1]), floor_db=-100, maps=masks)
     p = 1 / (1 + np.exp(-3.0))
     p_floor = 1 / (1 + np.exp(5.0))
     np.testing.assert_allclose(m["AD"], [0.0, 100 * (p - p_floor) / p])
@@ -78,9 +78,10 @@ def test_map_similarity_identity_and_independence():
     assert same["spearman"] == pytest.approx(1) and same["ssim"] == pytest.approx(1)
     other = map_similarity(a, rng.normal(size=(16, 20)))
     assert abs(other["spearman"]) < 0.2 and abs(other["spearman_abs"]) < 0.2
-    assert map_similarity(a, np.zeros_like(a)) == {"spearman_abs": 0.0, "spearman": 0.0, "ssim": 0.0}
+    # a constant map has no ranking: undefined (NaN), never a 0 that reads as a pass
+    assert all(np.isnan(v) for v in map_similarity(a, np.zeros_like(a)).values())
     z = np.zeros_like(a)
-    assert map_similarity(z, z)["spearman"] == 1.0
+    assert all(np.isnan(v) for v in map_similarity(z, z).values())
 
 
 def test_cascading_randomisation_lowers_similarity_and_restores_weights():
@@ -136,3 +137,65 @@ def test_reinitialise_batchnorm_and_dense():
     reinitialise(conv, seed=2)
     assert not np.allclose(k0, k1)
     np.testing.assert_array_equal(k1, conv.get_weights()[0])   # seeded: same draw
+
+
+def test_sps_and_comp_are_computed_on_the_raw_map_and_tell_peaked_from_flat():
+    rng = np.random.default_rng(0)
+    flat = 1.0 + 0.01 * rng.random((1, 8, 8))
+    peaked = np.zeros((1, 8, 8))
+    peaked[0, 3, 4], peaked[0, 3, 5] = 5.0, 1.0
+    peaked += 1e-3 * rng.random((1, 8, 8))
+    one = np.array([[0.0, 1.0]])
+    out = {}
+    for name, a in (("flat", flat), ("peaked", peaked)):
+        from audiolens.attribution.masks import make_masks
+        mask = make_masks(a, "top30")      # both binary top30 masks: identical SPS if taken on the mask
+        out[name] = fidelity_metrics(one, one, one, np.array([1]), mask, maps=a)
+    assert out["peaked"]["SPS"][0] > out["flat"]["SPS"][0] + 0.5
+    assert out["peaked"]["COMP_norm"][0] < out["flat"]["COMP_norm"][0] - 0.3
+    no_maps = fidelity_metrics(one, one, one, np.array([1]), np.ones((1, 2, 2)))
+    assert np.isnan(no_maps["SPS"][0]) and np.isnan(no_maps["COMP"][0])
+
+
+def test_degenerate_maps_are_flagged_in_the_sanity_table():
+    import keras
+
+    from audiolens.attribution.sanity import cascading_randomisation
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6, 5, 1))
+    h = keras.layers.Flatten()(inp)
+    h = keras.layers.Dense(4, activation="relu", name="embedding")(h)
+    logits = keras.layers.Dense(2, name="logits")(h)
+    model = keras.Model(inp, keras.layers.Softmax(name="probs")(logits))
+    x = np.random.default_rng(0).normal(size=(4, 6, 5)).astype(np.float32)
+    c = np.zeros(4, dtype=int)
+    rng = np.random.default_rng(1)
+    fns = {"constant": lambda m, xx, cc: np.zeros(xx.shape, np.float32),
+           "noise": lambda m, xx, cc: rng.normal(size=xx.shape).astype(np.float32)}
+    table = cascading_randomisation(model, x, c, fns, seed=0)
+    const = table[table["explainer"] == "constant"]
+    assert (const["status"] == "degenerate").all() and const["spearman_abs"].isna().all()
+    assert (const["n_degenerate"] == 4).all() and (const["n"] == 4).all()
+    noise = table[table["explainer"] == "noise"]
+    assert (noise["status"] == "ok").all() and noise["spearman_abs_se"].iloc[-1] > 0
+    last = noise.iloc[-1]
+    assert last["spearman_abs_lo"] < last["spearman_abs"] < last["spearman_abs_hi"]
+
+
+def test_ig_completeness_error_is_small_on_a_linear_model():
+    import keras
+
+    from audiolens.attribution.gradients import integrated_gradients
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4, 3, 1))
+    logits = keras.layers.Dense(2, name="logits")(keras.layers.Flatten()(inp))
+    model = keras.Model(inp, keras.layers.Softmax(name="probs")(logits))
+    x = np.random.default_rng(0).normal(-40, 10, size=(3, 4, 3)).astype(np.float32)
+    diag: dict = {}
+    maps = integrated_gradients(model, x, np.array([0, 1, 0]), steps=8, target="logits", diagnostics=diag)
+    err, df = diag["completeness_error"], diag["delta_f"]
+    assert np.all(np.abs(df) > 1e-3)
+    np.testing.assert_allclose(maps.reshape(3, -1).sum(axis=1), df, rtol=1e-3, atol=1e-3)
+    assert np.all(np.abs(err) <= 1e-3 * np.maximum(1.0, np.abs(df)))

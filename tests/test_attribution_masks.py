@@ -64,12 +64,43 @@ def test_parse_and_errors():
         make_masks(A, "minmax")
 
 
-def test_apply_mask_formula_and_complement():
+def test_apply_mask_scales_amplitude_towards_the_floor():
     x = np.array([[-10.0, -50.0], [0.0, -80.0]], np.float32)
     m = np.array([[1.0, 0.0], [0.5, 0.25]], np.float32)
-    np.testing.assert_allclose(apply_mask(x, m), (x + 100) * m - 100)
-    np.testing.assert_allclose(apply_mask(x, m, complement=True), (x + 100) * (1 - m) - 100)
-    np.testing.assert_allclose(apply_mask(x, np.ones_like(x)), x)
+
+    def amp_blend(x, m, floor):        # L-MAC: the mask multiplies amplitude (above the floor)
+        a, af = 10 ** (x / 20), 10 ** (floor / 20)
+        return 20 * np.log10(af + (a - af) * m)
+    np.testing.assert_allclose(apply_mask(x, m, floor_db=-100), amp_blend(x, m, -100.0), rtol=1e-5)
+    np.testing.assert_allclose(apply_mask(x, m, floor_db=-100, complement=True), amp_blend(x, 1 - m, -100.0),
+                               rtol=1e-5)
+    # M = 0.5 halves the amplitude of a loud bin (about -6 dB), not half its dB distance to the floor
+    assert apply_mask(np.array([[-20.0]]), np.array([[0.5]]), floor_db=-100)[0, 0] == pytest.approx(
+        -20 + 20 * np.log10(0.5), abs=0.01)
+    np.testing.assert_array_equal(apply_mask(x, np.ones_like(x)), x)            # M = 1: exact
     np.testing.assert_allclose(apply_mask(x, np.zeros_like(x), floor_db=-120), -120)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         apply_mask(x, m * 3)
+
+
+def test_default_floor_is_each_examples_minimum():
+    x = np.stack([np.full((3, 4), -20.0), np.full((3, 4), -10.0)]).astype(np.float32)
+    x[0, 0, 0], x[1, 2, 3] = -75.0, -60.0
+    out = apply_mask(x, np.zeros_like(x))
+    np.testing.assert_array_equal(out[0], -75.0)
+    np.testing.assert_array_equal(out[1], -60.0)      # per example, not the batch minimum
+
+
+def test_top_k_ties_are_broken_by_a_seeded_random_order_not_raster():
+    a = np.ones((8, 10))
+    a[7, 9] = 0.0                               # 79 tied bins, one lower: top30 keeps 24 of the ties
+    m1, m2 = make_mask(a, "top30", seed=1), make_mask(a, "top30", seed=1)
+    np.testing.assert_array_equal(m1, m2)       # deterministic for a seed
+    assert m1.sum() == 24 and m1[7, 9] == 0
+    assert not np.array_equal(m1, make_mask(a, "top30", seed=2))
+    raster = np.zeros(80)
+    raster[:24] = 1
+    assert not np.array_equal(m1.ravel(), raster)    # not the first (low-frequency) rows
+    assert m1[4:].sum() > 0                          # ties reach the upper half too
+    batch = make_masks(np.stack([a, a]), "top30", seed=0)
+    assert not np.array_equal(batch[0], batch[1])    # each example its own order

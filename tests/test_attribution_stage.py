@@ -56,7 +56,8 @@ def corpus(tmp_path_factory):
 
 def settings(**over):
     s = dict(explainers=["saliency", "integrated_gradients", "occlusion", "gradcam", "lime", "shap"],
-             masks=["minmax", "top30"], headline_mask="top30", n_examples=4, floor_db=-100.0, target="log_odds",
+             masks=["minmax", "top30"], headline_mask="top30", n_examples=4, floor_db=None, target="log_odds",
+             curve_steps=4, random_draws=10,
              baseline_db=None, smoothgrad_samples=2, smoothgrad_noise=0.1, ig_steps=4, occlusion_patch=0.25,
              lime_samples=20, lime_grid_freq=4, lime_grid_time=4, shap_background=3, shap_samples=4,
              gradcam_signed=False, roundtrip_examples=2, roundtrip_all_masks=True, wav_examples=1, figure_examples=1,
@@ -85,9 +86,24 @@ def test_run_writes_tables_figures_wavs(corpus, tmp_path):
     head = run(model=model, store=store, test_positions=test, train_positions=train, config=CFG,
                            out_dir=out, audio_root=root, **settings())
     fid = pd.read_csv(out / "fidelity.csv")
-    # 6 explainers x 2 masks, spectral and audio domains
+    # 6 explainers x 2 masks, spectral and audio domains, + the shared random row of top30 (spectral)
     assert set(fid["domain"]) == {"spectral", "audio"}
-    assert len(fid) == 6 * 2 * 2 and (fid.loc[fid["domain"] == "spectral", "n"] == 4).all()
+    assert len(fid) == 6 * 2 * 2 + 1 and (fid.loc[fid["domain"] == "spectral", "n"] == 4).all()
+    spec = fid[fid["domain"] == "spectral"]
+    assert spec["rand_FF"].notna().all() and spec["gain_FF"].notna().all()
+    rnd = spec[spec["explainer"] == "random"].iloc[0]
+    assert rnd["mask"] == "top30" and rnd["FF"] == pytest.approx(rnd["rand_FF"])
+    top = spec[(spec["mask"] == "top30") & (spec["explainer"] != "random")]
+    # every explainer's top30 control is the shared random row (same k) unless its map is constant
+    shared = top[top["mask_mean"] > 0]
+    np.testing.assert_allclose(shared["rand_FF"], rnd["FF"])
+    # SPS is the map's, not the mask's: it differs between explainers (binary top30 would give 0.7 for all)
+    assert spec.groupby("explainer")["SPS"].first().dropna().nunique() > 1
+    curves = pd.read_csv(out / "curves.csv")
+    assert set(curves["explainer"]) == {*head["explainers"]} and (curves["n"] == 4).all()
+    assert curves.loc[curves["explainer"] == "random", "deletion_gain"].iloc[0] == 0
+    diag = pd.read_csv(out / "diagnostics.csv")
+    assert {"ig_completeness_error", "ig_completeness_rel", "lime_r2"} <= set(diag.columns) and len(diag) == 4
     assert (fid.loc[fid["domain"] == "audio", "n"] == 2).all()
     assert fid["FF"].between(-1, 1).all() and fid["AD"].between(0, 100).all()
     assert (out / "fidelity.md").read_text().startswith("# Fidelity")
@@ -96,7 +112,7 @@ def test_run_writes_tables_figures_wavs(corpus, tmp_path):
     wavs = sorted(p.name for p in (out / "wav").glob("*.wav"))
     assert len(wavs) == 6 * 3 and any(w.endswith("_masked_out.wav") for w in wavs)
     assert len(list((out / "figures").glob("example_*.png"))) == 1
-    for f in ("fidelity_spectral.png", "fidelity_audio.png", "sanity.png", "noise.png"):
+    for f in ("fidelity_spectral.png", "fidelity_audio.png", "sanity.png", "noise.png", "deletion_insertion.png"):
         assert (out / "figures" / f).stat().st_size > 1000, f
     # the all-ones mask gives the segment audio back (overlapping STFT)
     assert head["reconstruction_error_db"] < -40
@@ -111,9 +127,13 @@ def test_run_writes_tables_figures_wavs(corpus, tmp_path):
     assert perf["accuracy"].iloc[0] == pytest.approx(acc)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics == json.loads(json.dumps(head))
-    assert set(metrics["explainers"]) == {"saliency", "integrated_gradients", "occlusion", "gradcam", "lime", "shap"}
+    assert set(metrics["explainers"]) == {"saliency", "integrated_gradients", "occlusion", "gradcam", "lime", "shap",
+                                          "random"}
     sal = metrics["explainers"]["saliency"]
-    assert "audio_FF" in sal and "sanity_spearman_abs" in sal
+    assert "audio_FF" in sal and "sanity_spearman_abs" in sal and sal["sanity_status"] in ("ok", "degenerate")
+    assert {"deletion_auc", "deletion_gain", "deletion_gain_se", "insertion_auc", "FF_gain", "FF_gain_se"} <= set(sal)
+    assert "completeness_error_rel" in metrics["explainers"]["integrated_gradients"]
+    assert "fit_r2" in metrics["explainers"]["lime"]
     assert set(metrics["noise"]) == {"clean", "white@10dB", "white@0dB"}
 
 

@@ -25,7 +25,8 @@ EER = OperatingPointSettings(threshold="auto", target_far=None)
 
 def _settings(**kw) -> BaselineSettings:
     base = dict(stats=["mean", "std", "p10", "p50", "p90", "delta"], classifiers=["logreg", "knn1"],
-                logreg_c=[0.1, 1.0], max_iter=500, batch_size=7, seed=0, operating_point=EER)
+                logreg_c=[0.1, 1.0], max_iter=500, batch_size=7, seed=0, operating_point=EER,
+                bootstrap=None)
     return BaselineSettings(**{**base, **kw})
 
 
@@ -148,3 +149,42 @@ def test_stage_script_writes_metrics(tmp_path):
     m = json.loads((tmp_path / "reports" / "baseline" / "metrics.json").read_text())
     assert set(m["candidates"]) == {"logreg_C1", "knn1"} and 0.0 <= m["accuracy"] <= 1.0
     assert (tmp_path / "reports" / "baseline" / "resolved_params.yaml").is_file()
+
+
+def _pred_table(wrong_recordings, n_rec=20, per_rec=3):
+    """A prediction table: recording r is all wrong when r is in ``wrong_recordings``."""
+    rec = np.repeat([f"r{i:02d}" for i in range(n_rec)], per_rec)
+    y = np.repeat(np.arange(n_rec) % 2, per_rec)
+    wrong = np.isin(np.repeat(np.arange(n_rec), per_rec), list(wrong_recordings))
+    pred = np.where(wrong, 1 - y, y)
+    p1 = np.where(pred == 1, 0.8, 0.2)
+    return pd.DataFrame({"segment_id": [f"{r}__{i % per_rec}" for i, r in enumerate(rec)], "recording_id": rec,
+                         "true_index": y, "pred_index": pred, "prob_rejected": 1 - p1, "prob_allowed": p1})
+
+
+def test_paired_margin_interval_and_the_not_distinguishable_wording():
+    from audiolens.bootstrap import BootstrapSettings
+    from audiolens.evaluation.intervals import paired_margin
+
+    boot = BootstrapSettings(resamples=500, seed=0)
+    cnn = _pred_table([])
+    close = paired_margin(cnn, _pred_table([3]), boot, 2)  # the baseline misses one recording
+    assert close["accuracy"]["diff"] == pytest.approx(3 / 60)
+    assert close["accuracy"]["lo"] <= 0 <= close["accuracy"]["hi"] and close["accuracy"]["distinguishable"] == 0
+    far = paired_margin(cnn, _pred_table(range(0, 20, 2)), boot, 2)  # misses half the recordings
+    assert far["accuracy"]["lo"] > 0 and far["accuracy"]["distinguishable"] == 1
+    assert far["recording_accuracy"]["diff"] == pytest.approx(0.5) and far["recording_accuracy"]["lo"] > 0
+    # rows are paired by segment id, whatever the order of the baseline's table
+    shuffled = paired_margin(cnn, _pred_table([3]).sample(frac=1, random_state=0), boot, 2)
+    assert shuffled == close
+    cnn_m = {"accuracy": 1.0, "balanced_accuracy": 1.0, "recording": {"mean_prob": {"accuracy": 1.0,
+                                                                                    "balanced_accuracy": 1.0}}}
+    base_m = {"best": "knn1", "accuracy": 57 / 60, "balanced_accuracy": 57 / 60,
+              "recording": {"mean_prob": {"accuracy": 0.95, "balanced_accuracy": 0.95}}}
+    m = baseline_margin(cnn_m, base_m, paired=close)
+    assert m["cnn_beats_baseline"] == 1 and m["distinguishable"]["accuracy"] == 0
+    assert m["ci95"]["accuracy"] == {"lo": close["accuracy"]["lo"], "hi": close["accuracy"]["hi"]}
+    text = margin_sentence(cnn_m, m)
+    assert "not distinguishable" in text and "95 % interval" in text and "beats the baseline" not in text
+    m_far = baseline_margin(cnn_m, base_m | {"accuracy": 0.5}, paired=far)
+    assert "The CNN beats the baseline" in margin_sentence(cnn_m, m_far)

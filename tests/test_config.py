@@ -64,3 +64,12 @@ def test_save_resolved_fills_defaults(tmp_path):
     assert back["data"]["layout"] == "folders" and back["audio"]["sample_rate"] == p.audio.sample_rate
     assert parse_params(back).data == p.data
     assert "n_jobs" not in back["audio"] and "scheduler" not in back["audio"] and "n_jobs" not in back["data"]
+
+
+def test_bootstrap_resamples_is_off_or_enough():
+    assert parse_params({"bootstrap": {"resamples": 0}}).bootstrap.resamples == 0
+    assert parse_params({"bootstrap": {"resamples": 200}}).bootstrap.resamples == 200
+    with pytest.raises(ConfigError, match=r"bootstrap\.resamples: .*0 \(no intervals\) or >= 100"):
+        parse_params({"bootstrap": {"resamples": 20}})
+    with pytest.raises(ConfigError, match=r"uncertainty\.member_outlier_z"):
+        parse_params({"uncertainty": {"member_outlier_z": 0}})

@@ -9,11 +9,13 @@ import pytest
 from sklearn import metrics as skm
 
 from _learn_fixtures import make_index, write_features
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.evaluation.metrics import (aggregate_recordings, classification_metrics, eer, far_frr, roc_auc,
                                           roc_points)
 from audiolens.evaluation.stage import EvaluateSettings, binary_metrics, cv_summary, run
 
-FIXED_HALF = EvaluateSettings(threshold=0.5, target_far=None, gallery_size=5, seed=0)
+FIXED_HALF = EvaluateSettings(threshold=0.5, target_far=None, gallery_size=5, seed=0,
+                              bootstrap=BootstrapSettings(resamples=200, seed=0))
 
 
 def _fixed(k, n=60, seed=0):
@@ -124,6 +126,15 @@ def test_evaluate_split_outputs(tmp_path):
     assert on_disk["accuracy"] == pytest.approx(1 - 3 / len(idx)) == pytest.approx(m["accuracy"])
     assert set(on_disk["binary"]) >= {"eer", "far", "frr", "threshold", "eer_threshold"}
     assert on_disk["recording"]["mean_prob"]["n"] == 8
+    # n and grouped 95 % intervals beside the headline figures (dicts: dvc metrics show drops lists)
+    assert on_disk["n"] == len(idx) and on_disk["n_recordings"] == 8
+    ci = on_disk["ci95"]
+    assert {"accuracy", "balanced_accuracy", "f1_macro", "eer", "far", "frr"} <= set(ci)
+    for key in ("accuracy", "balanced_accuracy", "f1_macro", "eer"):
+        value = on_disk[key] if key in on_disk else on_disk["binary"][key]
+        assert 0 <= ci[key]["lo"] <= value <= ci[key]["hi"] <= 1, key
+    assert ci["accuracy"]["hi"] > ci["accuracy"]["lo"]  # three errors in three recordings: not degenerate
+    assert set(on_disk["recording"]["mean_prob"]["ci95"]) == {"accuracy", "balanced_accuracy"}
     pred = pd.read_csv(out / "predictions.csv")
     assert list(pred.columns[:4]) == ["segment_id", "recording_id", "true", "pred"]
     assert {"prob_rejected", "prob_allowed", "confidence"} <= set(pred.columns)

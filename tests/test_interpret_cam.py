@@ -146,3 +146,21 @@ def test_gradcam_under_mixed_precision_matches_float32():
     g32 = grad_cam(full, x, class_index=cls, signed=True)
     assert g16.dtype == np.float32 and np.isfinite(g16).all()
     np.testing.assert_allclose(g16, g32, atol=0.02 * np.abs(g32).max())
+
+
+def test_gradcam_explains_the_requested_target():
+    """Signed Grad-CAM is linear in the explained score: the log-odds map of a 3-class model is the
+    logit map minus the p-weighted maps of the other logits (∂ logsumexp = softmax weights)."""
+    model = contract_model(seed=3, n_classes=3)
+    x, _ = evidence_data(4, seed=2)
+    c = np.array([0, 1, 2, 0])
+    logit = {k: grad_cam(model, x, class_index=np.full(4, k), signed=True) for k in range(3)}
+    lo = grad_cam(model, x, class_index=c, signed=True, target="log_odds")
+    assert not np.allclose(lo, np.stack([logit[k][i] for i, k in enumerate(c)]), atol=1e-6)
+    # binary-style check on the 2-class model: log-odds = z_c - z_other exactly
+    m2 = contract_model(seed=4, n_classes=2)
+    g = {k: grad_cam(m2, x, class_index=np.full(4, k), signed=True) for k in range(2)}
+    lo2 = grad_cam(m2, x, class_index=np.zeros(4, int), signed=True, target="log_odds")
+    np.testing.assert_allclose(lo2, g[0] - g[1], atol=1e-5 * (np.abs(g[0]).max() + 1e-12))
+    with pytest.raises(ValueError, match="target"):
+        grad_cam(m2, x, target="nope")

@@ -181,3 +181,36 @@ def test_reset_to_initial_changes_nothing_for_registered_archs(arch):
     assert len(table) == 4 and table["layer"].iloc[-1] == "logits"
     assert (table["loss_initial"] == ref["loss"]).all()
     assert not table["status_random"].str.startswith("n/a").any()
+
+
+def test_drop_interval_is_exact_binomial_on_the_discordant_examples():
+    from scipy.stats import beta
+
+    from audiolens.interpret.paramspace import drop_interval, drop_status
+
+    ref = np.ones(46, bool)
+    ref[:2] = False                                   # 44 / 46 right
+    assert drop_interval(ref, ref) == (0.0, 0.0)      # no prediction changed
+    new = ref.copy()
+    new[2:5] = False                                  # 3 more mistakes: drop 3/46 = 0.065 > 0.05
+    lo, hi = drop_interval(ref, new)
+    # b = 3 of m = 3 discordant: pi in [Beta(0.025; 3, 1), 1] -> drop in [(2 pi_lo - 1) 3/46, 3/46]
+    assert lo == pytest.approx((2 * beta.ppf(0.025, 3, 1) - 1) * 3 / 46)
+    assert hi == pytest.approx(3 / 46)
+    assert lo < 0.05 < hi and drop_status(lo, hi, 0.05) == "inconclusive"   # 2 vs 5 mistakes: can't tell
+    bad = ref.copy()
+    bad[2:30] = False                                 # 28 more mistakes
+    lo, hi = drop_interval(ref, bad)
+    assert lo > 0.05 and drop_status(lo, hi, 0.05) == "critical"
+    assert drop_status(*drop_interval(ref, ref), 0.05) == "robust"
+    better = ~ref | ref                               # fixes the 2 mistakes: a negative drop
+    lo, hi = drop_interval(ref, better)
+    assert lo == pytest.approx(-2 / 46) and hi < 0.05 and drop_status(lo, hi, 0.05) == "robust"
+
+
+def test_restored_epoch_finds_the_matching_snapshot():
+    from audiolens.interpret.paramspace import restored_epoch
+
+    hist = {0: {"w": np.zeros(3)}, 1: {"w": np.ones(3)}, 2: {"w": np.full(3, 2.0)}}
+    assert restored_epoch(hist, {"w": np.ones(3)}) == 1
+    assert restored_epoch(hist, {"w": np.full(3, 5.0)}) is None

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from _learn_fixtures import make_index, train_test_model, write_features
 
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.interpret import paramspace_stage, stage
 from audiolens.interpret.selection import pick_per_class
 from audiolens.models.registry import load_model
@@ -36,10 +37,12 @@ def test_run_interpret_writes_everything(trained):
     kw = dict(settings=stage.InterpretSettings(
         examples_per_class=1, queries_per_class=1, top_k=3, max_index=30, max_queries=12,
         include_augmented=False, tsne=True, max_filters=8, max_channels=3, cam_layer=None,
-        batch_size=16, seed=0))
+        batch_size=16, seed=0, bootstrap=BootstrapSettings(resamples=200, seed=0)))
     summary = stage.run(model=model, store=store, split_df=split, out_dir=out, **kw)
     metric = json.loads((out / "retrieval.json").read_text())
     assert metric["k"] == 3 and metric["n_queries"] == 9 and 0.0 <= metric["precision_at_k"] <= 1.0
+    ci = metric["ci95"]["precision_at_k"]  # over the queries' recordings
+    assert 0 <= ci["lo"] <= metric["precision_at_k"] <= ci["hi"] <= 1 and 1 <= metric["n_recordings"] <= 9
     ret = pd.read_csv(out / "retrieval.csv")
     assert len(ret) == 9 * 3 and ret["similarity"].between(-1, 1).all()
     # retrieved ids come from non-augmented train rows only
@@ -73,7 +76,13 @@ def test_run_paramspace_writes_drift_and_robustness(trained):
     rob = json.loads((out / "robustness.json").read_text())
     names = [r["layer"] for r in rob["layers"]]
     assert names == ["conv1", "conv2", "conv3", "conv4", "embedding", "logits"]
-    assert all(r["status_initial"] in ("robust", "critical") for r in rob["layers"])
+    assert all(r["status_initial"] in ("robust", "inconclusive", "critical") for r in rob["layers"])
+    for r in rob["layers"]:      # the drop lies in its own interval; the status follows the interval
+        assert r["drop_initial_lo"] - 1e-9 <= r["drop_initial"] <= r["drop_initial_hi"] + 1e-9
+        assert (r["status_initial"] == "critical") == (r["drop_initial_lo"] > 0.05)
+    # drift to the weights the resets start from (the restored best epoch), not the last saved one
+    assert all(r["relative_change_restored"] is not None for r in rob["layers"])
+    assert rob["restored_epoch"] is None or 0 <= rob["restored_epoch"] <= summary["epochs"]
     assert (out / "robustness.png").is_file() and (out / "drift.png").is_file()
 
 

@@ -71,7 +71,7 @@ def test_evaluate_writes_the_validation_threshold(tmp_path, monkeypatch):
     probs = np.c_[1 - p1, p1]
     monkeypatch.setattr(stage, "predict_store", lambda model, store, pos, batch_size: probs[np.asarray(pos)])
     val, test = np.arange(0, 16, 2), np.arange(1, 16, 2)  # both classes in each
-    settings = stage.EvaluateSettings(threshold="auto", target_far=None, gallery_size=0, seed=0)
+    settings = stage.EvaluateSettings(threshold="auto", target_far=None, gallery_size=0, seed=0, bootstrap=None)
     m = stage.run(model=None, store=store, positions=test, val_positions=val,
                   class_names=["rejected", "allowed"], out_dir=tmp_path / "eval", settings=settings)
     op = json.loads((tmp_path / "eval" / "threshold.json").read_text())

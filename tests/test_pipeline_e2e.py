@@ -136,6 +136,7 @@ def test_key_outputs_of_every_stage(project):
                 "reports/eval/headline.md", "reports/baseline/metrics.json", "reports/baseline/predictions.csv",
                 "reports/uncertainty/abstain.json", "reports/interpret/retrieval.json",
                 "reports/paramspace/robustness.json", "reports/attribution/metrics.json",
+                "models/ood.npz", "reports/ood/metrics.json", "reports/ood/details.json", "reports/ood/recordings.csv",
                 "reports/report.html", "reports/summary.md", "reports/headline.json"]:
         assert (d / rel).is_file(), rel
     split = pd.read_csv(d / "data/processed/split/split.csv", dtype=str)
@@ -181,7 +182,7 @@ def predict(project, *args: str) -> subprocess.CompletedProcess:
 
 PREDICT_RESULT_KEYS = {"file": str, "method": str, "decision": str, "label": str, "confidence": float,
                        "probabilities": dict, "uncertainty": dict, "n_segments": int, "duration_s": float,
-                       "sound_s": float, "segments": list}
+                       "sound_s": float, "segments": list, "ood": dict}
 
 
 def _pipeline_recordings(d: Path) -> pd.DataFrame:
@@ -223,7 +224,9 @@ def test_predict_scores_recordings_exactly_like_the_pipeline(project):
         p_allowed = seg.prob_allowed.mean()
         assert r["probabilities"]["allowed"] == pytest.approx(p_allowed, abs=1e-4)
         assert r["confidence"] == pytest.approx(max(p_allowed, 1 - p_allowed), abs=1e-4)
-        if abs(p_allowed - t) > 1e-3:  # a tie is decided by float round-off: skip only that
+        if not r["ood"]["passed"]:  # the out-of-distribution check overrides the classifier
+            assert r["decision"] == "abstain" and r["reason"] in ("out of distribution", "no speech"), r
+        elif abs(p_allowed - t) > 1e-3:  # a tie is decided by float round-off: skip only that
             assert r["decision"] == ("accept" if p_allowed >= t else "reject")
     # the abstention threshold is applied to the same confidence: above it, every answer abstains
     res = predict(project, *files, "--json", "--method", "single", "--threshold", "1.01")
@@ -260,10 +263,51 @@ def test_predict_gate_uses_the_uncertainty_stage_settings_and_explains(project):
     # threshold is given as the probability itself
     assert u["max_prob"] == pytest.approx(1 - r["confidence"], abs=1e-9)
     wrong_side = r["confidence"] < gate["threshold"] if sc == "max_prob" else u[sc] > gate["threshold"]
-    assert (r["decision"] == "abstain") == wrong_side, r
-    if not wrong_side:
+    assert (r["decision"] == "abstain") == (wrong_side or not r["ood"]["passed"]), r
+    if not wrong_side and r["ood"]["passed"]:
         assert r["decision"] == ("accept" if r["label"] == "allowed" else "reject")
     assert (d / r["explain"]["gradcam_png"]).is_file() and (d / r["explain"]["masked_in_wav"]).is_file()
+
+
+def test_ood_stage_fits_the_check_on_validation(project):
+    """models/ood.npz + reports/ood: the threshold lets >= gate.pass_rate of validation recordings pass,
+    and >= 200 generated non-speech clips went through the whole gate."""
+    d = project["dir"]
+    m = json.loads((d / "reports/ood/metrics.json").read_text())
+    assert m["val_pass_rate"] >= 0.99 and m["n_val"] >= 1
+    assert m["n_generated"] >= 200 and 0 < m["n_generated_scored"] <= m["n_generated"]
+    assert m["auroc_generated"] is None or 0.0 <= m["auroc_generated"] <= 1.0
+    with np.load(d / "models/ood.npz", allow_pickle=False) as z:
+        assert float(z["threshold"]) > 0 and bool(z["require_speech"])
+    rows = pd.read_csv(d / "reports/ood/recordings.csv")
+    assert len(rows[rows.set.str.startswith("generated:")]) == m["n_generated"]
+    accepted = rows[rows.decision == "accept"]  # whatever the tiny model does, nothing accepted failed a check
+    assert accepted.ood_passed.astype(bool).all() and accepted.speech_passed.astype(bool).all()
+    assert (rows.set == "unseen_speakers").any()  # new demo speakers (gate.unseen_speakers) were scored
+
+
+def test_predict_never_accepts_tones_and_says_why(project):
+    """Tones at several frequencies and on/off rates: refused (exit 4/5) or ABSTAIN with the reason, never ACCEPT."""
+    d = project["dir"]
+    sr = 16000
+    t = np.arange(4 * sr) / sr
+    files = []
+    for i, (f, rate) in enumerate([(150, 0), (440, 0), (1000, 3.0), (2500, 5.0), (300, 4.0), (700, 8.0)]):
+        y = 0.5 * np.sin(2 * np.pi * f * t)
+        if rate:  # tone bursts: the level moves, so "steady noise" does not catch them before the check
+            y *= ((t * rate) % 1.0 < 0.5)
+        files.append(f"tone_{i}.wav")
+        sf.write(d / files[-1], y.astype(np.float32), sr)
+    res = predict(project, *files, "--json")
+    out = json.loads(res.stdout)
+    for r in out["results"]:
+        assert r.get("decision") != "accept", r
+        if "error" not in r:
+            assert r["decision"] == "abstain" and r["reason"] in ("out of distribution", "no speech"), r
+            assert set(r["ood"]) >= {"passed", "score", "threshold", "method", "speech"} and not r["ood"]["passed"]
+    assert any("error" not in r for r in out["results"])  # some reached the check
+    text = predict(project, *files).stdout
+    assert "ACCEPT" not in text and ("out of distribution" in text or "no speech" in text)
 
 
 def test_experiments_change_metrics_in_dvc_metrics_diff(project):

@@ -34,3 +34,19 @@ def test_baseline_margin_joins_the_headline_when_the_baseline_ran():
     ev = {**EVAL, "baseline_margin": {"baseline": "knn1", "accuracy": 0.07, "baseline_accuracy": 0.88}}
     out = headline(ev, UNC, 46)
     assert out["margin"] == 0.07 and list(out)[-1] == "margin"
+
+
+def test_intervals_go_into_one_nested_block_with_the_recording_count():
+    ci = {"accuracy": {"lo": 0.9, "hi": 1.0}, "f1_macro": {"lo": 0.85, "hi": 0.99}, "eer": {"lo": 0.0, "hi": 0.1}}
+    ev = {**EVAL, "n_recordings": 16, "ci95": ci,
+          "baseline_margin": {"accuracy": 0.0, "ci95": {"accuracy": {"lo": -0.04, "hi": 0.04}}}}
+    unc = {"single": {"ece": 0.034, "ci95": {"ece": {"lo": 0.02, "hi": 0.09}}}}
+    out = headline(ev, unc, 46)
+    assert list(out)[-1] == "ci95"
+    assert out["ci95"] == {"n_recordings": 16, **ci, "ece": {"lo": 0.02, "hi": 0.09},
+                           "margin": {"lo": -0.04, "hi": 0.04}}
+    # the values stay flat scalars (one `dvc exp show` column each; ci95.* columns are nested)
+    assert all(not isinstance(v, (dict, list)) for k, v in out.items() if k != "ci95")
+    # an interval without its value, or a malformed one, is not shown
+    bad = {**ev, "accuracy": None, "ci95": {**ci, "f1_macro": {"lo": None, "hi": 1.0}}}
+    assert set(headline(bad, None, None)["ci95"]) == {"n_recordings", "eer", "margin"}

@@ -181,3 +181,18 @@ def test_comparison_and_curves_vs_count():
     assert set(cmp["methods"]["ensemble"]["scores"]) == {"max_prob", "entropy", "mutual_info", "std"}
     md = markdown_table(cmp, title="test")
     assert "| ensemble | 6 |" in md and "mutual information" in md
+
+
+def test_risk_coverage_figure_area_is_the_printed_aurc():
+    from audiolens.uncertainty.figures import risk_coverage_steps
+    from audiolens.uncertainty.metrics import aurc as aurc_fn
+
+    rng = np.random.default_rng(0)
+    for ties in (False, True):
+        score = rng.random(46)
+        if ties:
+            score = np.round(score, 1)           # groups of tied scores
+        wrong = rng.random(46) < 0.2
+        cov, risk = risk_coverage_steps(score, wrong)
+        assert cov[0] == 0 and cov[-1] == pytest.approx(1.0)
+        assert np.trapezoid(risk, cov) == pytest.approx(aurc_fn(score, wrong)["aurc"], abs=1e-12)

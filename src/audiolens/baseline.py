@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.errors import DataError, ParameterError
 from audiolens.evaluation.metrics import classification_metrics
 from audiolens.evaluation.operating_point import OperatingPointSettings, pick_threshold
@@ -58,6 +59,8 @@ class BaselineSettings:
         Seed of the logistic regression solver.
     operating_point : OperatingPointSettings
         The binary accept threshold (as ``evaluate``'s), picked on validation scores.
+    bootstrap : BootstrapSettings or None
+        95 % intervals of the test figures over recordings (None: none).
     """
 
     stats: tuple[str, ...] | list[str]
@@ -67,6 +70,7 @@ class BaselineSettings:
     batch_size: int
     seed: int
     operating_point: OperatingPointSettings
+    bootstrap: BootstrapSettings | None
 
 
 def band_statistics(x: np.ndarray, stats, *, per_sample: bool) -> np.ndarray:
@@ -241,7 +245,7 @@ def run(*, settings: BaselineSettings, store: FeatureStore, split: pd.DataFrame,
     threshold = _binary_threshold(settings, clf, fold, k)
     probs = _probs(clf, fold.x["test"], k)
     rows = store.index.iloc[pos["test"]].reset_index(drop=True)
-    metrics, pred, _ = split_metrics(rows, probs, class_names, threshold=threshold)
+    metrics, pred, _ = split_metrics(rows, probs, class_names, threshold=threshold, bootstrap=settings.bootstrap)
     metrics = {"best": best, "selected_on": "val" if len(fold.y["val"]) else "train", "candidates": scores,
                "features": {"stats": list(settings.stats), "n_features": int(fold.x["train"].shape[1]),
                             "per_sample": store.meta.get("normalise") == "per_sample"},

@@ -102,6 +102,20 @@ def _load(args):
     return params, models, class_names, positive, cfg
 
 
+def _load_ood(args, models, cfg):
+    """The out-of-distribution check beside the model (None when absent) and the model it embeds with (the main one)."""
+    from audiolens.errors import ModelError
+    from audiolens.models.registry import load_model
+    from audiolens.ood.check import load_for_model
+
+    try:
+        ood = load_for_model(args.model)
+    except ModelError as exc:
+        raise SystemExit(f"audiolens: {exc}") from None
+    main_first = cfg["method"] != "ensemble" or list(cfg["members"])[:1] == [0]
+    return ood, (models[0] if ood is None or main_first else load_model(args.model))
+
+
 def _score(prep, models, cfg):
     from audiolens.uncertainty.gate import predictive
 
@@ -126,7 +140,7 @@ def _explain(path: Path, prep, model, label_index: int, segment_probs, spectrogr
     x = prep.x[k]
     cam = grad_cam(model, x[None], class_index=np.array([c]))[0]
     mask = make_mask(cam, "minmax")
-    masked = apply_mask(x, mask, floor_db=-100.0)
+    masked = apply_mask(x, mask)          # removed bins at the segment's own minimum
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = path.stem
     fig, ax = new_figure(1, 3, size=(3.2, 2.6))
@@ -142,6 +156,8 @@ def _explain(path: Path, prep, model, label_index: int, segment_probs, spectrogr
 
 
 def _text(r: dict) -> str:
+    from audiolens.ood.check import describe
+
     if "error" in r:
         return f"{r['file']}: ERROR ({r['error']['code']}) {r['error']['message']}"
     u = r["uncertainty"]
@@ -149,6 +165,7 @@ def _text(r: dict) -> str:
             f"{u['score']}={'%.3f' % (1 - u['max_prob']) if u['score'] == 'max_prob' else '%.3f' % u[u['score']]}"
             f" (threshold {u['threshold']:g}, {r['method']}, {r['n_segments']} segment(s), "
             f"{r['sound_s']:.2f} s of sound)")
+    line += describe(r)
     if "explain" in r:
         line += f"\n  explain: {r['explain']['gradcam_png']}, {r['explain']['masked_in_wav']}"
     return line
@@ -158,8 +175,10 @@ def predict(args) -> int:
     import numpy as np
 
     from audiolens.inference import PredictError, prepare_recording, recording_decision
+    from audiolens.ood.check import apply_check
 
     params, models, class_names, positive, cfg = _load(args)
+    ood, ood_model = _load_ood(args, models, cfg)
     accept_t, accept_src = _accept_threshold(args) if positive is not None else (None, "not a binary gate")
     settings = recording_settings(params)
     results, status = [], 0
@@ -179,6 +198,7 @@ def predict(args) -> int:
              "sound_s": prep.info["duration_out_s"],
              "segments": [{"start_s": float(s), "label": class_names[int(np.argmax(p))],
                            "confidence": float(np.max(p))} for s, p in zip(prep.starts_s, pred.mean)]}
+        apply_check(r, ood.evaluate(ood_model, prep) if ood is not None else None)
         if args.explain is not None:
             r["explain"] = _explain(path, prep, models[0], class_names.index(r["label"]), pred.mean,
                                     settings["spectrogram"], args.explain)

@@ -40,6 +40,7 @@ CV_MODELS = MODELS / "cv"
 TRAIN_META = MODELS / "train_meta.json"
 MODEL_PARAMS = MODELS / "resolved_params.yaml"
 ENSEMBLE = MODELS / "ensemble"
+OOD_CHECK = MODELS / "ood.npz"
 # reports (one folder per stage, plus the HTML report)
 REPORTS = Path("reports")
 INGEST_REPORT = REPORTS / "ingest"
@@ -51,7 +52,12 @@ TRAIN_REPORT = REPORTS / "train"
 EVAL_REPORT = REPORTS / "eval"
 BASELINE_REPORT = REPORTS / "baseline"
 BASELINE_METRICS = BASELINE_REPORT / "metrics.json"
+BASELINE_PREDICTIONS = BASELINE_REPORT / "predictions.csv"
 UNCERTAINTY_REPORT = REPORTS / "uncertainty"
+ABSTAIN = UNCERTAINTY_REPORT / "abstain.json"
+EVAL_THRESHOLD = EVAL_REPORT / "threshold.json"
+OOD_REPORT = REPORTS / "ood"
+OOD_METRICS = OOD_REPORT / "metrics.json"
 INTERPRET_REPORT = REPORTS / "interpret"
 PARAMSPACE_REPORT = REPORTS / "paramspace"
 ATTRIBUTION_REPORT = REPORTS / "attribution"
@@ -85,14 +91,18 @@ STAGES: Mapping[str, StagePaths] = MappingProxyType({
     "train": StagePaths(deps=(FEATURES, SPLIT),
                         outs=(MODEL, WEIGHTS, CV_MODELS, TRAIN_META, MODEL_PARAMS, TRAIN_REPORT)),
     "baseline": StagePaths(deps=(FEATURES, SPLIT), outs=(BASELINE_REPORT,)),
-    "evaluate": StagePaths(deps=(MODEL, TRAIN_META, CV_MODELS, FEATURES, SPLIT, BASELINE_METRICS),
+    "evaluate": StagePaths(deps=(MODEL, TRAIN_META, CV_MODELS, FEATURES, SPLIT, BASELINE_METRICS,
+                                 BASELINE_PREDICTIONS),
                            outs=(EVAL_REPORT,)),
     "train_member": StagePaths(deps=(FEATURES, SPLIT), outs=(ENSEMBLE,)),
     "uncertainty": StagePaths(deps=(MODEL, ENSEMBLE, FEATURES, SPLIT), outs=(UNCERTAINTY_REPORT,)),
+    "ood": StagePaths(deps=(MODEL, ENSEMBLE, FEATURES, SPLIT, CLEAN, ABSTAIN, EVAL_THRESHOLD),
+                      outs=(OOD_CHECK, OOD_REPORT)),
     "attribution": StagePaths(deps=(MODEL, FEATURES, SPLIT, CLEAN), outs=(ATTRIBUTION_REPORT,)),
     "interpret": StagePaths(deps=(MODEL, FEATURES, SPLIT), outs=(INTERPRET_REPORT,)),
     "paramspace": StagePaths(deps=(MODEL, WEIGHTS, FEATURES, SPLIT), outs=(PARAMSPACE_REPORT,)),
     "report": StagePaths(deps=(INGEST_REPORT, CLEAN_REPORT, EDA_REPORT, TRAIN_REPORT, BASELINE_REPORT, EVAL_REPORT,
-                               UNCERTAINTY_REPORT, INTERPRET_REPORT, PARAMSPACE_REPORT, ATTRIBUTION_REPORT),
+                               UNCERTAINTY_REPORT, INTERPRET_REPORT, PARAMSPACE_REPORT, ATTRIBUTION_REPORT,
+                               OOD_REPORT),
                          outs=(REPORT_HTML, REPORT_ASSETS, REPORT_SUMMARY, HEADLINE)),
 })

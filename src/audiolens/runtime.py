@@ -72,6 +72,7 @@ def start_stage(name: str, argv: list[str] | None = None, *,
     log = logging.getLogger(f"audiolens.{name}")
     with _one_line_errors(name):
         params = load_params(args.params)
+    _reexec_with_numpy_cap(name, params.numerics.cpu_isa, log)
     if tensorflow:
         apply_numerics(deterministic=params.numerics.deterministic, cpu_isa=params.numerics.cpu_isa, log=log)
     return params, log
@@ -101,6 +102,72 @@ def apply_numerics(*, deterministic: bool, cpu_isa: str | None, log: logging.Log
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+# rank of an instruction-set level: oneDNN names (numerics.cpu_isa) and numpy's dispatch targets
+_ISA_RANK = {"SSE41": 1, "AVX": 2, "AVX2": 3, "AVX2_VNNI": 3, "AVX512_CORE": 4, "AVX512_CORE_VNNI": 4,
+             "AVX512_CORE_BF16": 4, "AVX512_CORE_AMX": 4}
+
+
+def _numpy_target_rank(target: str) -> int:
+    """Rank of a numpy SIMD dispatch target (``X86_V3`` = AVX2 level, ``X86_V4``/``AVX512*`` above)."""
+    t = target.upper()
+    if t.startswith("AVX512") or t == "X86_V4":
+        return 4
+    if t in ("X86_V3", "AVX2", "FMA3", "F16C"):
+        return 3
+    if t == "AVX":
+        return 2
+    return 1
+
+
+def numpy_features_to_disable(cpu_isa: str | None, dispatch: list[str]) -> list[str]:
+    """The numpy dispatch targets above ``cpu_isa`` (for ``NPY_DISABLE_CPU_FEATURES``).
+
+    numpy picks SIMD kernels for ``exp``, ``sin``, ``log``... by CPU at run time, so an AVX-512
+    machine computes them differently (last bits) from an AVX2 one, and a time stretch or a
+    spectrogram changes (measured: the demo's augment and spectrogram outputs differ between
+    an AVX-512 Xeon and an AVX2 EPYC, and agree byte for byte once numpy is capped at AVX2).
+
+    Parameters
+    ----------
+    cpu_isa : str or None
+        ``numerics.cpu_isa`` (None: no cap).
+    dispatch : list of str
+        numpy's dispatch targets available on this machine (``__cpu_dispatch__``).
+    """
+    if cpu_isa is None:
+        return []
+    cap = _ISA_RANK[cpu_isa.upper()]
+    return [t for t in dispatch if _numpy_target_rank(t) > cap]
+
+
+def _reexec_with_numpy_cap(name: str, cpu_isa: str | None, log: logging.Logger) -> None:
+    """Run a stage script again with numpy's SIMD capped at ``cpu_isa`` when this CPU exceeds it.
+
+    ``NPY_DISABLE_CPU_FEATURES`` is read when numpy is imported, so a stage process that already
+    imported numpy is replaced (``os.execv``) by one started with it (and ``ONEDNN_MAX_CPU_ISA``)
+    in its environment. Only for a stage script run as the main program (``stages/<name>.py``),
+    never inside another process (tests); only on CPUs above the cap; a value already in the
+    environment wins.
+    """
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not main or Path(main).stem != name or Path(main).parent.name != "stages":
+        return
+    if "NPY_DISABLE_CPU_FEATURES" in os.environ:
+        return
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    drop = [t for t in numpy_features_to_disable(cpu_isa, list(__cpu_dispatch__)) if __cpu_features__.get(t)]
+    if not drop:
+        return
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(drop)}
+    if cpu_isa and "ONEDNN_MAX_CPU_ISA" not in env:
+        env["ONEDNN_MAX_CPU_ISA"] = cpu_isa
+    log.info("this CPU has %s: restarting with numpy capped at numerics.cpu_isa=%s", ", ".join(drop), cpu_isa)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
 
 
 @contextlib.contextmanager

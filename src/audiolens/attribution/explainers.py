@@ -17,8 +17,8 @@ from it):
 - ``lime``: LIME on a time×frequency grid segmentation (not superpixels);
 - ``shap``: SHAP ``GradientExplainer`` (expected gradients) with a background drawn from train.
 
-``y_c`` of the gradient methods and SHAP is the log-odds ``log p_c / (1 - p_c)`` by
-default (``target="log_odds"``: contrastive, not saturating; ``"logits"`` for the logit
+``y_c`` of the gradient methods, Grad-CAM and SHAP is the log-odds ``log p_c / (1 - p_c)``
+by default (``target="log_odds"``: contrastive, not saturating; ``"logits"`` for the logit
 ``z_c`` alone, ``"probs"`` for ``p_c``); occlusion and LIME always use ``p_c``.
 
 An explainer's module (TensorFlow, LIME, SHAP) is loaded when it is first used.

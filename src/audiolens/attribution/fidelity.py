@@ -10,16 +10,18 @@ class probability ``p_c``:
 - ``AG``  (average gain) = ``100 · max(0, p_c(X ⊙ M) - p_c(X)) / (1 - p_c(X))``
   (0 when ``p_c(X) = 1``: nothing can be gained);
 - ``fid_in`` = ``1[argmax f(X ⊙ M) = c]``;
-- ``SPS`` = Gini index of ``|M|`` (Quantus Sparseness; ``1 - k/n`` for a binary mask with
-  ``k`` ones out of ``n``);
-- ``COMP`` = entropy (nats) of ``|M| / Σ|M|`` (Quantus Complexity), ``COMP_norm`` =
-  ``COMP / ln n`` in ``[0, 1]``;
+- ``SPS`` = Gini index of ``|A|`` (Quantus Sparseness) of the raw attribution map ``A``
+  (not of a binary mask, where it is the constant ``1 - k/n`` for ``k`` ones out of ``n``);
+- ``COMP`` = entropy (nats) of ``|A| / Σ|A|`` (Quantus Complexity), ``COMP_norm`` =
+  ``COMP / ln n`` in ``[0, 1]`` (same remark);
 - ``mask_mean``.
 
-``X ⊙ M`` is :func:`audiolens.attribution.masks.apply_mask` (towards the dB floor). The
-metrics depend only on the three probability vectors, so the spectral variant and the
-audio round-trip variant (masked spectrogram → audio → features → model) share
-:func:`fidelity_metrics`.
+``X ⊙ M`` is :func:`audiolens.attribution.masks.apply_mask` (amplitude scaled towards the
+floor, by default each example's minimum). The probability metrics depend only on the
+three probability vectors, so the spectral variant and the audio round-trip variant
+(masked spectrogram → audio → features → model) share :func:`fidelity_metrics`.
+Deletion / insertion curves and the random-mask control are in
+:mod:`audiolens.attribution.curves`.
 """
 from __future__ import annotations
 
@@ -60,7 +62,8 @@ def complexity(mask: np.ndarray) -> tuple[float, float]:
 
 
 def fidelity_metrics(probs: np.ndarray, probs_in: np.ndarray, probs_out: np.ndarray,
-                     class_index: np.ndarray, masks: np.ndarray) -> dict[str, np.ndarray]:
+                     class_index: np.ndarray, masks: np.ndarray, maps: np.ndarray | None = None
+                     ) -> dict[str, np.ndarray]:
     """Per-example metrics from the model's probabilities on X, X ⊙ M and X ⊙ (1 - M).
 
     Parameters
@@ -70,6 +73,9 @@ def fidelity_metrics(probs: np.ndarray, probs_in: np.ndarray, probs_out: np.ndar
     class_index : ndarray of int, shape (n,)
         The explained class per example.
     masks : ndarray, shape (n, F, T)
+    maps : ndarray, shape (n, F, T), optional
+        The raw attribution maps (or soft masks) SPS / COMP are computed on; without
+        them SPS / COMP are NaN (a mask's own sparseness says nothing about the explainer).
 
     Returns
     -------
@@ -86,14 +92,15 @@ def fidelity_metrics(probs: np.ndarray, probs_in: np.ndarray, probs_out: np.ndar
     with np.errstate(divide="ignore", invalid="ignore"):
         ad = np.where(p > 0, 100.0 * np.maximum(0.0, p - p_in) / p, 0.0)
         ag = np.where(p < 1, 100.0 * np.maximum(0.0, p_in - p) / (1.0 - p), 0.0)
-    comp = np.array([complexity(m) for m in masks]).reshape(n, 2)
+    comp = (np.array([complexity(a) for a in maps]).reshape(n, 2) if maps is not None
+            else np.full((n, 2), np.nan))
     return {
         "FF": p - p_out,
         "AI": 100.0 * (p_in > p),
         "AD": ad,
         "AG": ag,
         "fid_in": (probs_in.argmax(axis=1) == c).astype(np.float64),
-        "SPS": np.array([gini(m) for m in masks]),
+        "SPS": np.array([gini(a) for a in maps]) if maps is not None else np.full(n, np.nan),
         "COMP": comp[:, 0],
         "COMP_norm": comp[:, 1],
         "mask_mean": np.asarray(masks, dtype=np.float64).reshape(n, -1).mean(axis=1),
@@ -101,8 +108,8 @@ def fidelity_metrics(probs: np.ndarray, probs_in: np.ndarray, probs_out: np.ndar
 
 
 def spectral_fidelity(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, masks: np.ndarray,
-                      class_index: np.ndarray, *, floor_db: float = -100.0,
-                      probs: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                      class_index: np.ndarray, *, floor_db: float | None = None,
+                      probs: np.ndarray | None = None, maps: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Fidelity metrics in the spectral domain.
 
     Parameters
@@ -113,15 +120,17 @@ def spectral_fidelity(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray
         dB spectrograms.
     masks : ndarray, shape (n, F, T)
     class_index : ndarray of int, shape (n,)
-    floor_db : float
-        dB floor the removed bins take.
+    floor_db : float or None
+        dB floor the removed bins take (None: each example's minimum).
     probs : ndarray (n, K), optional
         ``predict(x)`` if already known.
+    maps : ndarray (n, F, T), optional
+        Raw attribution maps for SPS / COMP (see :func:`fidelity_metrics`).
     """
     probs = predict(x) if probs is None else probs
     p_in = predict(apply_mask(x, masks, floor_db=floor_db))
     p_out = predict(apply_mask(x, masks, floor_db=floor_db, complement=True))
-    return fidelity_metrics(probs, p_in, p_out, class_index, masks)
+    return fidelity_metrics(probs, p_in, p_out, class_index, masks, maps)
 
 
 def summarise(per_example: dict[str, np.ndarray]) -> dict[str, float]:

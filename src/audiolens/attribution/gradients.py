@@ -106,7 +106,7 @@ def baseline_of(x: np.ndarray, baseline: float | str = "min") -> np.ndarray:
 
 def integrated_gradients(model, x: np.ndarray, c: np.ndarray, *, steps: int = 32,
                          baseline: float | str = "min", target: Target = "log_odds",
-                         batch_size: int = 32, return_delta: bool = False):
+                         batch_size: int = 32, return_delta: bool = False, diagnostics: dict | None = None):
     """Integrated Gradients along the straight path from a constant baseline (trapezoid rule).
 
     Parameters
@@ -117,6 +117,9 @@ def integrated_gradients(model, x: np.ndarray, c: np.ndarray, *, steps: int = 32
         Per-example minimum (a silent spectrogram) or a dB value.
     return_delta : bool
         Also return ``(Σ A - (y_c(X) - y_c(baseline)))`` per example (completeness error).
+    diagnostics : dict, optional
+        Filled with ``completeness_error`` (that difference, ``(n,)``) and ``delta_f``
+        (``y_c(X) - y_c(baseline)``, ``(n,)``) per example.
 
     Returns
     -------
@@ -128,11 +131,14 @@ def integrated_gradients(model, x: np.ndarray, c: np.ndarray, *, steps: int = 32
     base = baseline_of(x, baseline)
     alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)[:, None, None]
     out = np.empty(x.shape, dtype=np.float32)
-    delta = np.empty(len(x))
+    delta, delta_f = np.empty(len(x)), np.empty(len(x))
     for i in range(len(x)):
         path = base[i][None] + alphas * (x[i] - base[i])[None]
         y, g = _batched(fn, path, np.full(len(path), c[i]), batch_size)
         avg = (0.5 * (g[:-1] + g[1:])).mean(axis=0)
         out[i] = (x[i] - base[i]) * avg
-        delta[i] = float(out[i].sum(dtype=np.float64) - (y[-1] - y[0]))
+        delta_f[i] = float(y[-1] - y[0])
+        delta[i] = float(out[i].sum(dtype=np.float64)) - delta_f[i]
+    if diagnostics is not None:
+        diagnostics.update(completeness_error=delta, delta_f=delta_f)
     return (out, delta) if return_delta else out

@@ -1,10 +1,16 @@
 """Masks from attribution maps, and applying a mask to a dB spectrogram.
 
 A mask ``M`` has the shape of the spectrogram and values in ``[0, 1]``; 1 keeps a
-time-frequency bin, 0 replaces it by the dB floor::
+time-frequency bin, 0 replaces it by the floor. The mask acts on *amplitude*, as in L-MAC
+(the features are ``dB = 20 log10(A / ref)``)::
 
-    masked     = (X - floor) * M + floor
-    complement = (X - floor) * (1 - M) + floor
+    masked     = 20 log10(A_floor + (A - A_floor) * M),   A = 10^(X / 20), A_floor = 10^(floor / 20)
+    complement = the same with 1 - M
+
+so a binary mask keeps a bin or sets it to the floor exactly, and ``M = 0.5`` lowers a bin
+well above the floor by about 6 dB (halves its amplitude) instead of halving its dB distance
+to the floor. The floor is each example's own minimum (the silence the model saw in
+training; the IG / occlusion / LIME baseline) unless a dB value is given.
 
 Mask kinds (``MASK_KINDS``, the 14 canonical ones; the parser also accepts any
 ``top<k>``, ``pos_top<k>``, ``t<pct>``, ``pos_t<pct>``):
@@ -22,7 +28,8 @@ Mask kinds (``MASK_KINDS``, the 14 canonical ones; the parser also accepts any
 
 Every kind is computed per example (over that example's ``F x T`` bins). A constant map
 gives an all-zero mask (no bin is preferred); a map without positive values gives an
-all-zero ``pos_*`` mask.
+all-zero ``pos_*`` mask. Ties at the ``top<k>`` boundary are broken by a seeded random
+order (not by raster position, which would fill flat regions from low frequencies first).
 """
 from __future__ import annotations
 
@@ -32,7 +39,7 @@ import numpy as np
 
 from audiolens.config.analysis import MASK_KIND_PATTERN
 
-__all__ = ["MASK_KINDS", "parse_mask_kind", "make_mask", "make_masks", "apply_mask"]
+__all__ = ["MASK_KINDS", "parse_mask_kind", "make_mask", "make_masks", "apply_mask", "floor_of", "ranking"]
 
 MASK_KINDS = ("minmax", "sigmoid", "binary", "top5", "top30", "top50", "t25", "t50", "t75",
               "pos_minmax", "pos_top30", "pos_t25", "pos_t50", "pos_t75")
@@ -86,20 +93,36 @@ def _pos_scaled(a: np.ndarray) -> np.ndarray:
     return p / hi if hi > 0 else np.zeros_like(a)
 
 
-def _top(a: np.ndarray, k: float, positive: bool) -> np.ndarray:
-    """1 on the ``ceil(k% of n)`` largest bins (ties broken by position, deterministic)."""
+def ranking(attribution: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Flat indices of a map's bins, largest value first; ties in a seeded random order.
+
+    Parameters
+    ----------
+    attribution : ndarray, any shape (flattened)
+    rng : numpy Generator
+        Draws the tie-breaking keys (one uniform per bin).
+
+    Returns
+    -------
+    ndarray of int, shape (attribution.size,)
+    """
+    flat = np.asarray(attribution, dtype=np.float64).ravel()
+    return np.lexsort((rng.random(flat.size), -flat))
+
+
+def _top(a: np.ndarray, k: float, positive: bool, rng: np.random.Generator) -> np.ndarray:
+    """1 on the ``ceil(k% of n)`` largest bins (ties broken in a seeded random order)."""
     flat = a.ravel()
     n_keep = int(np.ceil(flat.size * k / 100.0))
     if positive:
         n_keep = min(n_keep, int((flat > 0).sum()))
     out = np.zeros(flat.size, dtype=np.float32)
     if n_keep > 0 and flat.max() > flat.min():
-        order = np.argsort(-flat, kind="stable")
-        out[order[:n_keep]] = 1.0
+        out[ranking(flat, rng)[:n_keep]] = 1.0
     return out.reshape(a.shape)
 
 
-def make_mask(attribution: np.ndarray, kind: str) -> np.ndarray:
+def make_mask(attribution: np.ndarray, kind: str, *, seed: int | np.random.Generator = 0) -> np.ndarray:
     """Mask of one attribution map.
 
     Parameters
@@ -107,6 +130,8 @@ def make_mask(attribution: np.ndarray, kind: str) -> np.ndarray:
     attribution : ndarray, shape (F, T)
     kind : str
         See the module docstring.
+    seed : int or numpy Generator
+        Tie-breaking order of ``top<k>`` masks.
 
     Returns
     -------
@@ -126,24 +151,37 @@ def make_mask(attribution: np.ndarray, kind: str) -> np.ndarray:
     elif family == "binary":
         m = (a > 0).astype(np.float64)
     elif family == "top":
-        m = _top(a, value, pos)
+        m = _top(a, value, pos, np.random.default_rng(seed))
     else:  # threshold
         scaled = _pos_scaled(a) if pos else _minmax(a)
         m = ((scaled >= value) & (scaled > 0)).astype(np.float64)
     return np.clip(m, 0.0, 1.0).astype(np.float32)
 
 
-def make_masks(attributions: np.ndarray, kind: str) -> np.ndarray:
-    """Masks of a batch of maps, shape ``(n, F, T)`` → ``(n, F, T)`` float32."""
+def make_masks(attributions: np.ndarray, kind: str, *, seed: int = 0) -> np.ndarray:
+    """Masks of a batch of maps, shape ``(n, F, T)`` → ``(n, F, T)`` float32.
+
+    Example ``i`` breaks ties with the generator seeded ``(seed, i)``: the same map at the
+    same position gets the same mask whichever explainer produced it.
+    """
     a = np.asarray(attributions)
     if a.ndim != 3:
         raise ValueError(f"attributions must be (n, F, T), got shape {a.shape}")
-    return np.stack([make_mask(m, kind) for m in a]) if len(a) else np.zeros(a.shape, np.float32)
+    return (np.stack([make_mask(m, kind, seed=np.random.default_rng([seed, i])) for i, m in enumerate(a)])
+            if len(a) else np.zeros(a.shape, np.float32))
 
 
-def apply_mask(spec_db: np.ndarray, mask: np.ndarray, *, floor_db: float = -100.0,
+def floor_of(spec_db: np.ndarray, floor_db: float | None = None) -> np.ndarray:
+    """The floor per example, broadcastable to ``spec_db`` ``(..., F, T)``: its minimum, or ``floor_db``."""
+    x = np.asarray(spec_db, dtype=np.float32)
+    if floor_db is not None:
+        return np.full(x.shape[:-2] + (1, 1), float(floor_db), dtype=np.float32)
+    return x.min(axis=(-2, -1), keepdims=True)
+
+
+def apply_mask(spec_db: np.ndarray, mask: np.ndarray, *, floor_db: float | None = None,
                complement: bool = False) -> np.ndarray:
-    """Keep the masked bins of a dB spectrogram, set the rest towards the floor.
+    """Keep the masked bins of a dB spectrogram, scale the rest's amplitude towards the floor.
 
     Parameters
     ----------
@@ -151,14 +189,17 @@ def apply_mask(spec_db: np.ndarray, mask: np.ndarray, *, floor_db: float = -100.
         dB spectrogram(s).
     mask : ndarray, broadcastable to ``spec_db``
         Values in [0, 1].
-    floor_db : float
-        The dB value a removed bin takes (default -100 dB, below any ``top_db`` clip).
+    floor_db : float or None
+        The dB value a removed bin takes; None: each example's minimum over its ``F x T``
+        bins (the spectrogram's silence).
     complement : bool
         Apply ``1 - mask`` instead (keep what the mask removes).
 
     Returns
     -------
-    ndarray, float32, same shape as ``spec_db``: ``(X - floor) * M + floor``.
+    ndarray, float32, same shape as ``spec_db``:
+    ``20 log10(A_floor + (A - A_floor) * M)`` with ``A = 10^(X/20)``; exactly ``X`` where
+    ``M = 1`` and the floor where ``M = 0``.
     """
     x = np.asarray(spec_db, dtype=np.float32)
     m = np.asarray(mask, dtype=np.float32)
@@ -166,4 +207,8 @@ def apply_mask(spec_db: np.ndarray, mask: np.ndarray, *, floor_db: float = -100.
         raise ValueError("mask values must lie in [0, 1]")
     if complement:
         m = 1.0 - m
-    return ((x - floor_db) * m + floor_db).astype(np.float32)
+    floor = floor_of(x, floor_db).astype(np.float64)
+    amp, amp_floor = 10.0 ** (x.astype(np.float64) / 20.0), 10.0 ** (floor / 20.0)
+    soft = 20.0 * np.log10(amp_floor + (amp - amp_floor) * m)
+    out = np.where(m >= 1.0, x, np.where(m <= 0.0, floor, soft))
+    return out.astype(np.float32)

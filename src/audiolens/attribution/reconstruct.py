@@ -27,7 +27,7 @@ def reconstruct(spec_db: np.ndarray, *, config: SpectrogramConfig, ref_amplitude
 
 
 def masked_audio(spec_db: np.ndarray, mask: np.ndarray, *, config: SpectrogramConfig, ref_amplitude: float,
-                 source_audio: np.ndarray | None, length: int, floor_db: float = -100.0,
+                 source_audio: np.ndarray | None, length: int, floor_db: float | None = None,
                  seed: int = 0) -> dict[str, np.ndarray]:
     """Audio of the kept region and of its complement.
 
@@ -37,8 +37,8 @@ def masked_audio(spec_db: np.ndarray, mask: np.ndarray, *, config: SpectrogramCo
         dB spectrogram and mask in ``[0, 1]``.
     source_audio : ndarray (length,) or None
         Segment audio whose phase is reused; None → Griffin-Lim.
-    floor_db : float
-        The dB value removed bins take.
+    floor_db : float or None
+        The dB value removed bins take (None: the spectrogram's minimum).
 
     Returns
     -------
@@ -59,7 +59,7 @@ def error_db(reference: np.ndarray, estimate: np.ndarray) -> float:
 
 def roundtrip_probs(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, masks: np.ndarray, *,
                     config: SpectrogramConfig, ref_amplitude: np.ndarray, source_audio: list[np.ndarray | None],
-                    floor_db: float = -100.0, complement: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+                    floor_db: float | None = None, complement: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Model probabilities after the audio round trip (masked spectrogram → audio → features).
 
     Parameters

@@ -50,7 +50,7 @@ EXPLAINERS: Mapping[str, Explainer] = MappingProxyType({
         "target": s["target"], "steps": s["ig_steps"], "baseline": _base(s)}),
     "occlusion": Explainer("perturbation:occlusion", lambda s: {
         "patch": (s["occlusion_patch"], s["occlusion_patch"]), "baseline": _base(s)}),
-    "gradcam": Explainer("explainers:gradcam", lambda s: {"signed": s["gradcam_signed"]}),
+    "gradcam": Explainer("explainers:gradcam", lambda s: {"signed": s["gradcam_signed"], "target": s["target"]}),
     "lime": Explainer("perturbation:lime_grid", lambda s: {
         "num_samples": s["lime_samples"], "n_freq": s["lime_grid_freq"], "n_time": s["lime_grid_time"],
         "baseline": _base(s), "seed": s["seed"]}),

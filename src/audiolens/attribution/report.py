@@ -11,21 +11,73 @@ from audiolens.attribution.masks import apply_mask, make_mask
 from audiolens.io import atomic_write_json, atomic_write_text
 from audiolens.plots import new_figure, save_figure, show_spectrogram
 
-__all__ = ["SUMMARY_METRICS", "summary_table", "markdown", "write_table", "example_figure",
-           "fidelity_heatmaps", "sanity_figure", "noise_figure"]
+__all__ = ["SUMMARY_METRICS", "GAIN_METRICS", "summary_table", "curve_summary", "diagnostics_table",
+           "markdown", "write_table", "example_figure", "fidelity_heatmaps", "curves_figure", "sanity_figure",
+           "noise_figure", "headline"]
 
 SUMMARY_METRICS = ("FF", "AI", "AD", "AG", "fid_in", "SPS", "COMP", "COMP_norm", "mask_mean")
+#: metrics with a random-mask control (``rand_<m>``) and a gain ``gain_<m> = m - rand_<m>``
+#: (for AD, where lower is better, ``gain_AD = rand_AD - AD``)
+GAIN_METRICS = ("FF", "AI", "AD", "fid_in")
+
+
+def _se(v: pd.Series) -> float:
+    v = v.dropna()
+    return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
 
 
 def summary_table(per_example: pd.DataFrame) -> pd.DataFrame:
-    """Mean of each metric per ``domain × explainer × mask`` (NaNs ignored) with the count ``n``."""
+    """Mean of each metric per ``domain × explainer × mask`` (NaNs ignored) with the count ``n``.
+
+    Where the per-example frame has the random-mask control ``rand_<m>`` (spectral domain),
+    adds its mean, the gain ``gain_<m>`` (explainer minus control; for AD control minus
+    explainer, so positive is always better than chance) and the gain's standard error
+    over examples ``gain_<m>_se``.
+    """
     if per_example.empty:
         return pd.DataFrame(columns=["domain", "explainer", "mask", "n", *SUMMARY_METRICS])
+    df = per_example.copy()
+    gains = [m for m in GAIN_METRICS if f"rand_{m}" in df]
+    for m in gains:
+        df[f"gain_{m}"] = (df[f"rand_{m}"] - df[m]) if m == "AD" else (df[m] - df[f"rand_{m}"])
     keys = ["domain", "explainer", "mask"]
-    g = per_example.groupby(keys, sort=False)
-    out = g[list(SUMMARY_METRICS)].mean()
+    g = df.groupby(keys, sort=False)
+    cols = list(SUMMARY_METRICS) + [f"rand_{m}" for m in gains] + [f"gain_{m}" for m in gains]
+    out = g[cols].mean()
+    for m in gains:
+        out[f"gain_{m}_se"] = g[f"gain_{m}"].agg(_se)
     out.insert(0, "n", g.size())
     return out.reset_index()
+
+
+def curve_summary(per_example: pd.DataFrame) -> pd.DataFrame:
+    """Per explainer: ``n`` and the mean and standard error over examples of each AUC and gain column."""
+    cols = ["deletion_auc", "insertion_auc", "deletion_gain", "insertion_gain"]
+    if per_example.empty:
+        return pd.DataFrame(columns=["explainer", "n", *cols])
+    g = per_example.groupby("explainer", sort=False)
+    out = pd.DataFrame({"n": g.size()})
+    for col in cols:
+        out[col] = g[col].mean()
+        out[f"{col}_se"] = g[col].agg(_se)
+    return out.reset_index()
+
+
+def diagnostics_table(diagnostics: dict[str, dict], ids: Sequence[str]) -> pd.DataFrame:
+    """Per example: IG's completeness error (absolute, and relative to ``|f(x) - f(baseline)|``) and LIME's R²."""
+    cols: dict[str, np.ndarray] = {}
+    ig = diagnostics.get("integrated_gradients", {})
+    if "completeness_error" in ig:
+        err, df = np.asarray(ig["completeness_error"]), np.asarray(ig["delta_f"])
+        cols["ig_delta_f"] = df
+        cols["ig_completeness_error"] = err
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cols["ig_completeness_rel"] = np.where(np.abs(df) > 0, np.abs(err) / np.abs(df), np.nan)
+    if "r2" in diagnostics.get("lime", {}):
+        cols["lime_r2"] = np.asarray(diagnostics["lime"]["r2"])
+    if not cols:
+        return pd.DataFrame()
+    return pd.DataFrame({"segment_id": list(ids), **cols})
 
 
 def markdown(df: pd.DataFrame, *, digits: int = 3) -> str:
@@ -50,14 +102,14 @@ def write_table(df: pd.DataFrame, out_dir: Path, name: str, *, title: str) -> No
 
 
 def example_figure(path: Path, spec_db: np.ndarray, maps: dict[str, np.ndarray], *, mask_kind: str,
-                   floor_db: float, title: str) -> Path:
+                   floor_db: float | None, title: str, seed=0) -> Path:
     """Rows = explainers; columns = spectrogram, attribution (signed, symmetric scale), mask, masked spectrogram."""
     names = list(maps)
     fig, axes = new_figure(max(1, len(names)), 4, size=(2.4, 1.8))
     lo, hi = float(spec_db.min()), float(spec_db.max())
     for r, name in enumerate(names):
         a = maps[name]
-        m = make_mask(a, mask_kind)
+        m = make_mask(a, mask_kind, seed=np.random.default_rng(seed))
         peak = float(np.abs(a).max()) or 1.0
         show_spectrogram(axes[r, 0], spec_db, title=f"{name}: spectrogram" if r == 0 else name, vmin=lo, vmax=hi)
         show_spectrogram(axes[r, 1], a, title="attribution", cmap="RdBu_r", vmin=-peak, vmax=peak)
@@ -69,11 +121,13 @@ def example_figure(path: Path, spec_db: np.ndarray, maps: dict[str, np.ndarray],
     return save_figure(fig, path)
 
 
-def fidelity_heatmaps(path: Path, summary: pd.DataFrame, *, metrics: Sequence[str] = ("FF", "AD", "fid_in", "SPS"),
+def fidelity_heatmaps(path: Path, summary: pd.DataFrame, *,
+                      metrics: Sequence[str] = ("FF", "gain_FF", "gain_AD", "SPS"),
                       domain: str = "spectral") -> Path | None:
-    """Explainer × mask heatmaps of a few summary metrics (annotated)."""
+    """Explainer × mask heatmaps of a few summary metrics (annotated; absent metrics skipped)."""
     df = summary[summary["domain"] == domain]
-    if df.empty:
+    metrics = [m for m in metrics if m in df and df[m].notna().any()]
+    if df.empty or not metrics:
         return None
     fig, axes = new_figure(1, len(metrics), size=(3.2, 0.45 * df["explainer"].nunique() + 1.2))
     for ax, met in zip(axes[0], metrics):
@@ -91,14 +145,35 @@ def fidelity_heatmaps(path: Path, summary: pd.DataFrame, *, metrics: Sequence[st
     return save_figure(fig, path)
 
 
+def curves_figure(path: Path, curves: pd.DataFrame) -> Path | None:
+    """Mean deletion and insertion curves per explainer, the random orders dashed black."""
+    if curves.empty:
+        return None
+    fig, axes = new_figure(1, 2, size=(4.2, 3.2))
+    for ax, col in zip(axes[0], ("deletion", "insertion")):
+        for name, g in curves.groupby("explainer", sort=False):
+            style = dict(color="k", ls="--", lw=1.5) if name == "random" else dict(marker=".")
+            ax.plot(g["k"], g[col], label=name, **style)
+        ax.set_xscale("log", base=2)          # the AUC is taken over log2 k
+        ax.set_xlabel("fraction of bins " + ("removed" if col == "deletion" else "kept") + " (most important first)")
+        ax.set_ylabel("p(explained class)")
+        ax.set_title(f"{col} ({'lower' if col == 'deletion' else 'higher'} area is better)")
+        ax.legend(fontsize=6)
+    return save_figure(fig, path)
+
+
 def sanity_figure(path: Path, table: pd.DataFrame, *, metric: str = "spearman_abs") -> Path | None:
-    """Similarity to the trained model's maps vs cascading randomisation step, one line per explainer."""
+    """Similarity to the trained model's maps vs cascading randomisation step, one line per explainer
+    (error bars: 1.96 SE over examples; degenerate explainers marked in the legend)."""
     if table.empty:
         return None
     fig, axes = new_figure(1, 1, size=(6.0, 3.2))
     ax = axes[0, 0]
     for name, g in table.groupby("explainer", sort=False):
-        ax.plot(g["step"], g[metric], marker="o", label=name)
+        degenerate = "status" in g and (g["status"] == "degenerate").any()
+        err = 1.96 * g[f"{metric}_se"] if f"{metric}_se" in g else None
+        ax.errorbar(g["step"], g[metric], yerr=err, marker="o", capsize=2,
+                    label=f"{name} (degenerate: constant maps)" if degenerate else name)
     steps = table.drop_duplicates("step")
     ax.set_xticks(steps["step"], steps["layer"], rotation=45, ha="right")
     ax.set_ylabel(f"{metric} to trained maps")
@@ -135,3 +210,50 @@ def noise_figure(path: Path, perf: pd.DataFrame, fid: pd.DataFrame) -> Path | No
     ax.set_title("FF (faithfulness)")
     ax.legend(fontsize=6)
     return save_figure(fig, path)
+
+
+def headline(summary: pd.DataFrame, curves: pd.DataFrame, sanity: pd.DataFrame, perf: pd.DataFrame,
+             diag: pd.DataFrame, *, headline_mask: str, n: int, accuracy: float,
+             reconstruction_error_db: np.ndarray) -> dict:
+    """The dvc metrics: per explainer (and ``random``) the deletion / insertion AUC with their gain
+    over random orders (mean, ``_se``); at the headline mask FF/AD/AI/fid_in and their gain over
+    the random mask of the same ``k``; SPS / COMP_norm of the raw map; the audio round trip; the
+    last sanity step (``sanity_status``: ``ok`` or ``degenerate``); IG completeness and LIME R²;
+    accuracy / ECE per noise condition. Standard errors are over the ``n_examples`` examples."""
+    def num(v):
+        v = float(v)
+        return round(v, 5) if np.isfinite(v) else None
+    out: dict = {"n_examples": n, "accuracy": num(accuracy),
+                 "reconstruction_error_db": num(np.nanmean(reconstruction_error_db))
+                 if np.isfinite(reconstruction_error_db).any() else None, "explainers": {}}
+    for row in curves.to_dict(orient="records"):
+        out["explainers"][row["explainer"]] = {k: num(row[k]) for k in (
+            "deletion_auc", "insertion_auc", "deletion_gain", "deletion_gain_se", "insertion_gain",
+            "insertion_gain_se") if k in row}
+    for row in summary[summary["mask"] == headline_mask].to_dict(orient="records"):
+        d = out["explainers"].setdefault(row["explainer"], {})
+        prefix = "" if row["domain"] == "spectral" else "audio_"
+        for met in ("FF", "AD", "AI", "fid_in"):
+            d[prefix + met] = num(row[met])
+            if not prefix and f"gain_{met}" in row and row["explainer"] != "random":
+                d[f"{met}_gain"] = num(row[f"gain_{met}"])
+                d[f"{met}_gain_se"] = num(row[f"gain_{met}_se"])
+        if not prefix and row["explainer"] != "random":
+            d["SPS"], d["COMP_norm"] = num(row["SPS"]), num(row["COMP_norm"])
+    if not sanity.empty:
+        last = sanity[sanity["step"] == sanity["step"].max()]
+        for row in last.to_dict(orient="records"):
+            d = out["explainers"].setdefault(row["explainer"], {})
+            d["sanity_status"] = row.get("status", "ok")
+            d["sanity_spearman_abs"] = num(row["spearman_abs"])
+            d["sanity_spearman_abs_se"] = num(row.get("spearman_abs_se", np.nan))
+            d["sanity_n"] = int(row.get("n", 0))
+    if not diag.empty and "ig_completeness_error" in diag:
+        d = out["explainers"].setdefault("integrated_gradients", {})
+        d["completeness_error_abs"] = num(diag["ig_completeness_error"].abs().mean())
+        d["completeness_error_rel"] = num(diag["ig_completeness_rel"].mean())
+    if not diag.empty and "lime_r2" in diag:
+        out["explainers"].setdefault("lime", {})["fit_r2"] = num(diag["lime_r2"].mean())
+    out["noise"] = {f"{r.noise}" + ("" if r.noise == "clean" else f"@{r.snr_db:g}dB"):
+                    {"accuracy": num(r.accuracy), "ece": num(r.ece)} for r in perf.itertuples(index=False)}
+    return out

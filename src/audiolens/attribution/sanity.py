@@ -7,6 +7,12 @@ trained model. An explainer that depends on what the model learned gives maps wh
 similarity falls towards 0 as more layers are randomised; one that stays high is
 explaining the input, not the model.
 
+A constant map (e.g. a ReLU'd Grad-CAM whose feature map is all zero) has no ranking: its
+similarity is undefined (NaN, counted in ``n_degenerate``), never a 0 that would read as a
+perfect pass. An explainer whose trained-model maps are constant for at least half the
+examples is reported with ``status = "degenerate"``. Each step reports the mean over the
+examples with a defined similarity, its standard error and a normal 95 % interval.
+
 The model's weights are restored afterwards (also on error).
 """
 from __future__ import annotations
@@ -18,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-__all__ = ["weighted_layers", "reinitialise", "map_similarity", "cascading_randomisation"]
+__all__ = ["weighted_layers", "reinitialise", "is_degenerate", "map_similarity", "cascading_randomisation"]
 
 _INIT_ATTR = {"kernel": "kernel_initializer", "bias": "bias_initializer", "gamma": "gamma_initializer",
               "beta": "beta_initializer", "depthwise_kernel": "depthwise_initializer",
@@ -69,27 +75,30 @@ def reinitialise(layer: keras.layers.Layer, *, seed: int) -> list[str]:
     return names
 
 
+def is_degenerate(a: np.ndarray) -> bool:
+    """True for a map whose ``|a|`` is constant (no bin ranks above another)."""
+    return bool(np.ptp(np.abs(np.asarray(a, dtype=np.float64))) == 0)
+
+
 def map_similarity(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     """Similarity of two ``(F, T)`` maps.
 
     Returns ``spearman_abs`` (rank correlation of ``|a|``, ``|b|``), ``spearman`` (signed)
-    and ``ssim`` (structural similarity of the min-max scaled ``|a|``, ``|b|``). A constant
-    map (e.g. an all-zero Grad-CAM) carries no ranking: similarity 0 to a non-constant map,
-    1 to an identical constant map.
+    and ``ssim`` (structural similarity of the min-max scaled ``|a|``, ``|b|``). When
+    either map is constant (:func:`is_degenerate`, e.g. an all-zero Grad-CAM) the
+    similarity is undefined: all three are NaN.
     """
     from skimage.metrics import structural_similarity
 
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-
-    def degenerate(u, v) -> float | None:
-        if np.ptp(u) == 0 or np.ptp(v) == 0:
-            return float(np.ptp(u) == 0 and np.ptp(v) == 0 and np.allclose(u, v))
-        return None
+    if is_degenerate(a) or is_degenerate(b):
+        return {"spearman_abs": float("nan"), "spearman": float("nan"), "ssim": float("nan")}
 
     def rank_corr(u, v):
-        d = degenerate(u, v)
-        return d if d is not None else float(spearmanr(u.ravel(), v.ravel()).statistic)
+        if np.ptp(u) == 0 or np.ptp(v) == 0:
+            return float("nan")
+        return float(spearmanr(u.ravel(), v.ravel()).statistic)
 
     def scaled(u):
         u = np.abs(u)
@@ -97,11 +106,8 @@ def map_similarity(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
     win = min(7, *a.shape)
     win -= 1 - win % 2          # odd, <= the smaller side
-    d = degenerate(np.abs(a), np.abs(b))
-    if d is not None or win < 3:
-        ssim = d if d is not None else float("nan")
-    else:
-        ssim = float(structural_similarity(scaled(a), scaled(b), data_range=1.0, win_size=win))
+    ssim = (float(structural_similarity(scaled(a), scaled(b), data_range=1.0, win_size=win))
+            if win >= 3 else float("nan"))
     return {"spearman_abs": rank_corr(np.abs(a), np.abs(b)), "spearman": rank_corr(a, b), "ssim": ssim}
 
 
@@ -125,8 +131,12 @@ def cascading_randomisation(model: keras.Model, x: np.ndarray, c: np.ndarray,
     Returns
     -------
     DataFrame with one row per step × explainer: ``step`` (0 = trained model),
-    ``layer`` (the last layer randomised), ``explainer`` and the mean over examples of
-    :func:`map_similarity`'s fields.
+    ``layer`` (the last layer randomised), ``explainer``, ``n`` (examples),
+    ``n_degenerate`` (pairs with a constant map), ``status`` (``"degenerate"`` when the
+    trained model's maps are constant for at least half the examples, else ``"ok"``), the
+    mean over the defined pairs of :func:`map_similarity`'s fields, and for
+    ``spearman_abs`` its standard error ``spearman_abs_se`` and normal 95 % interval
+    ``spearman_abs_lo`` / ``spearman_abs_hi``.
     """
     layers = weighted_layers(model)[::-1]
     if max_layers is not None:
@@ -135,13 +145,24 @@ def cascading_randomisation(model: keras.Model, x: np.ndarray, c: np.ndarray,
     reference = {name: fn(model, x, c) for name, fn in explainers.items()}
     rows = []
 
+    ref_degenerate = {name: np.mean([is_degenerate(a) for a in maps]) if len(maps) else 1.0
+                      for name, maps in reference.items()}
+
     def record(step: int, layer_name: str):
         for name, fn in explainers.items():
             maps = reference[name] if step == 0 else fn(model, x, c)
-            sims = pd.DataFrame([map_similarity(a, b) for a, b in zip(reference[name], maps)])
-            rows.append({"step": step, "layer": layer_name, "explainer": name,
-                         **{k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
-                            for k, v in sims.items()}})
+            sims = pd.DataFrame([map_similarity(a, b) for a, b in zip(reference[name], maps)],
+                                columns=["spearman_abs", "spearman", "ssim"])
+            v = sims["spearman_abs"].to_numpy(dtype=np.float64)
+            ok = v[np.isfinite(v)]
+            se = float(ok.std(ddof=1) / np.sqrt(len(ok))) if len(ok) > 1 else float("nan")
+            mean = {k: float(np.nanmean(col)) if np.isfinite(col).any() else float("nan")
+                    for k, col in sims.items()}
+            rows.append({"step": step, "layer": layer_name, "explainer": name, "n": int(len(v)),
+                         "n_degenerate": int(len(v) - len(ok)),
+                         "status": "degenerate" if ref_degenerate[name] >= 0.5 else "ok", **mean,
+                         "spearman_abs_se": se, "spearman_abs_lo": mean["spearman_abs"] - 1.96 * se,
+                         "spearman_abs_hi": mean["spearman_abs"] + 1.96 * se})
     try:
         record(0, "none")
         for step, layer in enumerate(layers, start=1):

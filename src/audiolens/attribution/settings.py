@@ -20,8 +20,12 @@ class AttributionSettings:
         Mask for WAVs, figures, noise fidelity and the metrics.
     n_examples : int
         Test segments explained (class-stratified).
-    floor_db : float
-        dB value a masked-out bin takes.
+    floor_db : float or None
+        dB value a masked-out bin takes; None: each example's minimum.
+    curve_steps : int
+        Deletion / insertion curves: ``k`` in ``2^-(steps-1), ..., 1/2, 1``.
+    random_draws : int
+        Seeded random masks / orders per example in the random-mask control.
     target : {"log_odds", "logits", "probs"}
         What gradient methods and SHAP explain.
     baseline_db : float or None
@@ -72,7 +76,9 @@ class AttributionSettings:
     masks: list[str]
     headline_mask: str
     n_examples: int
-    floor_db: float
+    floor_db: float | None
+    curve_steps: int
+    random_draws: int
     target: str
     baseline_db: float | None
     smoothgrad_samples: int

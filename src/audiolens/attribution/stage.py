@@ -16,9 +16,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from audiolens.attribution.curves import (curve_auc, deletion_insertion, fractions, random_control,
+                                         random_curves)
 from audiolens.attribution.explainers import explain, probabilities
 from audiolens.attribution.fidelity import METRICS, fidelity_metrics, spectral_fidelity
-from audiolens.attribution.masks import make_masks
+from audiolens.attribution.masks import make_masks, parse_mask_kind
 from audiolens.attribution.reconstruct import error_db, masked_audio, roundtrip_probs
 from audiolens.attribution.registry import explainer_options
 from audiolens.attribution.settings import AttributionSettings
@@ -26,8 +28,11 @@ from audiolens.errors import DataError
 from audiolens.features import SpectrogramConfig, read_segment_audio, spectrogram_db
 from audiolens.io import SKIPPED_COLUMNS, atomic_write_csv, atomic_write_json
 
-__all__ = ["select_examples", "compute_maps", "fidelity_frame", "roundtrip_frame",
-           "reconstruction_errors", "featurize", "run", "headline"]
+__all__ = ["select_examples", "compute_maps", "fidelity_frame", "curves_frame", "roundtrip_frame",
+           "reconstruction_errors", "featurize", "run"]
+
+#: explainers whose functions fill a ``diagnostics`` dict (IG: completeness error; LIME: R²)
+DIAGNOSED = ("integrated_gradients", "lime")
 
 log = logging.getLogger("audiolens.attribution")
 
@@ -48,9 +53,13 @@ def select_examples(labels: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray:
     return np.sort(np.asarray(out, dtype=np.int64))
 
 
-def compute_maps(model, x: np.ndarray, c: np.ndarray, explainers: Sequence[str], kwargs: dict[str, dict]
+def compute_maps(model, x: np.ndarray, c: np.ndarray, explainers: Sequence[str], kwargs: dict[str, dict],
+                 diagnostics: dict[str, dict] | None = None
                  ) -> tuple[dict[str, np.ndarray], dict[str, float], list[dict]]:
     """Maps of every explainer; an explainer that fails is listed (``skipped``) and left out.
+
+    ``diagnostics``, when given, receives per explainer of :data:`DIAGNOSED` the dict its
+    function fills (IG: ``completeness_error``, ``delta_f``; LIME: ``r2``; arrays ``(n,)``).
 
     Returns
     -------
@@ -60,8 +69,11 @@ def compute_maps(model, x: np.ndarray, c: np.ndarray, explainers: Sequence[str],
     maps, seconds, skipped = {}, {}, []
     for name in explainers:
         t0 = time.perf_counter()
+        opts = dict(kwargs[name])
+        if diagnostics is not None and name in DIAGNOSED:
+            opts["diagnostics"] = diagnostics.setdefault(name, {})
         try:
-            maps[name] = explain(name, model, x, class_index=c, **kwargs[name])
+            maps[name] = explain(name, model, x, class_index=c, **opts)
         except Exception as exc:  # one broken explainer must not hide the others
             log.warning("explainer %s failed: %s", name, exc)
             skipped.append({"id": name, "path": "", "reason": "explainer failed", "detail": str(exc)[:300]})
@@ -78,22 +90,76 @@ def _rows(metrics: dict[str, np.ndarray], **keys) -> pd.DataFrame:
     return df
 
 
+def _k_mask(shape: tuple[int, int, int], k: float) -> np.ndarray:
+    """Masks ``(n, F, T)`` with ``ceil(k % of F·T)`` ones (where does not matter: the control shuffles)."""
+    n, f, t = shape
+    m = np.zeros((n, f * t), np.float32)
+    m[:, :int(np.ceil(f * t * k / 100.0))] = 1.0
+    return m.reshape(shape)
+
+
 def fidelity_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], maps: dict[str, np.ndarray],
-                   masks: Sequence[str], *, floor_db: float, probs: np.ndarray) -> pd.DataFrame:
-    """Per-example spectral fidelity metrics for every explainer × mask kind (``domain = "spectral"``)."""
+                   masks: Sequence[str], *, floor_db: float | None, probs: np.ndarray, draws: int = 10,
+                   seed: int = 0) -> pd.DataFrame:
+    """Per-example spectral fidelity for every explainer × mask kind (``domain = "spectral"``).
+
+    Each row also carries ``rand_<metric>``, the random-mask control at the same ``k``
+    (:func:`audiolens.attribution.curves.random_control`, ``draws`` seeded draws), and for
+    every plain ``top<k>`` mask an ``explainer = "random"`` row is added (the control all
+    explainers share at that ``k``). SPS / COMP are computed on the raw maps.
+    """
     predict = probabilities(model)
+    cache: dict = {}
+    ctl = dict(probs=probs, floor_db=floor_db, draws=draws, seed=seed, cache=cache)
     frames = []
     for name, a in maps.items():
         for kind in masks:
-            m = make_masks(a, kind)
-            met = spectral_fidelity(predict, x, m, c, floor_db=floor_db, probs=probs)
+            m = make_masks(a, kind, seed=seed)
+            met = spectral_fidelity(predict, x, m, c, floor_db=floor_db, probs=probs, maps=a)
+            met.update({f"rand_{k}": v for k, v in random_control(predict, x, m, c, **ctl).items()})
             frames.append(_rows(met, domain="spectral", explainer=name, mask=kind, segment_id=list(ids)))
+    for kind in masks:
+        family, pos, k = parse_mask_kind(kind)
+        if family == "top" and not pos:
+            m = _k_mask(x.shape, k)
+            ctrl = random_control(predict, x, m, c, **ctl)
+            met = {**ctrl, "mask_mean": m.mean(axis=(1, 2)), **{f"rand_{k}": v for k, v in ctrl.items()}}
+            frames.append(_rows(met, domain="spectral", explainer="random", mask=kind, segment_id=list(ids)))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["domain", *METRICS])
+
+
+def curves_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], maps: dict[str, np.ndarray], *,
+                 steps: int, floor_db: float | None, draws: int = 10, seed: int = 0
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Deletion / insertion curves of every explainer and of random orders (``explainer = "random"``).
+
+    Returns
+    -------
+    per_example : DataFrame
+        ``explainer, segment_id, deletion_auc, insertion_auc, deletion_gain, insertion_gain``
+        (gain: ``random - deletion`` and ``insertion - random``, positive = better than chance).
+    curves : DataFrame
+        ``explainer, k, deletion, insertion``: the mean curves over examples.
+    """
+    predict = probabilities(model)
+    ks = fractions(steps)
+    r_del, r_ins = random_curves(predict, x, c, ks, floor_db=floor_db, draws=draws, seed=seed)
+    r_dauc, r_iauc = curve_auc(r_del, ks), curve_auc(r_ins, ks)
+    rows, curves = [], []
+    for name, (d, i) in {**{n: deletion_insertion(predict, x, a, c, ks, floor_db=floor_db, seed=seed)
+                            for n, a in maps.items()}, "random": (r_del, r_ins)}.items():
+        dauc, iauc = curve_auc(d, ks), curve_auc(i, ks)
+        rows.append(pd.DataFrame({"explainer": name, "segment_id": list(ids), "deletion_auc": dauc,
+                                  "insertion_auc": iauc, "deletion_gain": r_dauc - dauc,
+                                  "insertion_gain": iauc - r_iauc}))
+        curves.append(pd.DataFrame({"explainer": name, "k": ks, "deletion": d.mean(axis=0),
+                                    "insertion": i.mean(axis=0)}))
+    return pd.concat(rows, ignore_index=True), pd.concat(curves, ignore_index=True)
 
 
 def roundtrip_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], maps: dict[str, np.ndarray],
                     masks: Sequence[str], *, config: SpectrogramConfig, ref_amplitude: np.ndarray,
-                    audio: list[np.ndarray], floor_db: float) -> pd.DataFrame:
+                    audio: list[np.ndarray], floor_db: float | None, seed: int = 0) -> pd.DataFrame:
     """Per-example fidelity after the audio round trip (``domain = "audio"``).
 
     ``p_c(X)`` is the model on the unmasked round trip, so the metrics measure the mask
@@ -105,9 +171,9 @@ def roundtrip_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], map
     frames = []
     for name, a in maps.items():
         for kind in masks:
-            m = make_masks(a, kind)
+            m = make_masks(a, kind, seed=seed)
             p_in, p_out = roundtrip_probs(predict, x, m, **kw)
-            met = fidelity_metrics(p, p_in, p_out, c, m)
+            met = fidelity_metrics(p, p_in, p_out, c, m, a)
             frames.append(_rows(met, domain="audio", explainer=name, mask=kind, segment_id=list(ids)))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -197,11 +263,17 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
     options = {**asdict(s), "background": background}
     kwargs = {name: explainer_options(name, options)
               for name in set(s.explainers) | set(s.sanity_explainers) | set(s.noise_explainers)}
-    maps, seconds, skipped_ex = compute_maps(model, x, c, s.explainers, kwargs)
+    diagnostics: dict[str, dict] = {}
+    maps, seconds, skipped_ex = compute_maps(model, x, c, s.explainers, kwargs, diagnostics)
     skipped += skipped_ex
     t0 = time.perf_counter()
-    per_example = fidelity_frame(model, x, c, ids, maps, s.masks, floor_db=s.floor_db, probs=probs)
+    per_example = fidelity_frame(model, x, c, ids, maps, s.masks, floor_db=s.floor_db, probs=probs,
+                                 draws=s.random_draws, seed=s.seed)
     seconds["fidelity"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    curve_examples, curves = curves_frame(model, x, c, ids, maps, steps=s.curve_steps, floor_db=s.floor_db,
+                                          draws=s.random_draws, seed=s.seed)
+    seconds["curves"] = round(time.perf_counter() - t0, 3)
 
     # audio: round trip, reconstruction error, WAVs
     audio = _read_audio(rows, audio_root, skipped)
@@ -216,13 +288,13 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
         rtf = roundtrip_frame(model, x[sel], c[sel], [ids[i] for i in rt], {k: v[sel] for k, v in maps.items()},
                               s.masks if s.roundtrip_all_masks else [s.headline_mask], config=config,
                               ref_amplitude=rows["ref_amplitude"].to_numpy()[sel],
-                              audio=[audio[i] for i in rt], floor_db=s.floor_db)
+                              audio=[audio[i] for i in rt], floor_db=s.floor_db, seed=s.seed)
         per_example = pd.concat([per_example, rtf], ignore_index=True)
     seconds["roundtrip"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     for i in ok[:s.wav_examples]:
         for name, a in maps.items():
-            pair = masked_audio(x[i], make_masks(a[i:i + 1], s.headline_mask)[0], config=config,
+            pair = masked_audio(x[i], make_masks(a, s.headline_mask, seed=s.seed)[i], config=config,
                                 ref_amplitude=float(rows["ref_amplitude"].iloc[i]), source_audio=audio[i],
                                 length=len(audio[i]), floor_db=s.floor_db)
             write_example_wavs(out / "wav", f"{i:02d}_{ids[i]}_{name}_{s.headline_mask}", original=audio[i],
@@ -230,15 +302,24 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
 
     seconds["wavs"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
+    recording = dict(zip(ids, rows["recording_id"].astype(str)))   # the group for a bootstrap over recordings
+    for frame in (per_example, curve_examples):
+        frame.insert(frame.columns.get_loc("segment_id") + 1, "recording_id", frame["segment_id"].map(recording))
     summary = rep.summary_table(per_example)
     rep.write_table(per_example, out, "fidelity_examples", title="Fidelity per example")
     rep.write_table(summary, out, "fidelity", title="Fidelity per explainer × mask (mean over examples)")
+    curve_summary = rep.curve_summary(curve_examples)
+    rep.write_table(curve_examples, out, "curves_examples", title="Deletion / insertion AUC per example")
+    rep.write_table(curve_summary, out, "curves", title="Deletion / insertion AUC per explainer (mean ± SE; "
+                    "gain = better than random orders)")
+    rep.write_table(curves, out, "curves_mean", title="Mean deletion / insertion curves")
+    rep.curves_figure(out / "figures" / "deletion_insertion.png", curves)
     rep.fidelity_heatmaps(out / "figures" / "fidelity_spectral.png", summary, domain="spectral")
     rep.fidelity_heatmaps(out / "figures" / "fidelity_audio.png", summary, domain="audio")
     names = [str(n) for n in store.class_names] or [str(k) for k in range(probs.shape[1])]
     for i in range(min(s.figure_examples, len(x))):
         rep.example_figure(out / "figures" / f"example_{i:02d}_{ids[i]}.png", x[i], {k: v[i] for k, v in maps.items()},
-                           mask_kind=s.headline_mask, floor_db=s.floor_db,
+                           mask_kind=s.headline_mask, floor_db=s.floor_db, seed=[s.seed, i],
                            title=f"{ids[i]}: label {names[y[i]]}, predicted {names[c[i]]} (p={probs[i, c[i]]:.2f})")
 
     seconds["tables_figures"] = round(time.perf_counter() - t0, 3)
@@ -250,8 +331,11 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
     if s.sanity_examples > 0 and s.sanity_explainers:
         fns = {n: (lambda m, xx, cc, n=n: explain(n, m, xx, class_index=cc, **kwargs[n])) for n in s.sanity_explainers}
         t0 = time.perf_counter()
-        sel = select_examples(y, s.sanity_examples, seed=s.seed + 3)   # class-stratified subset
-        sanity = cascading_randomisation(model, x[sel], c[sel], fns, seed=s.seed, max_layers=s.sanity_layers)
+        spos = np.asarray(test_positions)[select_examples(labels_all[test_positions], s.sanity_examples,
+                                                          seed=s.seed + 3)]   # class-stratified, own sample
+        xs = store.get(spos)
+        sanity = cascading_randomisation(model, xs, probabilities(model)(xs).argmax(axis=1), fns, seed=s.seed,
+                                         max_layers=s.sanity_layers)
         seconds["sanity"] = round(time.perf_counter() - t0, 3)
         rep.write_table(sanity, out, "sanity", title="Model-parameter randomisation (cascading, top-down)")
         rep.sanity_figure(out / "figures" / "sanity.png", sanity)
@@ -280,32 +364,11 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
 
     atomic_write_csv(out / "skipped.csv", pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
     log.info("attribution timings (s): %s", seconds)  # logged, not written: outputs reproduce
-    head = headline(summary, sanity, perf, headline_mask=s.headline_mask, n=len(x),
-                    accuracy=float(np.mean(c == y)), reconstruction_error_db=rec_err)
+    diag = rep.diagnostics_table(diagnostics, ids)
+    if not diag.empty:
+        rep.write_table(diag, out, "diagnostics", title="IG completeness error and LIME surrogate R² per example")
+    head = rep.headline(summary, curve_summary, sanity, perf, diag, headline_mask=s.headline_mask, n=len(x),
+                        accuracy=float(np.mean(c == y)), reconstruction_error_db=rec_err)
     atomic_write_json(out / "metrics.json", head)
     return head
 
-
-def headline(summary: pd.DataFrame, sanity: pd.DataFrame, perf: pd.DataFrame, *, headline_mask: str, n: int,
-             accuracy: float, reconstruction_error_db: np.ndarray) -> dict:
-    """The dvc metrics (numbers only): per explainer FF/AD/AI/fid_in (headline mask, spectral and
-    ``audio_`` round trip), SPS/COMP_norm, the last sanity step's similarity, and accuracy/ECE
-    per noise condition. The full tables are in ``fidelity.json``."""
-    def num(v):
-        v = float(v)
-        return round(v, 5) if np.isfinite(v) else None
-    out: dict = {"n_examples": n, "accuracy": num(accuracy),
-                 "reconstruction_error_db": num(np.nanmean(reconstruction_error_db))
-                 if np.isfinite(reconstruction_error_db).any() else None, "explainers": {}}
-    for row in summary[summary["mask"] == headline_mask].itertuples(index=False):
-        d = out["explainers"].setdefault(row.explainer, {})
-        prefix = "" if row.domain == "spectral" else "audio_"
-        for met in ("FF", "AD", "AI", "fid_in") + (("SPS", "COMP_norm") if not prefix else ()):
-            d[prefix + met] = num(getattr(row, met))
-    if not sanity.empty:
-        last = sanity[sanity["step"] == sanity["step"].max()]
-        for row in last.itertuples(index=False):
-            out["explainers"].setdefault(row.explainer, {})["sanity_spearman_abs"] = num(row.spearman_abs)
-    out["noise"] = {f"{r.noise}" + ("" if r.noise == "clean" else f"@{r.snr_db:g}dB"):
-                    {"accuracy": num(r.accuracy), "ece": num(r.ece)} for r in perf.itertuples(index=False)}
-    return out

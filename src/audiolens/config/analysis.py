@@ -1,4 +1,4 @@
-"""Params sections for analysis: ``eda``, ``uncertainty``, ``interpret``, ``attribution``, ``report``."""
+"""Params sections for analysis: ``eda``, ``uncertainty``, ``gate``, ``interpret``, ``attribution``, ``report``."""
 from __future__ import annotations
 
 import re
@@ -57,6 +57,7 @@ class UncertaintyParams(Section):
     abstain_threshold: float = Field(default=0.7, ge=0.0)
     abstain_target_accuracy: float = Field(default=0.95, gt=0.0, le=1.0)
     max_scatter_classes: int = Field(default=12, ge=1)
+    member_outlier_z: float = Field(default=3.0, gt=0.0)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -128,16 +129,18 @@ class AttributionParams(Section):
     masks: list[str] = Field(default_factory=lambda: ["minmax", "binary", "top30", "pos_t50"])
     headline_mask: str = "top30"
     n_examples: int = Field(default=12, ge=1)
-    floor_db: float = -100.0
+    floor_db: float | None = None
+    curve_steps: int = Field(default=8, ge=2, le=20)
+    random_draws: int = Field(default=10, ge=10, le=1000)
     target: Literal["log_odds", "logits", "probs"] = "log_odds"
     baseline_db: float | None = None
     smoothgrad_samples: int = Field(default=8, ge=1)
     smoothgrad_noise: float = Field(default=0.1, gt=0.0)
     ig_steps: int = Field(default=16, ge=1)
     occlusion_patch: float = Field(default=0.2, gt=0.0, le=1.0)
-    lime_samples: int = Field(default=64, ge=10)
-    lime_grid_freq: int = Field(default=8, ge=1)
-    lime_grid_time: int = Field(default=8, ge=1)
+    lime_samples: int = Field(default=288, ge=10)
+    lime_grid_freq: int = Field(default=6, ge=1)
+    lime_grid_time: int = Field(default=6, ge=1)
     shap_background: int = Field(default=16, ge=1)
     shap_samples: int = Field(default=32, ge=1)
     gradcam_signed: bool = False
@@ -145,7 +148,7 @@ class AttributionParams(Section):
     roundtrip_all_masks: bool = False
     wav_examples: int = Field(default=2, ge=0)
     figure_examples: int = Field(default=2, ge=0)
-    sanity_examples: int = Field(default=4, ge=0)
+    sanity_examples: int = Field(default=16, ge=0)
     sanity_explainers: list[str] = Field(default_factory=lambda: ["saliency", "integrated_gradients", "gradcam"])
     sanity_layers: int | None = Field(default=None, ge=1)
     noise_files: list[str] = Field(default_factory=list)
@@ -197,3 +200,32 @@ class ReportParams(Section):
     """``report``: the HTML report."""
 
     title: str = "audiolens report"
+    warn_min_segments: int = Field(default=100, ge=0)
+    warn_min_recordings: int = Field(default=30, ge=0)
+
+
+class GateParams(Section):
+    """``gate``: the out-of-distribution check of ``audiolens predict`` (stage ``ood``).
+
+    A recording passes when the mean over its segments of the embedding distance to the
+    training data is within the threshold that ``pass_rate`` of the validation recordings
+    meet, and (``require_speech``) when its cleaned audio shows syllable-rate modulation,
+    varying, gliding pitch and enough voiced frames.
+    """
+
+    require_speech: bool = True
+    method: Literal["knn", "mahalanobis"] = "mahalanobis"
+    k: int = Field(default=5, ge=1, le=1000)
+    pass_rate: float = Field(default=0.99, gt=0.0, le=1.0)
+    include_augmented: bool = False
+    min_modulation: float = Field(default=0.2, ge=0.0)
+    min_pitch_st: float = Field(default=0.5, ge=0.0)
+    max_steady: float = Field(default=0.8, ge=0.0, le=1.0)
+    min_voiced: float = Field(default=0.3, ge=0.0, le=1.0)
+    generated_clips: int = Field(default=243, ge=9, le=100000)
+    clip_seconds: float = Field(default=3.0, gt=0.0, le=60.0)
+    extra_ood_dirs: list[str] = Field(default_factory=list)
+    unseen_speakers: list[str] = Field(default_factory=lambda: ["f11", "f12", "m11", "m12"])
+    unseen_seed: int = 1
+    batch_size: int = Field(default=64, ge=1)
+    seed: int = 0

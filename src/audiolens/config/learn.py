@@ -1,4 +1,5 @@
-"""Params sections for learning: ``split``, ``model``, ``train``, ``numerics``, ``evaluate``, ``baseline``."""
+"""Params sections for learning: ``split``, ``model``, ``train``, ``numerics``, ``evaluate``, ``baseline``,
+``bootstrap``."""
 from __future__ import annotations
 
 from typing import Literal
@@ -107,6 +108,23 @@ class NumericsParams(Section):
     deterministic: bool = True
     cpu_isa: Literal["SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI",
                      "AVX512_CORE_BF16", "AVX512_CORE_AMX"] | None = "AVX2"
+
+
+class BootstrapParams(Section):
+    """``bootstrap``: grouped 95 % intervals of the headline metrics (evaluate, baseline, uncertainty,
+    interpret, attribution); resamples recordings with replacement.
+    """
+
+    resamples: int = Field(default=1000, ge=0, le=100000)
+    seed: int = 0
+
+    @field_validator("resamples")
+    @classmethod
+    def _enough(cls, v: int) -> int:
+        if 0 < v < 100:
+            raise ValueError("must be 0 (no intervals) or >= 100 (fewer resamples give unstable 2.5/97.5 "
+                             "percentiles)")
+        return v
 
 
 class EvaluateParams(Section):

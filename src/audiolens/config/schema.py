@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from audiolens.config.analysis import (AttributionParams, EdaParams, InterpretParams,
+from audiolens.config.analysis import (AttributionParams, EdaParams, GateParams, InterpretParams,
                                        ReportParams, UncertaintyParams)
 from audiolens.config.base import Section
 from audiolens.config.data import DataParams, DemoParams
-from audiolens.config.learn import (BaselineParams, EvaluateParams, ModelParams, NumericsParams,
+from audiolens.config.learn import (BaselineParams, BootstrapParams, EvaluateParams, ModelParams, NumericsParams,
                                     SplitParams, TrainParams)
 from audiolens.config.preprocess import (AudioParams, AugmentParams, CleanParams,
                                          FeaturesParams, SegmentParams)
@@ -29,8 +29,10 @@ class Params(Section):
     numerics: NumericsParams = Field(default_factory=NumericsParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     baseline: BaselineParams = Field(default_factory=BaselineParams)
+    bootstrap: BootstrapParams = Field(default_factory=BootstrapParams)
     eda: EdaParams = Field(default_factory=EdaParams)
     uncertainty: UncertaintyParams = Field(default_factory=UncertaintyParams)
+    gate: GateParams = Field(default_factory=GateParams)
     interpret: InterpretParams = Field(default_factory=InterpretParams)
     attribution: AttributionParams = Field(default_factory=AttributionParams)
     report: ReportParams = Field(default_factory=ReportParams)
@@ -46,4 +48,13 @@ class Params(Section):
         if self.eda.pyin_fmax >= nyq:
             raise ValueError(f"eda.pyin_fmax ({self.eda.pyin_fmax:g} Hz) must be below audio.sample_rate / 2 "
                              f"({nyq:g} Hz)")
+        return self
+
+    @model_validator(mode="after")
+    def _unseen_speakers_are_new(self) -> "Params":
+        if self.data.layout == "demo":
+            seen = sorted(set(self.gate.unseen_speakers) & set(self.demo.speakers))
+            if seen:
+                raise ValueError(f"gate.unseen_speakers: {seen} are in demo.speakers (trained on); "
+                                 f"name speakers the demo corpus does not have")
         return self

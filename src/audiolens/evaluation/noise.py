@@ -124,7 +124,7 @@ def noise_robustness(*, predict: Callable[[np.ndarray], np.ndarray], audio: np.n
                      sources: list[NoiseSource], snrs: list[float],
                      featurize: Callable[[np.ndarray], np.ndarray],
                      explainers: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]], mask: str,
-                     floor_db: float = -100.0, ece_bins: int = 10, seed: int = 0
+                     floor_db: float | None = None, ece_bins: int = 10, seed: int = 0
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Accuracy, calibration and fidelity on clean and noise-contaminated audio.
 
@@ -171,7 +171,8 @@ def noise_robustness(*, predict: Callable[[np.ndarray], np.ndarray], audio: np.n
                      "ece": ece_mce(probs, labels, bins=ece_bins)[0]})
         c = probs.argmax(axis=1)
         for ex_name, fn in explainers.items():
-            m = make_masks(fn(x, c), mask)
-            summary = summarise(spectral_fidelity(predict, x, m, c, floor_db=floor_db, probs=probs))
+            a = fn(x, c)
+            m = make_masks(a, mask, seed=seed)
+            summary = summarise(spectral_fidelity(predict, x, m, c, floor_db=floor_db, probs=probs, maps=a))
             fid.append({"noise": name, "snr_db": snr, "explainer": ex_name, "mask": mask, **summary})
     return pd.DataFrame(perf), pd.DataFrame(fid)

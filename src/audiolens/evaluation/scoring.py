@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from audiolens.bootstrap import BootstrapSettings
+from audiolens.evaluation.intervals import recording_intervals, segment_intervals
 from audiolens.evaluation.metrics import aggregate_recordings, classification_metrics, eer, far_frr
 
 __all__ = ["prediction_table", "binary_metrics", "recording_level", "split_metrics", "fold_metrics",
@@ -70,7 +72,8 @@ def recording_level(pred: pd.DataFrame, probs: np.ndarray, class_names: list[str
 
 
 def split_metrics(rows: pd.DataFrame, probs: np.ndarray, class_names: list[str], *,
-                  threshold: float) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+                  threshold: float, bootstrap: BootstrapSettings | None = None
+                  ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """Every figure of one evaluated split.
 
     Parameters
@@ -82,12 +85,17 @@ def split_metrics(rows: pd.DataFrame, probs: np.ndarray, class_names: list[str],
     class_names : list of str
     threshold : float
         Binary accept threshold on P(class 1) (FAR/FRR).
+    bootstrap : BootstrapSettings, optional
+        95 % intervals over recordings (:mod:`audiolens.evaluation.intervals`); None: none.
 
     Returns
     -------
     metrics : dict
-        :func:`~audiolens.evaluation.metrics.classification_metrics` of the segments, plus
-        ``recording`` (``mean_prob``, ``majority_vote``) and, for two classes, ``binary``.
+        :func:`~audiolens.evaluation.metrics.classification_metrics` of the segments
+        (``n`` segments), ``n_recordings``, ``ci95`` (``{metric: {"lo", "hi"}}`` for accuracy,
+        balanced accuracy, macro F1 and, binary, ROC AUC, EER, FAR, FRR; with ``bootstrap``),
+        ``recording`` (``mean_prob`` with its own ``ci95``, ``majority_vote``) and, for two
+        classes, ``binary``.
     pred : DataFrame
         :func:`prediction_table`.
     recordings : DataFrame
@@ -97,8 +105,17 @@ def split_metrics(rows: pd.DataFrame, probs: np.ndarray, class_names: list[str],
     pred = prediction_table(rows, probs, class_names)
     y = pred["true_index"].to_numpy()
     metrics = classification_metrics(y, probs)
+    metrics["n_recordings"] = int(pred["recording_id"].astype(str).nunique())
+    binary = len(class_names) == 2 and len(np.unique(y)) == 2
+    ci = segment_intervals(y, probs, pred["recording_id"].to_numpy(), bootstrap,
+                           threshold=threshold if binary else None)
+    if ci:
+        metrics["ci95"] = ci
     metrics["recording"], rec_table = recording_level(pred, probs, class_names, threshold)
-    if len(class_names) == 2 and len(np.unique(y)) == 2:
+    rec_ci = recording_intervals(pred, probs, bootstrap)
+    if rec_ci:
+        metrics["recording"]["mean_prob"]["ci95"] = rec_ci
+    if binary:
         metrics["binary"] = binary_metrics(probs[:, 1], y == 1, threshold=threshold)
         metrics["binary"]["positive_class"] = class_names[1]
     return metrics, pred, rec_table

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
 
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.evaluation import figures
+from audiolens.evaluation.intervals import paired_margin
 from audiolens.evaluation.margin import baseline_margin, margin_sentence
 from audiolens.evaluation.metrics import class_report, roc_points
 from audiolens.evaluation.operating_point import OperatingPointSettings, pick_threshold
@@ -46,12 +48,15 @@ class EvaluateSettings:
         Spectrograms per gallery figure (lowest confidence, random); 0: none.
     seed : int
         Seed of the random gallery and the confidence-strip jitter.
+    bootstrap : BootstrapSettings or None
+        95 % intervals over test recordings (the ``bootstrap`` section; None: none).
     """
 
     threshold: float | str
     target_far: float | None
     gallery_size: int
     seed: int
+    bootstrap: BootstrapSettings | None
 
     @property
     def operating_point(self) -> OperatingPointSettings:
@@ -100,7 +105,8 @@ def run(*, model, store: FeatureStore, positions, class_names: list[str], out_di
     k = len(class_names)
     op = _operating_point(model, store, val_positions, settings.operating_point, k, batch_size)
     threshold = op["threshold"] if op["threshold"] is not None else 0.5
-    metrics, pred, rec_table = split_metrics(rows, probs, class_names, threshold=threshold)
+    metrics, pred, rec_table = split_metrics(rows, probs, class_names, threshold=threshold,
+                                             bootstrap=settings.bootstrap)
     y, yp = pred["true_index"].to_numpy(), pred["pred_index"].to_numpy()
     rec_metrics = metrics["recording"]
     if k == 2:
@@ -177,8 +183,14 @@ def cv_summary(folds, *, store: FeatureStore, settings: OperatingPointSettings |
     return summarise_folds(per_fold, names)
 
 
-def compare_with_baseline(metrics: dict, baseline_metrics: str | Path, out_dir: str | Path) -> dict | None:
+def compare_with_baseline(metrics: dict, baseline_metrics: str | Path, out_dir: str | Path, *,
+                          baseline_predictions: str | Path | None = None,
+                          bootstrap: BootstrapSettings | None = None) -> dict | None:
     """Add ``baseline_margin`` to ``metrics`` and write ``headline.md`` (one sentence) into ``out_dir``.
+
+    With ``baseline_predictions`` (the baseline's ``predictions.csv``), ``out_dir/predictions.csv``
+    (the CNN's, written by :func:`run`) and ``bootstrap``, the margins get a paired 95 % interval
+    (:func:`audiolens.evaluation.intervals.paired_margin`: the same resampled recordings for both).
 
     Returns the margin, or None (and writes nothing) when ``baseline_metrics`` does not exist.
     """
@@ -186,7 +198,13 @@ def compare_with_baseline(metrics: dict, baseline_metrics: str | Path, out_dir: 
     if not path.is_file():
         LOG.warning("no baseline metrics at %s: no margin reported", path)
         return None
-    margin = baseline_margin(metrics, json.loads(path.read_text()))
+    paired = {}
+    cnn_pred = Path(out_dir) / "predictions.csv"
+    if baseline_predictions is not None and Path(baseline_predictions).is_file() and cnn_pred.is_file():
+        a, b = pd.read_csv(cnn_pred, dtype={"segment_id": str, "recording_id": str}), \
+            pd.read_csv(baseline_predictions, dtype={"segment_id": str, "recording_id": str})
+        paired = paired_margin(a, b, bootstrap, len([c for c in a.columns if c.startswith("prob_")]))
+    margin = baseline_margin(metrics, json.loads(path.read_text()), paired=paired)
     metrics["baseline_margin"] = margin
     sentence = margin_sentence(metrics, margin)
     atomic_write_text(Path(out_dir) / "headline.md", sentence + "\n")

@@ -56,13 +56,26 @@ def _upsample(maps: tf.Tensor, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(up, dtype=np.float32)
 
 
+def _target_score(logits: tf.Tensor, chosen: tf.Tensor, target: str) -> tf.Tensor:
+    """``y_c`` per row of ``logits`` ``(b, K)``: the logit, the log-odds or the softmax probability."""
+    z_c = tf.gather(logits, chosen, axis=1, batch_dims=1)
+    if target == "logits":
+        return z_c
+    if target == "probs":
+        return tf.gather(tf.nn.softmax(logits, axis=-1), chosen, axis=1, batch_dims=1)
+    others = logits - 1e9 * tf.one_hot(chosen, tf.shape(logits)[-1], dtype=logits.dtype)
+    return z_c - tf.reduce_logsumexp(others, axis=-1)     # log p_c / (1 - p_c)
+
+
 def grad_cam(model: keras.Model, x: np.ndarray, *, class_index=None, layer=None,
-             signed: bool = False, batch_size: int = 32) -> np.ndarray:
+             signed: bool = False, batch_size: int = 32, target: str = "logits") -> np.ndarray:
     """Grad-CAM maps of dB spectrograms.
 
     Weights each channel ``k`` of the feature map ``A`` (layer output ``(h, w, K)``) by the
-    spatial mean of ``d logit_c / d A_k`` and sums over channels. Gradients are taken of
-    the pre-softmax ``logits`` (no saturation).
+    spatial mean of ``d y_c / d A_k`` and sums over channels. ``y_c`` is the pre-softmax
+    logit (``target="logits"``, the original Grad-CAM, no saturation), the log-odds
+    ``log p_c / (1 - p_c)`` (``"log_odds"``, what the attribution stage's gradient methods
+    explain) or the probability (``"probs"``).
 
     Parameters
     ----------
@@ -77,13 +90,16 @@ def grad_cam(model: keras.Model, x: np.ndarray, *, class_index=None, layer=None,
     signed : bool
         Keep negative evidence (no ReLU).
     batch_size : int
+    target : {"logits", "log_odds", "probs"}
 
     Returns
     -------
     ndarray, float32, shape (n, F, T)
-        Maps upsampled to the input grid (>= 0 unless ``signed``), in logit units per
+        Maps upsampled to the input grid (>= 0 unless ``signed``), in units of ``y_c`` per
         feature cell (not normalised; see :func:`normalise_maps`).
     """
+    if target not in ("logits", "log_odds", "probs"):
+        raise ValueError(f"grad_cam target must be 'logits', 'log_odds' or 'probs', got {target!r}")
     xb = as_batch(model, x)
     n, f, t = xb.shape[:3]
     lay = _resolve_layer(model, layer)
@@ -101,7 +117,7 @@ def grad_cam(model: keras.Model, x: np.ndarray, *, class_index=None, layer=None,
             logits = tf.cast(logits, tf.float32)
             chosen = (tf.argmax(logits, axis=-1, output_type=tf.int32) if idx is None
                       else tf.constant(idx[s:s + batch_size]))
-            score = tf.reduce_sum(tf.gather(logits, chosen, axis=1, batch_dims=1))
+            score = tf.reduce_sum(_target_score(logits, chosen, target))
         grads = tape.gradient(score, feats)  # w.r.t. the layer's own tensor (maybe float16)
         if grads is None:
             raise ValueError(f"logits do not depend on layer {lay.name!r}")

@@ -191,7 +191,7 @@ def robustness_figure(table: pd.DataFrame, reference: dict):
                 b.set_linewidth(1.5)
     ax.axhline(reference["accuracy"], color="k", ls="--", lw=1, label="trained model")
     ax.axhline(reference["accuracy"] - reference["critical_drop"], color=WRONG, ls=":", lw=1,
-               label="critical below")
+               label="critical_drop (red edge: drop's 95 % interval above it)")
     ax.set_xticks(pos, table["layer"], rotation=45, ha="right")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.02)

@@ -16,6 +16,15 @@ Terms
                 reset is judged with statistics that match the network it produces.
 
 Layers are found by walking the model (nested backbones included), never by arch name.
+
+*Critical* is judged against the sampling error of the accuracy drop: the trained and the
+reset model are scored on the same test segments, so the drop ``(b - c) / n`` depends
+only on the ``m = b + c`` discordant segments (``b``: right before, wrong after; ``c``: the
+reverse). Conditional on ``m``, ``b ~ Binomial(m, π)``; the exact (Clopper-Pearson) 95 %
+interval of ``π`` gives the drop's interval ``((2 π_lo - 1) m / n, (2 π_hi - 1) m / n)``
+(:func:`drop_interval`, the interval of the exact McNemar test). A layer is ``critical``
+when the whole interval lies above ``critical_drop``, ``robust`` when it lies at or below,
+and ``inconclusive`` when it straddles it (too few test segments to tell).
 """
 from __future__ import annotations
 
@@ -32,8 +41,8 @@ import tensorflow as tf
 from audiolens.interpret.common import as_batch
 
 __all__ = ["weight_layers", "split_weights", "epoch_weight_files", "snapshot",
-           "weight_history", "drift_table", "fresh_weights", "bn_layers", "recompute_bn_stats", "spread",
-           "evaluate", "reset_robustness"]
+           "weight_history", "drift_table", "restored_epoch", "fresh_weights", "bn_layers", "recompute_bn_stats",
+           "spread", "evaluate", "drop_interval", "drop_status", "reset_robustness"]
 
 _STOCHASTIC = (keras.layers.Dropout, keras.layers.GaussianNoise, keras.layers.GaussianDropout,
                keras.layers.AlphaDropout)
@@ -150,6 +159,15 @@ def drift_table(model: keras.Model, history: dict[int, dict[str, np.ndarray]]) -
     return pd.DataFrame(rows)
 
 
+def restored_epoch(history: dict[int, dict[str, np.ndarray]], restored: dict[str, np.ndarray]) -> int | None:
+    """The epoch whose saved weights equal ``restored`` (e.g. the early-stopping best), or None."""
+    for epoch in sorted(history, reverse=True):
+        we = history[epoch]
+        if set(we) == set(restored) and all(np.array_equal(we[k], restored[k]) for k in we):
+            return int(epoch)
+    return None
+
+
 def fresh_weights(layer: keras.layers.Layer, *, seed: int, variables: list | None = None
                   ) -> dict[str, np.ndarray]:
     """New random values for the weights of ``layer`` (default all) from its own initializers.
@@ -226,12 +244,55 @@ def spread(items: list, k: int | None) -> list:
     return [items[i] for i in np.unique(np.linspace(0, len(items) - 1, k).round().astype(int))]
 
 
-def evaluate(predict, x: np.ndarray, y: np.ndarray, *, batch_size: int = 64) -> tuple[float, float]:
-    """``(accuracy, mean cross-entropy loss)`` of a probs-returning callable on ``(x, y)``."""
+def _scores(predict, x: np.ndarray, y: np.ndarray, batch_size: int) -> tuple[np.ndarray, float]:
+    """Per-example correctness ``(n,)`` bool and the mean cross-entropy loss."""
     probs = np.concatenate([np.asarray(predict(x[s:s + batch_size]), np.float64)
                             for s in range(0, len(x), batch_size)])
     p_true = np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)
-    return float((probs.argmax(axis=1) == y).mean()), float(-np.log(p_true).mean())
+    return probs.argmax(axis=1) == y, float(-np.log(p_true).mean())
+
+
+def evaluate(predict, x: np.ndarray, y: np.ndarray, *, batch_size: int = 64) -> tuple[float, float]:
+    """``(accuracy, mean cross-entropy loss)`` of a probs-returning callable on ``(x, y)``."""
+    correct, loss = _scores(predict, x, y, batch_size)
+    return float(correct.mean()), loss
+
+
+def drop_interval(correct_ref: np.ndarray, correct_new: np.ndarray, *, level: float = 0.95
+                  ) -> tuple[float, float]:
+    """Exact interval of the paired accuracy drop ``mean(correct_ref) - mean(correct_new)``.
+
+    Clopper-Pearson interval of the share of "right before, wrong after" among the
+    discordant examples, scaled to the drop (module docstring). ``(0, 0)`` when no
+    prediction changed correctness.
+
+    Parameters
+    ----------
+    correct_ref, correct_new : ndarray of bool, shape (n,)
+        Per-example correctness of the reference and of the modified model (same examples).
+    level : float
+        Confidence level.
+    """
+    from scipy.stats import beta
+
+    a, b_ = np.asarray(correct_ref, bool), np.asarray(correct_new, bool)
+    if a.shape != b_.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"correctness vectors must be equal-length 1-D, got {a.shape} and {b_.shape}")
+    n, b, c = a.size, int((a & ~b_).sum()), int((~a & b_).sum())
+    m = b + c
+    if m == 0:
+        return 0.0, 0.0
+    alpha = 1.0 - level
+    lo = beta.ppf(alpha / 2, b, m - b + 1) if b > 0 else 0.0
+    hi = beta.ppf(1 - alpha / 2, b + 1, m - b) if b < m else 1.0
+    return float((2 * lo - 1) * m / n), float((2 * hi - 1) * m / n)
+
+
+def drop_status(lo: float, hi: float, critical_drop: float) -> str:
+    """``critical`` (interval above ``critical_drop``), ``robust`` (at or below) or ``inconclusive``."""
+    if lo > critical_drop:
+        return "critical"
+    return "robust" if hi <= critical_drop else "inconclusive"
 
 
 def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
@@ -255,7 +316,8 @@ def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
     x_stats : ndarray, optional
         Training spectrograms for ``recompute``.
     critical_drop : float
-        A reset that lowers test accuracy by more than this marks the layer critical.
+        A reset whose accuracy drop's 95 % interval (:func:`drop_interval`) lies above this
+        marks the layer critical; at or below, robust; straddling it, inconclusive.
     max_layers : int, optional
         Study at most this many layers, evenly spread over the model (first and last
         included); all when ``None``.
@@ -265,10 +327,10 @@ def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
     Returns
     -------
     table : DataFrame
-        One row per layer: ``layer, kind, n_params, acc_initial, loss_initial, acc_random,
-        loss_random, drop_initial, drop_random, status_initial, status_random``
-        (status ``robust``/``critical``; ``n/a: <reason>`` with NaN numbers when a layer has
-        no initializer to draw fresh weights from).
+        One row per layer: ``layer, kind, n_params`` and per mode (``initial``, ``random``)
+        ``acc_<mode>, loss_<mode>, drop_<mode>, drop_<mode>_lo, drop_<mode>_hi, status_<mode>``
+        (status ``robust`` / ``inconclusive`` / ``critical``; ``n/a: <reason>`` with NaN
+        numbers when a layer has no initializer to draw fresh weights from).
     reference : dict
         ``accuracy``, ``loss`` of the unmodified model (after the same BN treatment).
     """
@@ -282,14 +344,15 @@ def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
     bns = bn_layers(model)
     recompute = bn_stats == "recompute" and bool(bns)
 
-    def measure() -> tuple[float, float]:
+    def measure() -> tuple[np.ndarray, float]:
         if recompute:
             recompute_bn_stats(model, x_stats)
-        return evaluate(predict, xb, y, batch_size=batch_size)
+        return _scores(predict, xb, y, batch_size)
 
     rows = []
     try:
-        ref_acc, ref_loss = measure()
+        ref_correct, ref_loss = measure()
+        ref_acc = float(ref_correct.mean())
         _restore(model, trained)
         layers = spread(weight_layers(model), max_layers)
         for li, layer in enumerate(progress(layers) if progress else layers):
@@ -303,15 +366,18 @@ def reset_robustness(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
                            else fresh_weights(layer, seed=seed + li, variables=targets))
                 except ValueError as exc:  # no initializer to draw fresh weights from
                     row.update({f"acc_{mode}": np.nan, f"loss_{mode}": np.nan, f"drop_{mode}": np.nan,
+                                f"drop_{mode}_lo": np.nan, f"drop_{mode}_hi": np.nan,
                                 f"status_{mode}": f"n/a: {exc}"})
                     continue
                 for v in targets:
                     v.assign(new[v.path])
-                acc, loss = measure()
+                correct, loss = measure()
                 _restore(model, trained)
-                row[f"acc_{mode}"], row[f"loss_{mode}"] = acc, loss
-                row[f"drop_{mode}"] = ref_acc - acc
-                row[f"status_{mode}"] = "critical" if ref_acc - acc > critical_drop else "robust"
+                lo, hi = drop_interval(ref_correct, correct)
+                row[f"acc_{mode}"], row[f"loss_{mode}"] = float(correct.mean()), loss
+                row[f"drop_{mode}"] = ref_acc - float(correct.mean())
+                row[f"drop_{mode}_lo"], row[f"drop_{mode}_hi"] = lo, hi
+                row[f"status_{mode}"] = drop_status(lo, hi, critical_drop)
             rows.append(row)
     finally:
         _restore(model, trained)

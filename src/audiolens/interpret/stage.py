@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from audiolens.bootstrap import BootstrapSettings, bootstrap_ci
 from audiolens.interpret import figures
 from audiolens.interpret.cam import CamNotApplicable, cam, grad_cam, normalise_maps
 from audiolens.interpret.internals import feature_maps, filter_summaries
@@ -58,6 +59,8 @@ class InterpretSettings:
         Inference batch (examples).
     seed : int
         Seed of every sample drawn.
+    bootstrap : BootstrapSettings or None
+        95 % interval of precision@k over the queries' recordings (None: none).
     """
 
     examples_per_class: int
@@ -72,6 +75,7 @@ class InterpretSettings:
     cam_layer: str | None
     batch_size: int
     seed: int
+    bootstrap: BootstrapSettings | None
 
 
 def run(*, model: keras.Model, store, split_df: pd.DataFrame, out_dir: str | Path,
@@ -127,7 +131,10 @@ def run(*, model: keras.Model, store, split_df: pd.DataFrame, out_dir: str | Pat
     rows, sims = cosine_topk(e_query, e_index, k=k)
     prec = precision_at_k(labels[queries], labels[index], rows)
     table, summary = precision_table(labels[queries], prec, names)
-    metric = {"k": k, "n_index": int(len(index)), **summary}
+    rec = store.index.get("recording_id", store.index["segment_id"]).to_numpy(dtype=str)
+    ci = bootstrap_ci(np.mean, prec, groups=rec[queries], settings=s.bootstrap)
+    metric = {"k": k, "n_index": int(len(index)), **summary, "n_recordings": ci["n_recordings"],
+              **({"ci95": {"precision_at_k": ci["ci95"]}} if "ci95" in ci else {})}
     atomic_write_json(out / "retrieval.json", metric)
     atomic_write_csv(out / "retrieval_precision.csv", table)
     atomic_write_csv(out / "retrieval.csv", pd.DataFrame({

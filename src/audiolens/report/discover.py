@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SECTIONS", "Artefact", "Section", "artefact_kind", "discover", "caption"]
+__all__ = ["SECTIONS", "QUESTIONS", "Artefact", "Section", "artefact_kind", "discover", "caption", "split_section",
+           "group_by_question"]
 
 # folder -> (title, one-line description), in report order
 SECTIONS: dict[str, tuple[str, str]] = {
@@ -22,11 +23,31 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "baseline": ("Baseline", "Per-band statistics + logistic regression / 1-NN: the figure the CNN must beat."),
     "eval": ("Evaluation", "Test-split metrics, confusion matrix, ROC, galleries and confidence."),
     "uncertainty": ("Uncertainty", "Single model vs MC dropout vs deep ensemble: calibration and abstention."),
+    "ood": ("Out-of-distribution check",
+            "What the gate refuses: genuine recordings vs non-speech and unseen speakers."),
+    "interpret_cam": ("Class activation maps", "Where in the spectrogram the last convolutions respond (Grad-CAM)."),
     "interpret": ("Inside the network", "Filters, feature maps, retrieval and class activation maps."),
     "paramspace": ("Parameter space", "Weight drift across epochs and layer-reset robustness."),
+    "ood": ("Out-of-distribution check", "The gate's check: validation pass rate, AUROC and false accepts on "
+                                         "generated non-speech, extra folders and unseen speakers."),
     "attribution": ("Attribution", "Explainers, masks, fidelity metrics, reconstructions you can hear, noise."),
     "bench": ("Benchmarks", "Speed measurements (benchmarks/)."),
 }
+
+# the report's question sections: (anchor, title, one line, the stage sections they hold, in order);
+# a section named in none of them (an unknown folder) goes to the last one
+QUESTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("how-good", "How good?", "Test metrics with their intervals, the baseline the CNN must beat, training.",
+     ("eval", "baseline", "train")),
+    ("how-sure", "How sure?", "Calibration, MC dropout vs deep ensemble, abstention, inputs the gate should refuse.",
+     ("uncertainty", "ood")),
+    ("why", "Why?", "Which time–frequency regions decided: attribution maps you can listen to, their fidelity, "
+     "class activation maps.", ("attribution", "interpret_cam")),
+    ("what-learned", "What did it learn?", "Filters, feature maps, embeddings and retrieval, weight drift, and the "
+     "data it learned from.", ("interpret", "paramspace", "eda")),
+    ("pipeline", "Data and pipeline", "Ingest, cleaning, segments, augmentation and benchmarks: the raw figures.",
+     ("ingest", "clean", "segment", "augment", "bench")),
+)
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp"}
 AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3"}
@@ -121,3 +142,35 @@ def caption(rel: str) -> str:
     """Readable caption from a file path: ``eda/figures/examples_linear_vs_mel.png`` → ``examples linear vs mel``."""
     stem = Path(rel).stem
     return re.sub(r"[_\-]+", " ", stem).strip()
+
+
+def split_section(sections: list[Section], name: str, prefix: str, new: str) -> list[Section]:
+    """Move the artefacts of section ``name`` whose ``rel`` starts with ``name/prefix`` into a new
+    section ``new`` (title from :data:`SECTIONS`), placed right after it; no-op when none match."""
+    out = []
+    for sec in sections:
+        out.append(sec)
+        if sec.name != name:
+            continue
+        moved = [a for a in sec.artefacts if a.rel.startswith(f"{name}/{prefix}")]
+        if moved:
+            sec.artefacts = [a for a in sec.artefacts if a not in moved]
+            title, blurb = SECTIONS.get(new, (new, ""))
+            out.append(Section(new, title, blurb, moved))
+    return out
+
+
+def group_by_question(names: list[str]) -> list[tuple[str, str, str, list[str]]]:
+    """:data:`QUESTIONS` with the section ``names`` present, in question order; unknown names go last.
+
+    Questions without any present section are left out.
+    """
+    known = {n for *_, members in QUESTIONS for n in members}
+    out = []
+    for i, (anchor, title, blurb, members) in enumerate(QUESTIONS):
+        present = [n for n in members if n in names]
+        if i == len(QUESTIONS) - 1:
+            present += [n for n in names if n not in known]
+        if present:
+            out.append((anchor, title, blurb, present))
+    return out

@@ -2,7 +2,10 @@
 
 Per-class, per-recording and per-method details stay in each stage's ``metrics.json`` and in
 the report; this small flat set is the only top-level DVC metrics file, so an experiments
-table at terminal width shows whole numbers instead of ``…``.
+table at terminal width shows whole numbers instead of ``…``. The 95 % intervals (grouped
+bootstrap over test recordings) sit in one nested ``ci95`` block: ``dvc metrics show`` lists
+them as ``ci95.<key>.lo`` / ``.hi`` (and ``ci95.n_recordings``, the recordings resampled),
+while the README's ``dvc exp show --drop '.*[./]|…'`` keeps the table to the values.
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import math
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["HEADLINE_KEYS", "headline"]
+__all__ = ["HEADLINE_KEYS", "CI_SOURCES", "headline"]
 
 # key -> what it is (read-only)
 HEADLINE_KEYS = MappingProxyType({
@@ -23,6 +26,23 @@ HEADLINE_KEYS = MappingProxyType({
     "ece_n": "test segments the ECE is computed on",
     "margin": "CNN accuracy minus the best baseline's (segments; > 0: the CNN is better)",
 })
+# where each headline key's interval is found: (stage, path inside its metrics.json)
+CI_SOURCES = MappingProxyType({
+    "accuracy": ("eval", ("ci95", "accuracy")),
+    "balanced_accuracy": ("eval", ("ci95", "balanced_accuracy")),
+    "f1_macro": ("eval", ("ci95", "f1_macro")),
+    "eer": ("eval", ("ci95", "eer")),
+    "ece": ("uncertainty", ("single", "ci95", "ece")),
+    "margin": ("eval", ("baseline_margin", "ci95", "accuracy")),
+})
+
+
+def _at(d: Any, path: tuple[str, ...]) -> Any:
+    for p in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(p)
+    return d
 
 
 def _number(value: Any) -> float | None:
@@ -33,7 +53,7 @@ def _number(value: Any) -> float | None:
 
 
 def headline(evaluation: dict[str, Any] | None, uncertainty: dict[str, Any] | None = None,
-             n_uncertainty: int | None = None) -> dict[str, float | int]:
+             n_uncertainty: int | None = None) -> dict[str, Any]:
     """Pick the headline metrics from the evaluate and uncertainty metrics.
 
     Parameters
@@ -50,8 +70,10 @@ def headline(evaluation: dict[str, Any] | None, uncertainty: dict[str, Any] | No
     Returns
     -------
     dict
-        Flat ``{key: number}`` in :data:`HEADLINE_KEYS` order; keys whose value is missing
+        ``{key: number}`` in :data:`HEADLINE_KEYS` order; keys whose value is missing
         (``eer`` for a multi-class task, ``ece`` without the uncertainty stage) are left out.
+        When the stages computed intervals, a last key ``ci95``: ``{"n_recordings": int,
+        key: {"lo", "hi"}}`` for each present key with an interval (:data:`CI_SOURCES`).
     """
     evaluation = evaluation or {}
     values: dict[str, Any] = {
@@ -71,4 +93,14 @@ def headline(evaluation: dict[str, Any] | None, uncertainty: dict[str, Any] | No
             out[key] = int(number) if key in ("n", "ece_n") else number
     if "ece" not in out:
         out.pop("ece_n", None)
+    sources = {"eval": evaluation, "uncertainty": uncertainty or {}}
+    ci: dict[str, Any] = {}
+    for key, (stage, path) in CI_SOURCES.items():
+        c = _at(sources[stage], path)
+        if key in out and isinstance(c, dict) and _number(c.get("lo")) is not None \
+                and _number(c.get("hi")) is not None:
+            ci[key] = {"lo": float(c["lo"]), "hi": float(c["hi"])}
+    if ci:
+        n_rec = _number(evaluation.get("n_recordings"))
+        out["ci95"] = ({"n_recordings": int(n_rec)} if n_rec is not None else {}) | ci
     return out

@@ -4,7 +4,6 @@ The page itself is laid out by the Jinja2 templates in ``report/templates/``.
 """
 from __future__ import annotations
 
-import base64
 import json
 import math
 import mimetypes
@@ -16,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markdown_it import MarkdownIt
 
 __all__ = ["flatten", "fmt", "frame_markdown", "json_frame", "json_tables", "read_table_file",
-           "markdown_html", "image_src", "audio_mime", "environment"]
+           "markdown_html", "audio_mime", "environment"]
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -153,14 +152,6 @@ def markdown_html(text: str) -> str:
         if tok.type in ("heading_open", "heading_close"):
             tok.tag = f"h{min(6, int(tok.tag[1]) + 2)}"
     return md.renderer.render(tokens, md.options, {})
-
-
-def image_src(path: Path, rel: str, *, embed: bool) -> str:
-    """An ``<img src>``: a data URI when ``embed``, else the relative path ``rel``."""
-    if not embed:
-        return rel
-    mime = mimetypes.guess_type(path.name)[0] or "image/png"
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def audio_mime(rel: str) -> str:

@@ -8,9 +8,9 @@ import numpy as np
 
 from audiolens.plots import CORRECT, WRONG, new_figure, save_figure
 from audiolens.uncertainty.decompose import Predictive
-from audiolens.uncertainty.metrics import reliability, risk_coverage
+from audiolens.uncertainty.metrics import aurc, reliability, risk_coverage
 
-__all__ = ["uncertainty_histograms", "reliability_diagrams", "risk_coverage_curves",
+__all__ = ["uncertainty_histograms", "reliability_diagrams", "risk_coverage_steps", "risk_coverage_curves",
            "mean_std_scatter", "metrics_vs_count_figure"]
 
 OTHER = "#9e9e9e"
@@ -66,17 +66,37 @@ def reliability_diagrams(preds: Mapping[str, Predictive], y: np.ndarray, path: s
     return save_figure(fig, path)
 
 
+def risk_coverage_steps(score: np.ndarray, wrong: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of the risk–coverage step curve whose area is :func:`~audiolens.uncertainty.metrics.aurc`.
+
+    AURC gives each coverage interval ``(c_{j-1}, c_j]`` the risk at its right end ``c_j``
+    (the risk once that group of tied scores is kept); the polyline
+    ``(0, r_1), (c_1, r_1), (c_1, r_2), (c_2, r_2), ...`` draws exactly that, so its area
+    (``np.trapezoid(risk, coverage)``) equals the printed AURC.
+
+    Returns
+    -------
+    coverage, risk : ndarray (2k,)
+    """
+    cov, risk = risk_coverage(score, wrong)
+    x = np.repeat(np.r_[0.0, cov], 2)[1:-1]
+    return x, np.repeat(risk, 2)
+
+
 def risk_coverage_curves(preds: Mapping[str, Predictive], y: np.ndarray, path: str | Path) -> Path:
-    """Selective risk vs coverage for every score of every method (one panel per method)."""
+    """Selective risk vs coverage for every score of every method (one panel per method).
+
+    Each curve is drawn with :func:`risk_coverage_steps`, so its area is the AURC in its label.
+    """
     fig, axes = new_figure(1, len(preds), size=(3.6, 3.2), sharey=True)
     for ax, (name, pred) in zip(axes[0], preds.items()):
         wrong = pred.predicted != np.asarray(y)
         for (score, vals), ls in zip(pred.scores().items(), ("-", "--", "-.", ":")):
-            cov, risk = risk_coverage(vals, wrong)
-            ax.plot(np.r_[0, cov], np.r_[risk[0], risk], drawstyle="steps-post", ls=ls, label=score)
+            ax.plot(*risk_coverage_steps(vals, wrong), ls=ls, label=f"{score} (AURC {aurc(vals, wrong)['aurc']:.3f})")
         n, e = wrong.size, int(wrong.sum())
-        k = np.arange(1, n + 1)
-        ax.plot(k / n, np.maximum(0, k - (n - e)) / k, color="k", lw=0.8, alpha=0.5, label="oracle")
+        oracle = np.r_[np.zeros(n - e), np.ones(e)]      # every error ranked least certain
+        ax.plot(*risk_coverage_steps(np.arange(n, dtype=float), oracle), color="k", lw=0.8, alpha=0.5,
+                label="oracle")
         ax.set_xlabel("coverage")
         ax.set_ylabel("risk (error rate of kept)")
         ax.set_title(name)

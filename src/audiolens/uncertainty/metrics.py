@@ -10,8 +10,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from audiolens.uncertainty.decompose import EPS
 
-__all__ = ["accuracy", "nll", "brier", "reliability", "ece_mce", "misclassification_auc",
-           "risk_coverage", "aurc", "classification_metrics"]
+__all__ = ["accuracy", "nll", "brier", "reliability", "ece_mce", "ece_adaptive", "ece_debiased",
+           "misclassification_auc", "risk_coverage", "aurc", "classification_metrics"]
 
 
 def _check(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,6 +87,53 @@ def ece_mce(probs: np.ndarray, y: np.ndarray, *, bins: int = 15) -> tuple[float,
     return float(ece), float(max(g for _, g in gaps))
 
 
+def _equal_mass(probs: np.ndarray, y: np.ndarray, bins: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(confidence, correct) of ``min(bins, n)`` equal-mass bins of the sorted confidences."""
+    p, y = _check(probs, y)
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+    conf = p.max(1)
+    correct = (p.argmax(1) == y).astype(np.float64)
+    order = np.argsort(conf, kind="stable")
+    return [(conf[i], correct[i]) for i in np.array_split(order, min(bins, conf.size))]
+
+
+def ece_adaptive(probs: np.ndarray, y: np.ndarray, *, bins: int = 15) -> float:
+    """ECE over equal-mass bins (adaptive binning; Nixon et al. 2019).
+
+    The sorted confidences are cut into ``min(bins, n)`` bins of (nearly) equal count, so no
+    bin holds a single example while others hold most: ``sum_b (n_b / n) |acc_b - conf_b|``.
+    """
+    parts = _equal_mass(probs, y, bins)
+    n = sum(len(c) for c, _ in parts)
+    return float(sum(len(c) * abs(a.mean() - c.mean()) for c, a in parts) / n)
+
+
+def ece_debiased(probs: np.ndarray, y: np.ndarray, *, bins: int = 15) -> float:
+    """Debiased L2 calibration error over equal-mass bins (Kumar et al. 2019, "Verified
+    uncertainty calibration").
+
+    The plug-in squared gap of a bin, ``(acc_b - conf_b)^2``, overestimates the true one by the
+    sampling variance of ``acc_b``; this subtracts its unbiased estimate
+    ``acc_b (1 - acc_b) / (n_b - 1)``:
+
+    ``sqrt(max(0, sum_b (n_b / n) [(acc_b - conf_b)^2 - acc_b (1 - acc_b) / (n_b - 1)]))``.
+
+    Bins are at most ``n // 2`` so that every bin has ``n_b >= 2``. On a perfectly
+    calibrated model it is near 0 even at small n, where the classic ECE is not (it grows
+    like ``1 / sqrt(n_b)``), so models with spread-out confidences are not penalised for it.
+    Units: probability (like ECE; it is an L2, not an L1, average of the gaps).
+    """
+    p, _ = _check(probs, y)
+    parts = _equal_mass(probs, y, max(1, min(bins, p.shape[0] // 2)))
+    n = sum(len(c) for c, _ in parts)
+    total = 0.0
+    for c, a in parts:
+        acc, k = a.mean(), len(c)
+        total += k * ((acc - c.mean()) ** 2 - (acc * (1 - acc) / (k - 1) if k > 1 else 0.0))
+    return float(np.sqrt(max(0.0, total / n)))
+
+
 def misclassification_auc(score: np.ndarray, wrong: np.ndarray) -> dict[str, float | None]:
     """How well an uncertainty score separates wrong from correct predictions.
 
@@ -157,7 +204,8 @@ def aurc(score: np.ndarray, wrong: np.ndarray) -> dict[str, float]:
 
 
 def classification_metrics(probs: np.ndarray, y: np.ndarray, *, bins: int = 15) -> dict[str, float]:
-    """Accuracy, NLL, Brier, ECE and MCE of one prediction."""
+    """Accuracy, NLL, Brier, ECE, MCE, adaptive ECE and debiased ECE of one prediction."""
     ece, mce = ece_mce(probs, y, bins=bins)
     return {"accuracy": accuracy(probs, y), "nll": nll(probs, y), "brier": brier(probs, y),
-            "ece": ece, "mce": mce}
+            "ece": ece, "mce": mce, "ece_adaptive": ece_adaptive(probs, y, bins=bins),
+            "ece_debiased": ece_debiased(probs, y, bins=bins)}

@@ -10,19 +10,23 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.errors import DataError, ParameterError
 from audiolens.io import atomic_write_csv, atomic_write_json, atomic_write_text
 from audiolens.uncertainty import figures
-from audiolens.uncertainty.compare import compare_methods, markdown_table
+from audiolens.uncertainty.compare import (compare_methods, evidence_table, markdown_table, members_table,
+                                           with_intervals)
 from audiolens.uncertainty.decompose import summarise
 from audiolens.uncertainty.gate import predictive
+from audiolens.uncertainty.intervals import differences_sentence, method_intervals
 from audiolens.uncertainty.mc_dropout import MCDropout
+from audiolens.uncertainty.member_check import gate_evidence, member_metrics, outlier_members
 from audiolens.uncertainty.selective import selective_summary, threshold_for_accuracy
 
 __all__ = ["UncertaintySettings", "run", "HEADLINE_KEYS"]
 
 log = logging.getLogger("audiolens.uncertainty")
-HEADLINE_KEYS = ("accuracy", "nll", "brier", "ece", "mce")
+HEADLINE_KEYS = ("accuracy", "nll", "brier", "ece", "ece_adaptive", "ece_debiased", "mce")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +55,11 @@ class UncertaintySettings:
         Accuracy on accepted examples whose threshold is also reported.
     max_scatter_classes : int
         Panels in the mean-vs-std scatter.
+    member_outlier_z : float
+        A member whose validation NLL is more than this many robust SDs above the members'
+        median is flagged (:func:`~audiolens.uncertainty.member_check.outlier_members`).
+    bootstrap : BootstrapSettings or None
+        95 % intervals over test recordings and paired method differences (None: none).
     """
 
     mc_samples: int
@@ -63,6 +72,8 @@ class UncertaintySettings:
     abstain_threshold: float
     abstain_target_accuracy: float
     max_scatter_classes: int
+    member_outlier_z: float
+    bootstrap: BootstrapSettings | None
 
 
 def _predict_all(models: Mapping[int, object], ensemble_ids: Sequence[int], x: np.ndarray, *,
@@ -102,9 +113,10 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
         Member 0 is the main model (used for ``single`` and ``mc_dropout``).
     ensemble_ids : sequence of int
         The members (keys of ``models``) forming the ensemble, in order.
-    splits : {"val": (ids, x, y), "test": (ids, x, y)}
-        ``x`` (n, F, T, 1) dB, ``y`` (n,) class indices. Metrics and figures use ``test``;
-        the abstention threshold is evaluated on ``val`` (``test`` when val is empty).
+    splits : {"val": (ids, x, y[, groups]), "test": (ids, x, y[, groups])}
+        ``x`` (n, F, T, 1) dB, ``y`` (n,) class indices, ``groups`` (n,) the recording of each
+        segment (the bootstrap's unit; default: each segment alone). Metrics and figures use
+        ``test``; the abstention threshold is evaluated on ``val`` (``test`` when val is empty).
     out_dir : path
         Output folder.
     class_names : sequence of str
@@ -112,8 +124,11 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
 
     Writes
     ------
-    ``comparison.json`` / ``comparison.md`` (all metrics, both splits), ``metrics.json``
-    (headline), ``vs_count.csv``, ``abstain.json``, ``predictions_test.csv`` and figures.
+    ``comparison.json`` / ``comparison.md`` (all metrics, both splits, intervals, paired method
+    differences, per-member metrics), ``metrics.json`` (headline with ``n``, ``n_recordings``,
+    ``ci95`` per method, ``differences``, ``members``), ``headline.md`` (the comparison and
+    warnings in words), ``vs_count.csv``, ``abstain.json`` (with each method's validation
+    ``evidence`` at the gate's threshold), ``predictions_test.csv`` and figures.
 
     Returns
     -------
@@ -144,14 +159,18 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
     x_all = np.concatenate([v[1] for v in used.values()])
     preds_all = _predict_all(models, ensemble_ids, x_all, mc=mc, mc_samples=mc_samples,
                              batch_size=s.batch_size, timings=timings, split="all")
-    start = 0
-    for split, (ids, x, y) in used.items():
+    start, members = 0, {}
+    for split, (ids, x, y, *_) in used.items():
         sl = slice(start, start + len(y))
         start = sl.stop
         preds = {m: summarise(p.samples[:, sl]) for m, p in preds_all.items()}
         preds_by_split[split] = (ids, y, preds)
         results[split] = compare_methods(preds, y, bins=ece_bins)
+        members[split] = member_metrics(preds["ensemble"].samples, y, ensemble_ids, bins=ece_bins)
     ids, y, preds = preds_by_split["test"]
+    groups = np.asarray(used["test"][3] if len(used["test"]) > 3 else ids).astype(str)
+    ci, diffs = method_intervals(preds, results["test"]["methods"], y, groups, s.bootstrap, bins=ece_bins)
+    with_intervals(results["test"], ci, diffs)
     cal_split = "val" if "val" in preds_by_split else "test"
     if cal_split == "test":
         log.warning("no validation examples: the abstention threshold is evaluated on test")
@@ -171,18 +190,33 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
     p = ps[abstain_method]
     abstain["threshold_for_target"] = threshold_for_accuracy(abstain_score, p.scores(), p.predicted == ys,
                                                              abstain_target_accuracy)
+    abstain["evidence"] = gate_evidence(ps, ys, score=abstain_score, threshold=abstain_threshold, bins=ece_bins)
     atomic_write_json(out / "abstain.json", abstain)
-
+    outliers = outlier_members({r["member"]: r["nll"] for r in members[cal_split]}, z=s.member_outlier_z)
+    warnings = [f"ensemble member {o['member']} is an outlier: its {cal_split} NLL {o['nll']:.3f} is "
+                f"{o['z']:.1f} robust SDs above the members' median {o['median']:.3f}" for o in outliers]
+    for w in warnings:
+        log.warning("%s", w)
     test = results["test"]
-    headline = {m: {k: r[k] for k in HEADLINE_KEYS} | {"aurc_max_prob": r["scores"]["max_prob"]["aurc"]}
+    headline = {m: {k: r[k] for k in HEADLINE_KEYS} | {"aurc_max_prob": r["scores"]["max_prob"]["aurc"],
+                                                       "auroc_max_prob": r["scores"]["max_prob"]["auroc"]}
+                | ({"ci95": {k: v for k, v in ci[m].items() if k in HEADLINE_KEYS or k.endswith("_max_prob")}}
+                   if ci.get(m) else {})
                 for m, r in test["methods"].items()}
+    headline["n"], headline["n_recordings"] = int(len(y)), int(len(np.unique(groups)))
+    if diffs:
+        headline["differences"] = diffs
     headline["abstain"] = {f"{cal_split}_coverage": abstain[cal_split]["coverage"],
                            f"{cal_split}_accuracy": abstain[cal_split]["selective_accuracy"],
                            "test_coverage": abstain["test"]["coverage"],
                            "test_accuracy": abstain["test"]["selective_accuracy"]}
     headline["ensemble_size"] = len(ensemble_ids)
     headline["mc_samples"] = mc_samples
+    headline["members"] = {"n_outliers": len(outliers), "outliers": [o["member"] for o in outliers]}
     atomic_write_json(out / "metrics.json", headline)
+    sentence = " ".join(t for t in [differences_sentence(diffs), *(f"WARNING: {w}." for w in warnings)] if t)
+    if sentence:
+        atomic_write_text(out / "headline.md", sentence + "\n")
     rows = [{"split": sp, "method": m, **r} for sp, res in results.items()
             for m, rs in res["vs_count"].items() for r in rs]
     atomic_write_csv(out / "vs_count.csv", pd.DataFrame(rows))
@@ -203,17 +237,26 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
           f"(0 = the main model).", ""]
     for split in results:
         n = len(preds_by_split[split][1])
-        md.append(markdown_table(results[split], title=f"{split} split (n = {n})"))
+        extra = f", {len(np.unique(groups))} recordings; [95 % interval]" if split == "test" and ci else ""
+        md.append(markdown_table(results[split], title=f"{split} split (n = {n}{extra})"))
+    if diffs:
+        md += ["## Differences between methods", "", differences_sentence(diffs), ""]
+    md += ["## Ensemble members alone", "", members_table(members), ""]
+    md += [f"**WARNING**: {w}." for w in warnings] + ([""] if warnings else [])
     a = abstain[cal_split]
     md += ["## Abstention", "",
            f"`{abstain_method}` / {abstain['rule']} with threshold {abstain_threshold:g}: "
            f"coverage {a['coverage']:.3f}, accuracy on accepted "
            f"{'–' if a['selective_accuracy'] is None else format(a['selective_accuracy'], '.3f')} "
            f"({cal_split}); threshold reaching accuracy ≥ {abstain_target_accuracy:g}: "
-           f"{abstain['threshold_for_target']}.", ""]
+           f"{abstain['threshold_for_target']}.", "",
+           f"Why `{abstain_method}`: each method at the same score and threshold on {cal_split}:", "",
+           evidence_table(abstain["evidence"], chosen=abstain_method), ""]
     atomic_write_text(out / "comparison.md", "\n".join(md))
     log.info("uncertainty timings (s): %s", timings)  # logged, not written: outputs reproduce
     atomic_write_json(out / "comparison.json", {"splits": results,
+                                                "members": {**members, "outliers": outliers,
+                                                            "outlier_z": s.member_outlier_z},
                                                 "mc_layer": mc.start.name,
                                                 "mc_tail_layers": mc.n_tail_layers})
     return headline
