@@ -117,15 +117,13 @@ def _patch_keras_log_reduction() -> None:
     trainer.reduce_per_replica = reduce_per_replica
 
 
-def _workers(strategy) -> tuple[int, int]:
-    """(this worker's index, number of workers): (0, 1) unless the strategy spans machines."""
+def _n_workers(strategy) -> int:
+    """Machines (chief + workers) the strategy spans: 1 unless it is a multi-worker strategy."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)():
-        return 0, 1
+        return 1
     spec = resolver.cluster_spec().as_dict()
-    order = [("chief", i) for i in range(len(spec.get("chief", [])))] + \
-            [("worker", i) for i in range(len(spec.get("worker", [])))]
-    return order.index((resolver.task_type, int(resolver.task_id))), len(order)
+    return len(spec.get("chief", [])) + len(spec.get("worker", []))
 
 
 def input_datasets(strategy, store: FeatureStore, *, train: tuple, val: tuple, batch_size: int, seed: int,
@@ -150,9 +148,8 @@ def input_datasets(strategy, store: FeatureStore, *, train: tuple, val: tuple, b
         distributed datasets whose worker ``k`` reads only block ``k`` of each global batch.
     """
     replicas = strategy.num_replicas_in_sync
-    index, count = _workers(strategy)
     kw = dict(batch_size=batch_size * replicas, n_classes=n_classes, replicas=replicas)
-    if count == 1:
+    if _n_workers(strategy) == 1:
         tr = make_dataset(store, *train, shuffle=True, seed=seed, augment=augment, weights=weights, **kw)
         va = make_dataset(store, *val, **kw) if len(val[0]) else None
         return tr, va, int(tr.cardinality().numpy())
@@ -183,7 +180,7 @@ def prepare_fit(model, strategy, *, batch_size: int, input_shape: tuple, n_class
     """
     import types
 
-    if _workers(strategy)[1] == 1:
+    if _n_workers(strategy) == 1:
         return
     spec = (np.zeros((batch_size, *input_shape), np.float32), np.zeros((batch_size, n_classes), np.float32),
             np.zeros((batch_size,), np.float32))
