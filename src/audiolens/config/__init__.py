@@ -45,8 +45,9 @@ def _format_error(err: dict, source: str) -> str:
     if kind == "missing":
         return f"{source}: {path}: required key is missing"
     got = err.get("input")
-    got_txt = "" if isinstance(got, dict) else f" (got {got!r})"
-    return f"{source}: {path}: {err['msg']}{got_txt}"
+    got_txt = "" if isinstance(got, (dict, Params)) else f" (got {got!r})"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{source}: {msg}{got_txt}" if not loc else f"{source}: {path}: {msg}{got_txt}"
 
 
 def parse_params(raw: dict[str, Any] | None, *, source: str = "params.yaml") -> Params:
