@@ -23,7 +23,7 @@ from audiolens.errors import DataError
 __all__ = [
     "SKIPPED_COLUMNS", "slug", "AudioReadError", "PathEscapeError", "atomic_path", "atomic_dir", "atomic_write_text",
     "atomic_write_json", "atomic_write_csv", "read_audio", "audio_info", "sha256_file",
-    "resolve_inside",
+    "resolve_inside", "file_problem", "read_json_object",
 ]
 
 SKIPPED_COLUMNS = ("id", "path", "reason", "detail")
@@ -134,6 +134,59 @@ def atomic_write_csv(path: str | Path, frame: "Any") -> Path:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
     return Path(path)
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as a regular file, or None when it can.
+
+    Returns ``"file not found"``, ``"is a directory"``, ``"not a regular file (FIFO)"`` (or
+    socket, device, ...), or ``"permission denied"``; symlinks are followed.
+    """
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "file not found" if not os.path.islink(path) else "file not found (broken symlink)"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return f"cannot access ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if not stat.S_ISREG(mode):
+        kind = ("FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode)
+                else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special file")
+        return f"not a regular file ({kind})"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    return None
+
+
+def read_json_object(path: str | Path, what: str) -> dict:
+    """Read a JSON file that must hold one object (``what`` names it in errors).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``what`` and the file: not a readable regular file, not valid JSON (with the
+        line and column), or not a JSON object.
+    """
+    from audiolens.errors import ConfigError
+
+    problem = file_problem(path)
+    if problem:
+        raise ConfigError(f"{what} {path}: {problem}")
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path}: not valid JSON (not UTF-8 text)") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{what} {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                          f"{exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{what} {path}: expected a JSON object, got {type(obj).__name__}")
+    return obj
 
 
 def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:

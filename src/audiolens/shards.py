@@ -145,7 +145,7 @@ class FeatureStore:
 
     def _shard(self, i: int) -> np.ndarray:
         if i not in self._shards:
-            self._shards[i] = np.load(self.path / shard_name(i), mmap_mode="r")
+            self._shards[i] = np.load(self.path / shard_name(i), mmap_mode="r", allow_pickle=False)
         return self._shards[i]
 
     def get(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
