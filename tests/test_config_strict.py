@@ -102,3 +102,16 @@ def test_stage_refuses_before_work(tmp_path, repo_root):
     with pytest.raises(SystemExit) as exc:
         start_stage("segment", ["--params", str(path)])
     assert exc.value.code == 2
+
+
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
+    """``learning_rate: 1e-3`` is a float (YAML 1.2, as DVC reads it), not the string PyYAML makes it."""
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  learning_rate: 1e-3\n  weight_decay: 5E-5\nsegment:\n  length_s: 2.\n"
+                    "data:\n  root: 1e3_recordings\n")
+    p = load_params(path)
+    assert p.train.learning_rate == 1e-3 and p.train.weight_decay == 5e-5 and p.segment.length_s == 2.0
+    assert p.data.root == "1e3_recordings"
+    path.write_text("train:\n  epochs: 1e2\n")  # a float is still not an int
+    with pytest.raises(ConfigError, match="train.epochs"):
+        load_params(path)
