@@ -88,7 +88,7 @@ def test_sigterm_removes_temp_outputs_and_workers(tmp_path, mode):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
-    assert "Traceback" not in err and "SIGTERM" in err
+    assert "Traceback" not in err and "[fake] terminated (SIGTERM)" in err
     assert os.listdir(tmp_path / "out") == []  # no temp dir, no temp file, no half output
     if mode == "pool":
         assert _workers(tmp_path) and _wait_gone(_workers(tmp_path)) == []

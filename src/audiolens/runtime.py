@@ -47,7 +47,7 @@ def stage_main(main: Callable[[], None]) -> Callable[[], None]:
 
     @functools.wraps(main)
     def run() -> None:
-        previous = signal.signal(signal.SIGTERM, _terminate)
+        previous = signal.signal(signal.SIGTERM, functools.partial(_terminate, name))
         try:
             for out in declared_outputs(name):
                 for gone in remove_stale_temps(out):
@@ -60,9 +60,9 @@ def stage_main(main: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def _terminate(signum, frame) -> None:
+def _terminate(name: str, signum, frame) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the clean-up
-    print("terminated (SIGTERM): removing temporary outputs", file=sys.stderr)
+    print(f"[{name}] terminated (SIGTERM): removing temporary outputs", file=sys.stderr)
     raise Terminated(128 + signum)
 
 
