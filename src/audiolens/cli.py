@@ -116,7 +116,6 @@ def _gate_config(args, params) -> dict:
 
 def _accept_threshold(args) -> tuple[float | None, str]:
     """The binary accept threshold and where it came from (None: the most probable class decides)."""
-
     if args.accept_threshold is not None:
         return float(args.accept_threshold), "--accept-threshold"
     op = _settings_file(args.operating_point, DEFAULT_OPERATING_POINT)
@@ -149,22 +148,20 @@ def _load(args):
     class_names = meta.get("class_names") or params.data.class_names
     if class_names is None:
         raise ConfigError(f"no class names: neither {meta_path} nor {config} (data.class_names) has them")
-    if (not isinstance(class_names, list)
-                                    or not all(isinstance(c, str) for c in class_names) or len(class_names) < 2):
+    if not (isinstance(class_names, list) and len(class_names) >= 2
+            and all(isinstance(c, str) for c in class_names)):
         raise ConfigError(f"training metadata {meta_path}: class_names must be a list of >= 2 names, "
                           f"got {class_names!r}")
     cfg = _gate_config(args, params)
-    if cfg["method"] == "ensemble":
-        models = [load_model(p) for p in member_paths(args.model.parent, cfg["members"])]
-    else:
-        models = [load_model(args.model)]
+    paths = member_paths(args.model.parent, cfg["members"]) if cfg["method"] == "ensemble" else [args.model]
+    models = [load_model(p) for p in paths]
+    _check_shapes(models, class_names, recording_settings(params), paths)
     positive = 1 if params.data.positive is not None and len(class_names) == 2 else None
     return params, models, class_names, positive, cfg
 
 
 def _check_shapes(models, class_names, settings, paths) -> None:
     """Every model takes the configured spectrograms and outputs one probability per class."""
-
     spec, seg = settings["spectrogram"], settings["segment"]
     want = (spec.n_freqs, spec.n_frames(seg.length))
     for model, path in zip(models, paths):
@@ -238,10 +235,6 @@ def predict(args) -> int:
     params, models, class_names, positive, cfg = _load(args)
     accept_t, accept_src = _accept_threshold(args) if positive is not None else (None, "not a binary gate")
     settings = recording_settings(params)
-    from audiolens.uncertainty.members import member_paths
-
-    _check_shapes(models, class_names, settings, member_paths(args.model.parent, cfg["members"])
-                  if cfg["method"] == "ensemble" else [args.model])
     results = []
     for path in args.files:
         try:
@@ -275,7 +268,6 @@ def predict(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a configuration problem is one line ``audiolens: ...`` on stderr and status 2."""
-
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     try:
