@@ -17,15 +17,28 @@ import numpy as np
 from audiolens.audio import CleanSettings, clean_signal
 from audiolens.errors import DataError
 from audiolens.features import SpectrogramConfig, spectrogram_db
-from audiolens.io import AudioReadError, read_audio
+from audiolens.io import AudioReadError, file_problem, read_audio
 from audiolens.segments import SegmentSettings, segment_bounds
 
-__all__ = ["PredictError", "EXIT_UNREADABLE", "EXIT_SILENT", "EXIT_TOO_SHORT", "Prepared",
-           "prepare_recording", "recording_decision"]
+__all__ = ["PredictError", "EXIT_UNREADABLE", "EXIT_SILENT", "EXIT_TOO_SHORT", "EXIT_PRECEDENCE", "Prepared",
+           "prepare_recording", "recording_decision", "batch_status"]
 
 EXIT_UNREADABLE = 3
 EXIT_SILENT = 4
 EXIT_TOO_SHORT = 5
+
+#: Status of a batch: the first of these any file got (the input itself is broken, then no
+#: sound, then too little); a code not listed ranks after them (highest first); 0 when all scored.
+EXIT_PRECEDENCE = (EXIT_UNREADABLE, EXIT_SILENT, EXIT_TOO_SHORT)
+
+
+def batch_status(codes) -> int:
+    """Exit status of a batch from its per-file statuses (0 = scored), by :data:`EXIT_PRECEDENCE`."""
+    bad = {int(c) for c in codes if c}
+    for code in EXIT_PRECEDENCE:
+        if code in bad:
+            return code
+    return max(bad, default=0)
 
 
 class PredictError(DataError, RuntimeError):
@@ -88,13 +101,15 @@ def prepare_recording(path: str | Path, *, clean: CleanSettings, segment: Segmen
     Raises
     ------
     PredictError
-        ``EXIT_UNREADABLE`` (missing, corrupt, not audio, NaN), ``EXIT_SILENT`` (nothing left
+        ``EXIT_UNREADABLE`` (missing, a directory or other non-regular file, unreadable,
+        corrupt, not audio, NaN), ``EXIT_SILENT`` (nothing left
         after cleaning: silence or pure noise), ``EXIT_TOO_SHORT`` (less than ``min_seconds``
         of sound after cleaning).
     """
     path = Path(path)
-    if not path.is_file():
-        raise PredictError(path, EXIT_UNREADABLE, "file not found")
+    problem = file_problem(path)
+    if problem:
+        raise PredictError(path, EXIT_UNREADABLE, problem)
     try:
         y, sr = read_audio(path, mono=False)
     except AudioReadError as exc:
