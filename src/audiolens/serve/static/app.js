@@ -149,6 +149,7 @@ function reasonOf(r) {
 }
 
 function show(doc) {
+  window.__lastDocument = doc;  // for tests and the console
   const r = doc.results[0];
   const decision = r.error ? "abstain" : r.decision;
   $("verdict").dataset.decision = decision;
@@ -178,7 +179,7 @@ function drawChart(r, doc) {
   el("text", { x: 2, y: T + 8, "font-size": 9 }, "1.0"); el("text", { x: 2, y: H - B, "font-size": 9 }, "0.0");
   const label = pos ? `P(${pos})` : "P(predicted)";
   el("text", { x: L, y: H - 4, "font-size": 9 }, label + " per segment, by start time (s)");
-  const bw = Math.max(4, (W - L - 8) / Math.max(1, segs.length) - 4);
+  const bw = Math.min(40, Math.max(4, (W - L - 8) / Math.max(1, segs.length) - 4));
   segs.forEach((s, i) => {
     const p = pos && s.probabilities ? s.probabilities[pos] : s.confidence;
     const h = (H - B - T) * p;
