@@ -61,6 +61,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "reports/bench/serve.json")
     args = ap.parse_args()
     import httpx
+    import soundfile as sf
 
     from audiolens.io import atomic_write_json
 
@@ -102,17 +103,20 @@ def main() -> None:
                                             "p95": round(float(np.percentile(ok, 95)), 3) if ok else None},
                            "rss_mb_after": round(rss_mb(proc.pid), 1)})
             print(rounds[-1], flush=True)
+        result_note = ("the machine was loaded by other work during this run" if os.getloadavg()[0] > 1.5
+                       else "idle machine")
         all_codes = {c for r in rounds for c in map(int, r["status_counts"])}
         single = [one(0)[1] for _ in range(5)]
         result = {"what": "POST /api/predict, same recording, concurrent clients on localhost",
-                  "recording_s": round(len(data) / 2 / 16000, 2) if args.wav is None else None,
+                  "recording_s": round(sf.info(str(wav)).duration, 2), "recording": str(wav.name),
                   "model": str(args.model), "serve": {k: cfg[k] for k in ("max_duration_s", "max_upload_mb")},
                   "concurrency": args.concurrency, "rounds": rounds,
                   "all_answered_200_or_429": all_codes <= {200, 429},
                   "single_request_latency_s": {"n": 5, "median": round(float(np.median(single)), 3)},
                   "rss_mb_start": round(rss_start, 1), "rss_mb_end": rounds[-1]["rss_mb_after"],
                   "rss_growth_mb": round(rounds[-1]["rss_mb_after"] - rss_start, 1),
-                  "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine()}
+                  "cpu_count": os.cpu_count(), "load_note": result_note,
+                  "load_average_1min": round(os.getloadavg()[0], 2), "machine": platform.processor() or platform.machine()}
         atomic_write_json(args.out, result)
         print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=1))
     finally:
