@@ -5,7 +5,7 @@ from audiolens.config import ConfigError, parse_params
 from audiolens.corpus.demo import voice_profile, synth_utterance
 from audiolens.inference import (EXIT_SILENT, EXIT_TOO_SHORT, EXIT_UNREADABLE, PredictError,
                                  prepare_recording, recording_decision)
-from audiolens.cli import recording_settings
+from audiolens.predictor import recording_settings
 
 from conftest import write_wav
 
@@ -109,7 +109,11 @@ def test_accept_threshold_gates_on_the_positive_probability():
 
 
 def test_cli_reads_the_operating_point(tmp_path, monkeypatch):
-    from audiolens.cli import _accept_threshold, build_parser
+    from audiolens.cli import build_parser, gate_files
+    from audiolens.predictor import accept_threshold
+
+    def _accept_threshold(args):
+        return accept_threshold(gate_files(args))
 
     op = tmp_path / "threshold.json"
     op.write_text('{"threshold": 0.27, "method": "eer"}')

@@ -210,7 +210,7 @@ def test_predict_scores_recordings_exactly_like_the_pipeline(project):
     assert out["class_names"] == ["rejected", "allowed"]
     assert out["gate"] == {"method": "single", "score": "max_prob", "threshold": 0.0}
     t = json.loads((d / "reports/eval/threshold.json").read_text())["threshold"]  # picked on validation
-    assert out["accept"] == {"threshold": t, "source": "reports/eval/threshold.json"}
+    assert out["accept"] == {"threshold": t, "source": "reports/eval/threshold.json", "positive": "allowed"}
     for g, r in zip(picks, out["results"]):
         for key, typ in PREDICT_RESULT_KEYS.items():
             assert isinstance(r[key], typ), (key, r)
@@ -308,6 +308,47 @@ def test_predict_never_accepts_tones_and_says_why(project):
     assert any("error" not in r for r in out["results"])  # some reached the check
     text = predict(project, *files).stdout
     assert "ACCEPT" not in text and ("out of distribution" in text or "no speech" in text)
+
+
+@pytest.mark.parametrize("abstain", [False, True])
+def test_serve_api_answers_exactly_like_predict_json(project, abstain):
+    """`POST /api/predict` returns the `predict --json` document (one code path): accept and reject
+    answers, and abstentions (abstention threshold above 1), field for field; the model card
+    carries the operating point and the test metrics."""
+    from fastapi.testclient import TestClient
+
+    from audiolens.config import Params
+    from audiolens.predictor import GateFiles, Predictor
+    from audiolens.serve.app import create_app
+    from audiolens.serve.run import serve_settings
+
+    d = project["dir"]
+    pred = _pipeline_recordings(d)
+    picks = [g.path.iloc[0] for _, g in pred.groupby("true", sort=True)]
+    files = [str(d / "data/raw/demo" / p) for p in picks]
+    threshold = "1.01" if abstain else "0"
+    res = predict(project, *files, "--json", "--method", "single", "--threshold", threshold)
+    assert res.returncode == 0, res.stderr[-3000:]
+    cli = json.loads(res.stdout)
+    gate = GateFiles(model=d / "models/model.keras", config=None, gate=d / "reports/uncertainty/abstain.json",
+                     operating_point=d / "reports/eval/threshold.json", eval_metrics=d / "reports/eval/metrics.json",
+                     method="single", threshold=float(threshold), accept_threshold=None, min_seconds=0.25)
+    app = create_app(Predictor(gate), serve_settings(Params().serve))
+    with TestClient(app) as client:
+        for f, expected in zip(files, cli["results"]):
+            r = client.post("/api/predict", files={"file": (Path(f).name, Path(f).read_bytes())})
+            assert r.status_code == 200, r.text
+            doc = r.json()
+            assert doc["results"][0] == {**expected, "file": Path(f).name}
+            assert {k: v for k, v in doc.items() if k not in ("results", "accept")} == \
+                {k: v for k, v in cli.items() if k not in ("results", "accept")}
+            assert doc["accept"]["threshold"] == cli["accept"]["threshold"]
+        decisions = {r["decision"] for r in cli["results"]}
+        assert decisions == {"abstain"} if abstain else decisions <= {"accept", "reject"}
+        card = client.get("/api/model").json()
+        metrics = json.loads((d / "reports/eval/metrics.json").read_text())
+        assert card["test"]["accuracy"] == metrics["accuracy"] and card["test"]["n"] == metrics["n"]
+        assert card["accept"]["threshold"] == cli["accept"]["threshold"] and card["class_names"] == cli["class_names"]
 
 
 def test_experiments_change_metrics_in_dvc_metrics_diff(project):

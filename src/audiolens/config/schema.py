@@ -9,6 +9,7 @@ from audiolens.config.base import Section
 from audiolens.config.data import DataParams, DemoParams
 from audiolens.config.learn import (BaselineParams, BootstrapParams, EvaluateParams, ModelParams, NumericsParams,
                                     SplitParams, TrainParams)
+from audiolens.config.serve import ServeParams
 from audiolens.config.preprocess import (AudioParams, AugmentParams, CleanParams,
                                          FeaturesParams, SegmentParams)
 
@@ -36,6 +37,7 @@ class Params(Section):
     interpret: InterpretParams = Field(default_factory=InterpretParams)
     attribution: AttributionParams = Field(default_factory=AttributionParams)
     report: ReportParams = Field(default_factory=ReportParams)
+    serve: ServeParams = Field(default_factory=ServeParams)
 
     @model_validator(mode="after")
     def _across_sections(self) -> "Params":
