@@ -1,13 +1,9 @@
-"""The executor backends: same task functions, same ordered results, same output bytes;
-pool workers end with their parent."""
+"""The executor backends: same task functions, same ordered results, same output bytes
+(pool workers ending with their parent: tests/test_faults.py)."""
 from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -94,47 +90,6 @@ def test_settings_reject_unknown_schedulers_and_bad_counts():
     with pytest.raises(ConfigError, match="audio.n_jobs"):
         ExecutorSettings(n_jobs=0, scheduler="processes")
     assert ExecutorSettings(n_jobs=1, scheduler="tcp://10.0.0.5:8786").uses_dask
-
-
-_ORPHAN = """
-import os, sys, time
-sys.path.insert(0, {src!r})
-from audiolens.parallel import ExecutorSettings, ordered_map
-def nap(x):
-    print(os.getpid(), flush=True)
-    time.sleep(60)
-    return x
-if __name__ == "__main__":
-    list(ordered_map(nap, [1, 2], executor=ExecutorSettings(n_jobs=2, scheduler="processes"), chunksize=1))
-"""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return not (status.is_file() and status.read_text().split()[2] == "Z")
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="uses /proc and SIGKILL")
-def test_pool_workers_exit_when_the_parent_is_killed(tmp_path):
-    script = tmp_path / "orphan.py"
-    script.write_text(_ORPHAN.format(src=str(Path(__file__).resolve().parents[1] / "src")))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "TQDM_DISABLE": "1"})
-    workers = {int(proc.stdout.readline()) for _ in range(2)}
-    assert proc.pid not in workers
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    deadline = time.monotonic() + 15
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    left = [w for w in workers if _alive(w)]
-    for w in left:  # never leave a sleeper behind, even when the test fails
-        os.kill(w, signal.SIGKILL)
-    assert left == [], "pool workers outlived their killed parent"
 
 
 def test_an_unaligned_mel_basis_gives_the_same_bytes():

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from audiolens.config import parse_params
+from audiolens.config import ConfigError, parse_params
 from audiolens.corpus.demo import voice_profile, synth_utterance
 from audiolens.inference import (EXIT_SILENT, EXIT_TOO_SHORT, EXIT_UNREADABLE, PredictError,
                                  prepare_recording, recording_decision)
-from audiolens.cli import recording_settings
+from audiolens.predictor import recording_settings
 
 from conftest import write_wav
 
@@ -108,8 +108,12 @@ def test_accept_threshold_gates_on_the_positive_probability():
     assert r["decision"] == "reject" and r["label"] == "rejected"
 
 
-def test_cli_reads_the_operating_point(tmp_path):
-    from audiolens.cli import _accept_threshold, build_parser
+def test_cli_reads_the_operating_point(tmp_path, monkeypatch):
+    from audiolens.cli import build_parser, gate_files
+    from audiolens.predictor import accept_threshold
+
+    def _accept_threshold(args):
+        return accept_threshold(gate_files(args))
 
     op = tmp_path / "threshold.json"
     op.write_text('{"threshold": 0.27, "method": "eer"}')
@@ -118,4 +122,8 @@ def test_cli_reads_the_operating_point(tmp_path):
     args = build_parser().parse_args(["predict", "x.wav", "--operating-point", str(op), "--accept-threshold", "0.8"])
     assert _accept_threshold(args) == (0.8, "--accept-threshold")
     args = build_parser().parse_args(["predict", "x.wav", "--operating-point", str(tmp_path / "none.json")])
+    with pytest.raises(ConfigError, match="none.json: file not found"):  # given, so it must exist
+        _accept_threshold(args)
+    args = build_parser().parse_args(["predict", "x.wav"])  # the default file is optional
+    monkeypatch.chdir(tmp_path)
     assert _accept_threshold(args) == (None, "most probable class")

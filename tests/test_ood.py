@@ -212,7 +212,7 @@ def test_gate_params_are_validated():
 
 def test_check_on_prepared_recordings_abstains_for_the_right_reason(tmp_path):
     """prepare_recording -> OODCheck.evaluate -> apply_check, as `audiolens predict` runs them."""
-    from audiolens.cli import recording_settings
+    from audiolens.predictor import recording_settings
     from audiolens.config import parse_params
     from audiolens.corpus.demo import synth_utterance, voice_profile
     from audiolens.inference import prepare_recording

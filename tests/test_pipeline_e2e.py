@@ -85,23 +85,24 @@ def test_forced_retraining_is_byte_identical(project):
 
 
 def test_metrics_match_the_reference_within_tolerance(project, repo_root):
-    """A fresh tiny run lands within the stated tolerance of the committed reference.
+    """A fresh tiny run has the reference's data-determined counts exactly, and valid learned figures.
 
-    Not equality: another CPU may run other kernels (README "Reproducibility"); the
-    tolerances were measured by running the same pipeline on other oneDNN kernels.
+    Learned values of this tiny run are not compared: they differ between CPUs far beyond any
+    useful tolerance (tests/reference/tiny_metrics.json "measured"; README "Reproducibility").
     """
     import importlib.util
+    import math
 
     spec = importlib.util.spec_from_file_location("tiny_metrics", repo_root / "tests/reference/tiny_metrics.py")
     ref_mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ref_mod)
     ref = json.loads((repo_root / "tests/reference/tiny_metrics.json").read_text())
-    got = {k: float(ref_mod.lookup(project["dir"], k)) for k in ref["values"]}
     for key in ref["exact"]:  # preprocessing is exact: the same test segments
-        assert got[key] == ref["values"][key], (key, got[key], ref["values"][key])
-    off = {k: (got[k], ref["values"][k], tol) for k, tol in ref["tolerance"].items()
-           if abs(got[k] - ref["values"][k]) > tol}
-    assert not off, f"outside tolerance (got, reference, tolerance): {off}"
+        got = float(ref_mod.lookup(project["dir"], key))
+        assert got == ref["values"][key], (key, got, ref["values"][key])
+    for key, (lo, hi) in ref["in_range"].items():
+        got = float(ref_mod.lookup(project["dir"], key))
+        assert math.isfinite(got) and lo <= got <= hi, (key, got, lo, hi)
 
 
 def test_ingest_outputs(project):
@@ -210,7 +211,7 @@ def test_predict_scores_recordings_exactly_like_the_pipeline(project):
     assert out["class_names"] == ["rejected", "allowed"]
     assert out["gate"] == {"method": "single", "score": "max_prob", "threshold": 0.0}
     t = json.loads((d / "reports/eval/threshold.json").read_text())["threshold"]  # picked on validation
-    assert out["accept"] == {"threshold": t, "source": "reports/eval/threshold.json"}
+    assert out["accept"] == {"threshold": t, "source": "reports/eval/threshold.json", "positive": "allowed"}
     for g, r in zip(picks, out["results"]):
         for key, typ in PREDICT_RESULT_KEYS.items():
             assert isinstance(r[key], typ), (key, r)
@@ -308,6 +309,47 @@ def test_predict_never_accepts_tones_and_says_why(project):
     assert any("error" not in r for r in out["results"])  # some reached the check
     text = predict(project, *files).stdout
     assert "ACCEPT" not in text and ("out of distribution" in text or "no speech" in text)
+
+
+@pytest.mark.parametrize("abstain", [False, True])
+def test_serve_api_answers_exactly_like_predict_json(project, abstain):
+    """`POST /api/predict` returns the `predict --json` document (one code path): accept and reject
+    answers, and abstentions (abstention threshold above 1), field for field; the model card
+    carries the operating point and the test metrics."""
+    from fastapi.testclient import TestClient
+
+    from audiolens.config import Params
+    from audiolens.predictor import GateFiles, Predictor
+    from audiolens.serve.app import create_app
+    from audiolens.serve.run import serve_settings
+
+    d = project["dir"]
+    pred = _pipeline_recordings(d)
+    picks = [g.path.iloc[0] for _, g in pred.groupby("true", sort=True)]
+    files = [str(d / "data/raw/demo" / p) for p in picks]
+    threshold = "1.01" if abstain else "0"
+    res = predict(project, *files, "--json", "--method", "single", "--threshold", threshold)
+    assert res.returncode == 0, res.stderr[-3000:]
+    cli = json.loads(res.stdout)
+    gate = GateFiles(model=d / "models/model.keras", config=None, gate=d / "reports/uncertainty/abstain.json",
+                     operating_point=d / "reports/eval/threshold.json", eval_metrics=d / "reports/eval/metrics.json",
+                     method="single", threshold=float(threshold), accept_threshold=None, min_seconds=0.25)
+    app = create_app(Predictor(gate), serve_settings(Params().serve))
+    with TestClient(app) as client:
+        for f, expected in zip(files, cli["results"]):
+            r = client.post("/api/predict", files={"file": (Path(f).name, Path(f).read_bytes())})
+            assert r.status_code == 200, r.text
+            doc = r.json()
+            assert doc["results"][0] == {**expected, "file": Path(f).name}
+            assert {k: v for k, v in doc.items() if k not in ("results", "accept")} == \
+                {k: v for k, v in cli.items() if k not in ("results", "accept")}
+            assert doc["accept"]["threshold"] == cli["accept"]["threshold"]
+        decisions = {r["decision"] for r in cli["results"]}
+        assert decisions == {"abstain"} if abstain else decisions <= {"accept", "reject"}
+        card = client.get("/api/model").json()
+        metrics = json.loads((d / "reports/eval/metrics.json").read_text())
+        assert card["test"]["accuracy"] == metrics["accuracy"] and card["test"]["n"] == metrics["n"]
+        assert card["accept"]["threshold"] == cli["accept"]["threshold"] and card["class_names"] == cli["class_names"]
 
 
 def test_experiments_change_metrics_in_dvc_metrics_diff(project):

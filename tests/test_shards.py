@@ -60,3 +60,14 @@ def test_writer_checks_shapes_and_counts(tmp_path):
 def test_missing_feature_folder_is_explained(tmp_path):
     with pytest.raises(FileNotFoundError, match="spectrogram stage"):
         FeatureStore(tmp_path)
+
+
+def test_a_shard_holding_python_objects_is_refused_not_unpickled(tmp_path):
+    from audiolens.errors import DataError
+
+    _write(tmp_path)
+    np.save(tmp_path / shard_name(0), np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True)
+    store = FeatureStore(tmp_path)
+    with pytest.raises(DataError, match=shard_name(0)):
+        store.get([0])
+    assert store.get([9]).shape == (1, 5, 7)  # the other shards still read

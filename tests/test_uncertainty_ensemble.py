@@ -17,6 +17,7 @@ from audiolens.config import ConfigError, parse_params
 from audiolens.uncertainty.decompose import summarise
 from audiolens.uncertainty.ensemble import ensemble_samples
 from audiolens.uncertainty.members import member_dir, member_paths, member_seed
+from audiolens.errors import ModelError
 
 BIN = Path(sys.executable).parent
 
@@ -35,7 +36,7 @@ def test_member_seeds_and_folders(tmp_path):
     assert [member_seed(7, i) for i in (0, 1, 5)] == [7, 1007, 5007]
     assert member_dir("models", 0) == Path("models")
     assert member_dir("models", 3) == Path("models/ensemble/3")
-    with pytest.raises(FileNotFoundError, match=r"models/ensemble/2/model.keras"):
+    with pytest.raises(ModelError, match=r"models/ensemble/2/model.keras"):
         member_paths(tmp_path / "models", [0, 2])
 
 

@@ -1,8 +1,11 @@
-"""``audiolens predict FILE... [--model ...] [--json] [--explain DIR]``: the voice gate.
+"""``audiolens predict FILE...`` (the voice gate on files) and ``audiolens serve`` (in a browser).
 
-Exit status: 0 all files scored; 2 usage or configuration error; 3 unreadable, corrupt or
-wrong-format input; 4 silent / pure noise (nothing left after cleaning); 5 too short.
-With several files the highest status is returned; each file still gets its answer.
+Exit status of ``predict``: 0 all files scored; 2 usage or configuration error (one line on
+stderr, no file is scored); 3 unreadable, corrupt or wrong-format input; 4 silent / pure noise
+(nothing left after cleaning); 5 too short. With several files every file still gets its
+answer and the run's status is the first of 3, 4, 5 that any file got
+(:data:`audiolens.inference.EXIT_PRECEDENCE`), 0 when all were scored; ``--json`` gives each
+file's ``status``. Both commands score through :class:`audiolens.predictor.Predictor`.
 """
 from __future__ import annotations
 
@@ -12,147 +15,68 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["main", "build_parser", "recording_settings"]
+from audiolens.errors import AudiolensError, ConfigError
+
+__all__ = ["main", "build_parser", "gate_files"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="audiolens", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("predict", help="accept / reject / abstain on new recordings")
-    p.add_argument("files", nargs="+", type=Path, help="audio files (wav, flac, ogg, ...)")
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _gate_arguments(p: argparse.ArgumentParser) -> None:
+    """Where the gate's parts live (shared by ``predict`` and ``serve``)."""
     p.add_argument("--model", type=Path, default=Path("models/model.keras"),
                    help="trained model (its folder holds resolved_params.yaml); default models/model.keras")
     p.add_argument("--config", type=Path, default=None,
                    help="resolved config the model was trained with (default: <model dir>/resolved_params.yaml)")
-    p.add_argument("--gate", type=Path, default=Path("reports/uncertainty/abstain.json"),
-                   help="abstention settings from the uncertainty stage (method, score, threshold)")
+    p.add_argument("--gate", type=Path, default=None,
+                   help="abstention settings from the uncertainty stage (method, score, threshold); default "
+                        "reports/uncertainty/abstain.json when it exists, else the model's own settings")
     p.add_argument("--method", choices=["single", "mc_dropout", "ensemble"], default=None,
                    help="override the uncertainty method of --gate")
     p.add_argument("--threshold", type=float, default=None, help="override the abstention threshold")
-    p.add_argument("--operating-point", type=Path, default=Path("reports/eval/threshold.json"),
-                   help="binary accept threshold picked by the evaluate stage (accept when P(positive) >= it)")
+    p.add_argument("--operating-point", type=Path, default=None,
+                   help="binary accept threshold picked by the evaluate stage (accept when P(positive) >= it); "
+                        "default reports/eval/threshold.json when it exists")
     p.add_argument("--accept-threshold", type=float, default=None,
                    help="override the binary accept threshold of --operating-point")
+    p.add_argument("--eval-metrics", type=Path, default=None,
+                   help="test metrics shown in the model card (default reports/eval/metrics.json when it exists)")
     p.add_argument("--min-seconds", type=float, default=0.25, help="minimum sound after cleaning (s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="audiolens", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("predict", help="accept / reject / abstain on new recordings")
+    p.add_argument("files", nargs="+", type=Path, help="audio files (wav, flac, ogg, ...)")
+    _gate_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     p.add_argument("--explain", type=Path, default=None, metavar="DIR",
                    help="write a Grad-CAM overlay PNG and a masked-in WAV per recording into DIR")
+    s = sub.add_parser("serve", help="the gate as a web page and JSON API (binds to 127.0.0.1)")
+    _gate_arguments(s)
+    s.add_argument("--params", type=Path, default=Path("params.yaml"),
+                   help="params file whose `serve` section sets limits and binding (default params.yaml)")
+    s.add_argument("--host", default=None, help="override serve.host")
+    s.add_argument("--port", type=int, default=None, help="override serve.port")
+    s.add_argument("--token", default=None, help="override serve.token (or AUDIOLENS_TOKEN)")
+    s.add_argument("--insecure", action="store_true",
+                   help="allow a non-loopback host without a token (anyone who reaches it can use the gate)")
     return parser
 
 
-def recording_settings(params) -> dict:
-    """The ``clean``, ``segment`` and ``spectrogram`` settings of :func:`audiolens.inference.prepare_recording`
-    from a resolved config (all at ``audio.sample_rate``)."""
-    from audiolens.audio import CleanSettings
-    from audiolens.config import to_settings
-    from audiolens.features import SpectrogramConfig
-    from audiolens.segments import SegmentSettings
+def gate_files(args):
+    """:class:`audiolens.predictor.GateFiles` from the command line."""
+    from audiolens.predictor import GateFiles
 
-    sr = params.audio.sample_rate
-    return {"clean": to_settings(params.clean, CleanSettings, sample_rate=sr),
-            "segment": to_settings(params.segment, SegmentSettings, sample_rate=sr),
-            "spectrogram": to_settings(params.features, SpectrogramConfig, sample_rate=sr)}
-
-
-def _gate_config(args, params) -> dict:
-    u = params.uncertainty  # the model's own settings; abstain.json (the uncertainty stage's choice) wins
-    cfg = {"method": "single", "score": "max_prob", "threshold": u.abstain_threshold, "members": [0],
-           "mc_samples": u.mc_samples, "mc_layer": u.mc_layer, "seed": u.seed, "batch_size": u.batch_size}
-    if args.gate.is_file():
-        cfg.update(json.loads(args.gate.read_text()))
-    if args.method:
-        cfg["method"] = args.method
-    if args.threshold is not None:
-        cfg["threshold"] = args.threshold
-    return cfg
-
-
-def _accept_threshold(args) -> tuple[float | None, str]:
-    """The binary accept threshold and where it came from (None: the most probable class decides)."""
-    if args.accept_threshold is not None:
-        return float(args.accept_threshold), "--accept-threshold"
-    if args.operating_point.is_file():
-        t = json.loads(args.operating_point.read_text()).get("threshold")
-        if t is not None:
-            return float(t), str(args.operating_point)
-    return None, "most probable class"
-
-
-def _load(args):
-    from audiolens.config import ConfigError, load_params
-    from audiolens.models.registry import load_model
-    from audiolens.uncertainty.members import member_paths
-
-    config = args.config or args.model.parent / "resolved_params.yaml"
-    if not args.model.is_file():
-        raise SystemExit(f"audiolens: model not found: {args.model} (train it with `dvc repro`)")
-    try:
-        params = load_params(config)
-    except ConfigError as exc:
-        raise SystemExit(f"audiolens: {exc}") from None
-    meta_path = args.model.parent / "train_meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    class_names = meta.get("class_names") or params.data.class_names
-    cfg = _gate_config(args, params)
-    if cfg["method"] == "ensemble":
-        models = [load_model(p) for p in member_paths(args.model.parent, cfg["members"])]
-    else:
-        models = [load_model(args.model)]
-    positive = 1 if params.data.positive is not None and len(class_names) == 2 else None
-    return params, models, class_names, positive, cfg
-
-
-def _load_ood(args, models, cfg):
-    """The out-of-distribution check beside the model (None when absent) and the model it embeds with (the main one)."""
-    from audiolens.errors import ModelError
-    from audiolens.models.registry import load_model
-    from audiolens.ood.check import load_for_model
-
-    try:
-        ood = load_for_model(args.model)
-    except ModelError as exc:
-        raise SystemExit(f"audiolens: {exc}") from None
-    main_first = cfg["method"] != "ensemble" or list(cfg["members"])[:1] == [0]
-    return ood, (models[0] if ood is None or main_first else load_model(args.model))
-
-
-def _score(prep, models, cfg):
-    from audiolens.uncertainty.gate import predictive
-
-    x = prep.x[..., None]
-    pred = predictive(cfg["method"], models=models, x=x, mc_samples=int(cfg["mc_samples"]),
-                      mc_layer=cfg["mc_layer"], seed=int(cfg["seed"]), batch_size=int(cfg["batch_size"]))
-    return pred
-
-
-def _explain(path: Path, prep, model, label_index: int, segment_probs, spectrogram, out_dir: Path) -> dict:
-    """Grad-CAM of the most confident segment for the predicted class, and its masked-in audio."""
-    import numpy as np
-
-    from audiolens.features import db_to_audio
-    from audiolens.interpret.cam import grad_cam
-    from audiolens.attribution.masks import apply_mask, make_mask
-    from audiolens.io import write_audio
-    from audiolens.plots import new_figure, save_figure, show_spectrogram
-
-    c = label_index
-    k = int(np.argmax(segment_probs[:, c]))
-    x = prep.x[k]
-    cam = grad_cam(model, x[None], class_index=np.array([c]))[0]
-    mask = make_mask(cam, "minmax")
-    masked = apply_mask(x, mask)          # removed bins at the segment's own minimum
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = path.stem
-    fig, ax = new_figure(1, 3, size=(3.2, 2.6))
-    show_spectrogram(ax[0, 0], x, title="input (dB)")
-    show_spectrogram(ax[0, 1], cam, title="Grad-CAM", cmap="inferno")
-    show_spectrogram(ax[0, 2], x, title="overlay")
-    ax[0, 2].imshow(cam, origin="lower", aspect="auto", cmap="inferno", alpha=0.5)
-    png = save_figure(fig, out_dir / f"{stem}_gradcam.png")
-    audio = db_to_audio(masked, config=spectrogram, ref_amplitude=float(prep.ref_amplitude[k]),
-                        length=prep.segments_audio.shape[1], source_audio=prep.segments_audio[k])
-    wav = write_audio(out_dir / f"{stem}_masked_in.wav", audio, prep.sample_rate)
-    return {"segment": k, "gradcam_png": str(png), "masked_in_wav": str(wav)}
+    return GateFiles(model=args.model, config=args.config, gate=args.gate, operating_point=args.operating_point,
+                     eval_metrics=args.eval_metrics, method=args.method, threshold=args.threshold,
+                     accept_threshold=args.accept_threshold, min_seconds=args.min_seconds)
 
 
 def _text(r: dict) -> str:
@@ -172,51 +96,37 @@ def _text(r: dict) -> str:
 
 
 def predict(args) -> int:
-    import numpy as np
+    from audiolens.predictor import Predictor, check_arguments
 
-    from audiolens.inference import PredictError, prepare_recording, recording_decision
-    from audiolens.ood.check import apply_check
+    files = gate_files(args)
+    check_arguments(files)
+    if args.explain is not None and args.explain.exists() and not args.explain.is_dir():
+        raise ConfigError(f"--explain {args.explain}: exists and is not a directory")
+    predictor = Predictor(files)
+    doc = predictor.document([predictor.score(path, explain_dir=args.explain) for path in args.files])
+    print(json.dumps(doc, indent=2) if args.json else "\n".join(_text(r) for r in doc["results"]))
+    return doc["status"]
 
-    params, models, class_names, positive, cfg = _load(args)
-    ood, ood_model = _load_ood(args, models, cfg)
-    accept_t, accept_src = _accept_threshold(args) if positive is not None else (None, "not a binary gate")
-    settings = recording_settings(params)
-    results, status = [], 0
-    for path in args.files:
-        try:
-            prep = prepare_recording(path, **settings, min_seconds=args.min_seconds)
-        except PredictError as exc:
-            results.append({"file": str(path), "error": {"code": exc.code, "message": str(exc)}})
-            status = max(status, exc.code)
-            continue
-        pred = _score(prep, models, cfg)
-        r = {"file": str(path), "method": cfg["method"],
-             **recording_decision(pred.samples, score=cfg["score"], threshold=cfg["threshold"],
-                                  class_names=class_names, positive_index=positive,
-                                  accept_threshold=accept_t),
-             "n_segments": int(prep.x.shape[0]), "duration_s": prep.info["duration_in_s"],
-             "sound_s": prep.info["duration_out_s"],
-             "segments": [{"start_s": float(s), "label": class_names[int(np.argmax(p))],
-                           "confidence": float(np.max(p))} for s, p in zip(prep.starts_s, pred.mean)]}
-        apply_check(r, ood.evaluate(ood_model, prep) if ood is not None else None)
-        if args.explain is not None:
-            r["explain"] = _explain(path, prep, models[0], class_names.index(r["label"]), pred.mean,
-                                    settings["spectrogram"], args.explain)
-        results.append(r)
-    if args.json:
-        print(json.dumps({"results": results, "class_names": class_names, "gate": {
-            k: cfg[k] for k in ("method", "score", "threshold")},
-            "accept": {"threshold": accept_t, "source": accept_src}}, indent=2))
-    else:
-        print("\n".join(_text(r) for r in results))
-    return status
+
+def serve(args) -> int:
+    from audiolens.predictor import Predictor
+    from audiolens.serve.run import run
+
+    return run(args, Predictor(gate_files(args)))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a configuration problem is one line ``audiolens: ...`` on stderr and status 2."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    if args.command == "predict":
-        return predict(args)
+    try:
+        if args.command == "predict":
+            return predict(args)
+        if args.command == "serve":
+            return serve(args)
+    except AudiolensError as exc:
+        print("audiolens: " + " ".join(str(exc).split()), file=sys.stderr)
+        return 2
     return 2
 
 

@@ -11,21 +11,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from audiolens.audio import CleanSettings, clean_signal
 from audiolens.errors import DataError
 from audiolens.features import SpectrogramConfig, spectrogram_db
-from audiolens.io import AudioReadError, read_audio
+from audiolens.io import AudioReadError, file_problem, read_audio
 from audiolens.segments import SegmentSettings, segment_bounds
 
-__all__ = ["PredictError", "EXIT_UNREADABLE", "EXIT_SILENT", "EXIT_TOO_SHORT", "Prepared",
-           "prepare_recording", "recording_decision"]
+__all__ = ["PredictError", "EXIT_UNREADABLE", "EXIT_SILENT", "EXIT_TOO_SHORT", "EXIT_PRECEDENCE", "Prepared",
+           "prepare_recording", "recording_decision", "batch_status"]
 
 EXIT_UNREADABLE = 3
 EXIT_SILENT = 4
 EXIT_TOO_SHORT = 5
+
+#: Status of a batch: the first of these any file got (the input itself is broken, then no
+#: sound, then too little); a code not listed ranks after them (highest first); 0 when all scored.
+EXIT_PRECEDENCE = (EXIT_UNREADABLE, EXIT_SILENT, EXIT_TOO_SHORT)
+
+
+def batch_status(codes) -> int:
+    """Exit status of a batch from its per-file statuses (0 = scored), by :data:`EXIT_PRECEDENCE`."""
+    bad = {int(c) for c in codes if c}
+    for code in EXIT_PRECEDENCE:
+        if code in bad:
+            return code
+    return max(bad, default=0)
 
 
 class PredictError(DataError, RuntimeError):
@@ -75,7 +89,8 @@ def _level_spread_db(y: np.ndarray, *, sr: int, frame_s: float = 0.025) -> float
 
 def prepare_recording(path: str | Path, *, clean: CleanSettings, segment: SegmentSettings,
                       spectrogram: SpectrogramConfig, min_seconds: float = 0.25,
-                      noise_only_db: float = 12.0, min_spread_db: float = 4.0) -> Prepared:
+                      noise_only_db: float = 12.0, min_spread_db: float = 4.0,
+                      progress: Callable[[str], None] | None = None) -> Prepared:
     """Read, clean, segment and featurise one recording.
 
     ``clean``, ``segment`` and ``spectrogram`` are the settings the model's pipeline ran
@@ -84,23 +99,29 @@ def prepare_recording(path: str | Path, *, clean: CleanSettings, segment: Segmen
     Input with no foreground sound is refused as silent: a recording whose power falls
     by more than ``noise_only_db`` dB under noise reduction (it is its own noise profile),
     or whose 25 ms frame levels vary by less than ``min_spread_db`` dB (steady noise).
+    ``progress`` (optional) is called with ``"read"``, ``"clean"`` and ``"segment"`` as each starts.
 
     Raises
     ------
     PredictError
-        ``EXIT_UNREADABLE`` (missing, corrupt, not audio, NaN), ``EXIT_SILENT`` (nothing left
+        ``EXIT_UNREADABLE`` (missing, a directory or other non-regular file, unreadable,
+        corrupt, not audio, NaN), ``EXIT_SILENT`` (nothing left
         after cleaning: silence or pure noise), ``EXIT_TOO_SHORT`` (less than ``min_seconds``
         of sound after cleaning).
     """
+    step = progress or (lambda _: None)
     path = Path(path)
-    if not path.is_file():
-        raise PredictError(path, EXIT_UNREADABLE, "file not found")
+    step("read")
+    problem = file_problem(path)
+    if problem:
+        raise PredictError(path, EXIT_UNREADABLE, problem)
     try:
         y, sr = read_audio(path, mono=False)
     except AudioReadError as exc:
         raise PredictError(path, EXIT_UNREADABLE, f"cannot read audio: {exc.reason}"
                            + (f" ({exc.detail})" if exc.detail else "")) from None
     settings, seg = clean, segment
+    step("clean")
     clean, info = clean_signal(y, sr=sr, settings=settings)
     sr_out = settings.sample_rate
     peak = float(np.max(np.abs(clean))) if clean.size else 0.0
@@ -117,6 +138,7 @@ def prepare_recording(path: str | Path, *, clean: CleanSettings, segment: Segmen
     if spread < min_spread_db:
         raise PredictError(path, EXIT_SILENT, f"only steady noise: frame levels vary by {spread:.1f} dB "
                            f"(10th to 95th percentile; foreground sound varies by more than {min_spread_db:g} dB)")
+    step("segment")
     length = seg.length
     hop = seg.hop if seg.hop_s else None
     plan = segment_bounds(clean.size, length=length, hop=hop, tail=seg.tail, min_tail=int(seg.min_tail_s * sr_out))

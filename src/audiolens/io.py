@@ -2,7 +2,9 @@
 
 Every output of every stage goes through :func:`atomic_path` (write to a temp file
 in the same directory, then ``os.replace``), so an interrupted stage never leaves a
-half-written file behind.
+half-written file behind. Temp names are ``.<name>.<pid>.*``: an exception (SIGTERM included,
+see :func:`audiolens.runtime.stage_main`) removes them; those of a killed process (SIGKILL)
+are removed by :func:`remove_stale_temps`, which every writer runs for its destination first.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from audiolens.errors import DataError
 __all__ = [
     "SKIPPED_COLUMNS", "slug", "AudioReadError", "PathEscapeError", "atomic_path", "atomic_dir", "atomic_write_text",
     "atomic_write_json", "atomic_write_csv", "read_audio", "audio_info", "sha256_file",
-    "resolve_inside",
+    "resolve_inside", "file_problem", "read_json_object", "remove_stale_temps",
 ]
 
 SKIPPED_COLUMNS = ("id", "path", "reason", "detail")
@@ -60,6 +62,49 @@ def _umask() -> int:
     return mask
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temps(path: str | Path) -> list[Path]:
+    """Remove temp files/directories of ``path``'s atomic writers left by dead processes.
+
+    The writers name them ``.<name>.<pid>.<random>[suffix]`` beside ``path``: one is removed
+    when that pid is not a live process. Older temps without a pid (``.<name>.<8 random
+    characters>[suffix]``, ``.<name>.old.<pid>``) are removed too. Anything else, including
+    the temps of a sibling output (``.<name>.csv.<pid>.*``), is left alone.
+
+    Returns
+    -------
+    list of Path
+        What was removed.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    name = re.escape(path.name)
+    tagged = re.compile(rf"^\.{name}\.(\d+)\.")
+    legacy = re.compile(rf"^\.{name}\.(?:[a-z0-9_]{{8}}(?:\.[^.]+)?|old\.\d+)$")
+    removed = []
+    for entry in path.parent.iterdir():
+        m = tagged.match(entry.name)
+        if not (m and not _pid_alive(int(m.group(1))) or not m and legacy.match(entry.name)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        removed.append(entry)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -74,7 +119,8 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix,
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix if suffix is not None else path.suffix,
                                dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -95,13 +141,14 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    remove_stale_temps(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         old = None
         if path.exists():
-            old = path.parent / f".{path.name}.old.{os.getpid()}"
+            old = path.parent / f".{path.name}.{os.getpid()}.old"
             os.replace(path, old)
         os.replace(tmp, path)
         if old is not None:
@@ -134,6 +181,59 @@ def atomic_write_csv(path: str | Path, frame: "Any") -> Path:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
     return Path(path)
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as a regular file, or None when it can.
+
+    Returns ``"file not found"``, ``"is a directory"``, ``"not a regular file (FIFO)"`` (or
+    socket, device, ...), or ``"permission denied"``; symlinks are followed.
+    """
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "file not found" if not os.path.islink(path) else "file not found (broken symlink)"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return f"cannot access ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if not stat.S_ISREG(mode):
+        kind = ("FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode)
+                else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special file")
+        return f"not a regular file ({kind})"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    return None
+
+
+def read_json_object(path: str | Path, what: str) -> dict:
+    """Read a JSON file that must hold one object (``what`` names it in errors).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``what`` and the file: not a readable regular file, not valid JSON (with the
+        line and column), or not a JSON object.
+    """
+    from audiolens.errors import ConfigError
+
+    problem = file_problem(path)
+    if problem:
+        raise ConfigError(f"{what} {path}: {problem}")
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path}: not valid JSON (not UTF-8 text)") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{what} {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                          f"{exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{what} {path}: expected a JSON object, got {type(obj).__name__}")
+    return obj
 
 
 def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:

@@ -7,7 +7,11 @@ backend or worker count:
 
 ``scheduler: processes``
     a local process pool of ``n_jobs`` workers (``concurrent.futures``; ``n_jobs: 1`` runs in
-    this process). Each worker watches its parent and exits when the parent is gone.
+    this process). Workers end with their parent: each watches its parent and exits when the
+    parent is gone (killed with SIGKILL, say) instead of waiting forever on the task pipe; when
+    the parent stops early (an exception, SIGTERM turned into one by
+    :func:`audiolens.runtime.stage_main`, or the consumer dropping the generator), the pool's
+    workers are terminated, not awaited.
 ``scheduler: local``
     a Dask ``LocalCluster`` of ``n_jobs`` single-threaded worker processes, started for the
     call and closed after it.
@@ -22,9 +26,10 @@ chunks run differs.
 from __future__ import annotations
 
 import os
+import signal
 import threading
-import time
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence, TypeVar
@@ -81,20 +86,55 @@ def _single_thread() -> None:
         pass
 
 
-def _exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
-    """Daemon thread in a pool worker: exit as soon as ``parent_pid`` is no longer the parent
-    (the parent died, even by SIGKILL, and the worker was re-parented)."""
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(interval_s)
-        os._exit(1)
+def _parent_gone(parent_pid: int, first_ppid: int) -> bool:
+    if os.getppid() != first_ppid:  # reparented: whoever started this worker has died
+        return True
+    try:
+        os.kill(parent_pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    return False
 
-    threading.Thread(target=watch, name="audiolens-parent-watch", daemon=True).start()
+
+def _watch_parent(parent_pid: int, interval_s: float) -> None:
+    """Exit this worker as soon as the process that made the pool is gone (e.g. SIGKILL)."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    first_ppid = os.getppid()  # parent_pid with fork; the fork server otherwise
+    sentinel = getattr(multiprocessing.parent_process(), "sentinel", None)
+    while not _parent_gone(parent_pid, first_ppid):
+        if sentinel is not None:
+            try:
+                if wait([sentinel], timeout=interval_s):
+                    sentinel = None  # closed: the loop re-checks the parent itself, then polls
+            except OSError:
+                sentinel = None
+        else:
+            threading.Event().wait(interval_s)
+    os._exit(1)
 
 
-def _local_worker_init(parent_pid: int) -> None:
+def _init_worker(parent_pid: int, interval_s: float = 0.5) -> None:
+    """Pool initializer: default SIGTERM, one BLAS/OpenMP thread, exit with the parent."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the stage's handler inherited by fork
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C: the parent decides
+    threading.Thread(target=_watch_parent, args=(parent_pid, interval_s), daemon=True,
+                     name="audiolens-parent-watch").start()
     _single_thread()
-    _exit_with_parent(parent_pid)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: cancel what is queued and terminate the workers (no waiting on them)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=5)
 
 
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
@@ -103,11 +143,13 @@ def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
 
 @contextmanager
 def _local_backend(n_jobs: int) -> Iterator[tuple[Callable[..., Any], int]]:
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=n_jobs, initializer=_local_worker_init,
-                             initargs=(os.getpid(),)) as pool:
+    pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_init_worker, initargs=(os.getpid(),))
+    try:
         yield pool.submit, n_jobs
+    except BaseException:  # an error, SIGTERM or an abandoned generator: do not wait for the workers
+        _terminate_workers(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ import inspect
 import logging
 import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -17,8 +18,16 @@ import numpy as np
 
 from audiolens.config import Params, load_params
 from audiolens.errors import AudiolensError
+from audiolens.io import remove_stale_temps
 
-__all__ = ["stage_main", "start_stage", "timed", "seed_everything", "apply_numerics"]
+__all__ = ["stage_main", "start_stage", "timed", "seed_everything", "apply_numerics", "Terminated",
+           "declared_outputs"]
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM, so ``finally`` blocks (the atomic writers'
+    temp clean-up, worker pools' shutdown) run; the exit status is 128 + 15 = 143."""
+
 
 
 def stage_main(main: Callable[[], None]) -> Callable[[], None]:
@@ -28,15 +37,60 @@ def stage_main(main: Callable[[], None]) -> Callable[[], None]:
     Stage scripts never catch and re-raise by hand: a bad input (config, data, model) is an
     ``AudiolensError`` from the library or the config layer; anything else is a bug and keeps
     its traceback.
+
+    Faults: SIGTERM becomes :class:`Terminated` (exit 143) so the atomic writers remove
+    their temp files and directories; before ``main`` runs, temps left beside the stage's
+    declared outputs by a killed earlier run (SIGKILL) are removed (:func:`declared_outputs`,
+    :func:`audiolens.io.remove_stale_temps`).
     """
     name = Path(inspect.getfile(main)).stem
 
     @functools.wraps(main)
     def run() -> None:
-        with _one_line_errors(name):
-            main()
+        previous = signal.signal(signal.SIGTERM, functools.partial(_terminate, name))
+        try:
+            for out in declared_outputs(name):
+                for gone in remove_stale_temps(out):
+                    print(f"[{name}] removed a stale temp left by a killed run: {gone}", file=sys.stderr)
+            with _one_line_errors(name):
+                main()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     return run
+
+
+def _terminate(name: str, signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the clean-up
+    print(f"[{name}] terminated (SIGTERM): removing temporary outputs", file=sys.stderr)
+    raise Terminated(128 + signum)
+
+
+def declared_outputs(stage: str, dvc_yaml: str | Path = "dvc.yaml") -> list[Path]:
+    """Output paths ``dvc_yaml`` declares for ``stage`` (and its ``foreach`` instances).
+
+    Templated parts (``${item}``) are expanded against the paths that exist. Empty when
+    there is no ``dvc.yaml`` here or it has no such stage.
+    """
+    import glob
+    import re
+
+    import yaml
+
+    try:
+        stages = (yaml.safe_load(Path(dvc_yaml).read_text()) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    spec = stages.get(stage) or {}
+    spec = spec.get("do", spec) if isinstance(spec, dict) else {}
+    paths: list[Path] = []
+    for out in spec.get("outs") or []:
+        out = next(iter(out)) if isinstance(out, dict) else str(out)
+        if "${" in out:
+            paths += [Path(p) for p in sorted(glob.glob(re.sub(r"\$\{[^}]*\}", "*", out)))]
+        else:
+            paths.append(Path(out))
+    return paths
 
 
 @contextlib.contextmanager

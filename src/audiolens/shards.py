@@ -33,6 +33,8 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from audiolens.errors import DataError
+
 __all__ = ["FeatureStore", "ShardWriter", "shard_name"]
 
 
@@ -161,7 +163,11 @@ class FeatureStore:
 
     def _shard(self, i: int) -> np.ndarray:
         if i not in self._shards:
-            self._shards[i] = np.load(self.path / shard_name(i), mmap_mode="r")
+            path = self.path / shard_name(i)
+            try:  # never unpickle: a shard holding Python objects is refused
+                self._shards[i] = np.load(path, mmap_mode="r", allow_pickle=False)
+            except ValueError as exc:
+                raise DataError(f"{path}: not a numeric feature shard ({exc})") from None
         return self._shards[i]
 
     def get(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:

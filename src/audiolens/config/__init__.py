@@ -10,6 +10,7 @@ library's frozen settings objects with :func:`to_settings`.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,18 @@ from audiolens.errors import ConfigError
 from audiolens.io import atomic_write_text
 
 __all__ = ["ConfigError", "Params", "load_params", "parse_params", "save_resolved", "to_settings"]
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML with YAML 1.2 floats: ``1e-3`` is a number (PyYAML's 1.1 rules read it as a
+    string, which strict types would then refuse), as DVC's own YAML reader has it."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+               r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN)$"),
+    list("-+0123456789."))
 
 
 def _allowed_keys(model_cls: type, loc: tuple) -> list[str]:
@@ -45,8 +58,9 @@ def _format_error(err: dict, source: str) -> str:
     if kind == "missing":
         return f"{source}: {path}: required key is missing"
     got = err.get("input")
-    got_txt = "" if isinstance(got, dict) else f" (got {got!r})"
-    return f"{source}: {path}: {err['msg']}{got_txt}"
+    got_txt = "" if isinstance(got, (dict, Params)) else f" (got {got!r})"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{source}: {msg}{got_txt}" if not loc else f"{source}: {path}: {msg}{got_txt}"
 
 
 def parse_params(raw: dict[str, Any] | None, *, source: str = "params.yaml") -> Params:
@@ -81,7 +95,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if not path.is_file():
         raise ConfigError(f"params file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_params(raw, source=str(path))

@@ -10,7 +10,7 @@ from typing import Callable
 
 import keras
 
-from audiolens.errors import ParameterError
+from audiolens.errors import ModelError, ParameterError
 from audiolens.models.settings import ModelSettings
 from audiolens.models import compact_cnn, efficientnet_b0, resnet_small, seed_cnn, small_cnn
 from audiolens.models import layers as _layers  # noqa: F401  (registers custom layers)
@@ -98,15 +98,36 @@ def _renumber_shared_ids(node, ids: dict):
 def load_model(path: str | Path) -> keras.Model:
     """Load a saved ``.keras`` model (custom normalisation layers registered), uncompiled.
 
-    On CPU, XLA is switched off for ``predict`` (XLA compiles slowly and runs these
-    small CNNs ~3x slower there).
+    Loading is explicitly in Keras's safe mode: a model holding Python code (a ``Lambda``
+    layer's pickled bytecode) is refused, never run. On CPU, XLA is switched off for
+    ``predict`` (XLA compiles slowly and runs these small CNNs ~3x slower there).
+
+    Raises
+    ------
+    ModelError
+        Naming the file: missing, a directory or other non-regular file, not a ``.keras``
+        zip archive, refused by safe mode, or any other load failure.
     """
+    import zipfile
+
     import tensorflow as tf
 
+    from audiolens.io import file_problem
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
-    model = keras.models.load_model(path, compile=False)
+    problem = file_problem(path)
+    if problem:
+        raise ModelError(f"model {path}: {problem}")
+    if not zipfile.is_zipfile(path):
+        raise ModelError(f"model {path}: not a .keras model (a .keras file is a zip archive)")
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # keras raises ValueError, KeyError, OSError, ... for a bad archive
+        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        if "safe_mode" in str(exc) or "Lambda" in str(exc):
+            raise ModelError(f"model {path}: refused: it holds Python code (a Lambda layer), which "
+                             f"safe-mode loading never runs") from None
+        raise ModelError(f"model {path}: cannot load: {text}") from None
     if not tf.config.list_physical_devices("GPU"):
         model.jit_compile = False
     return model

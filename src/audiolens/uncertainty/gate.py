@@ -10,13 +10,14 @@ gives). :func:`load_gate` rebuilds the same predictor from it::
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from audiolens.errors import ConfigError
+from audiolens.io import read_json_object
 from audiolens.models.predict import predict
 from audiolens.uncertainty.decompose import Predictive, summarise
 from audiolens.uncertainty.ensemble import ensemble_samples
@@ -24,9 +25,59 @@ from audiolens.uncertainty.members import member_paths
 from audiolens.uncertainty.mc_dropout import MCDropout
 from audiolens.uncertainty.selective import accept_mask
 
-__all__ = ["METHODS", "predictive", "Gate", "load_gate"]
+__all__ = ["METHODS", "SCORES", "predictive", "Gate", "load_gate", "check_gate_config"]
 
 METHODS = ("single", "mc_dropout", "ensemble")
+SCORES = ("max_prob", "entropy", "mutual_info", "std")
+GATE_KEYS = ("method", "score", "threshold", "members", "mc_samples", "mc_layer", "seed", "batch_size")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_gate_config(cfg: dict, source: str) -> dict:
+    """Validate abstention settings (``abstain.json``'s keys, after overrides); return ``cfg``.
+
+    Parameters
+    ----------
+    cfg : dict
+        ``method``, ``score``, ``threshold``, ``members``, ``mc_samples``, ``mc_layer``,
+        ``seed``, ``batch_size``.
+    source : str
+        Where the settings came from (named in errors).
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``source``, the key and what is allowed.
+    """
+    missing = [k for k in GATE_KEYS if k not in cfg]
+    if missing:
+        raise ConfigError(f"{source}: missing key(s) {missing}")
+    bad = []
+    if cfg["method"] not in METHODS:
+        bad.append(f"method {cfg['method']!r} is unknown (known: {', '.join(METHODS)})")
+    if cfg["score"] not in SCORES:
+        bad.append(f"score {cfg['score']!r} is unknown (known: {', '.join(SCORES)})")
+    t = cfg["threshold"]
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not np.isfinite(t) or t < 0:
+        bad.append(f"threshold must be a finite number >= 0, got {t!r}")
+    elif cfg["score"] == "max_prob" and t > 1:
+        bad.append(f"threshold of score max_prob must lie in [0, 1], got {t!r}")
+    m = cfg["members"]
+    if not isinstance(m, list) or not m or not all(_is_int(i) and i >= 0 for i in m):
+        bad.append(f"members must be a non-empty list of ids >= 0, got {m!r}")
+    for key in ("mc_samples", "batch_size"):
+        if not (_is_int(cfg[key]) and cfg[key] >= 1):
+            bad.append(f"{key} must be an integer >= 1, got {cfg[key]!r}")
+    if not _is_int(cfg["seed"]):
+        bad.append(f"seed must be an integer, got {cfg['seed']!r}")
+    if cfg["mc_layer"] is not None and not isinstance(cfg["mc_layer"], str):
+        bad.append(f"mc_layer must be a layer name or null, got {cfg['mc_layer']!r}")
+    if bad:
+        raise ConfigError(f"{source}: " + "; ".join(bad))
+    return cfg
 
 
 def predictive(method: str, *, models: Sequence, x: np.ndarray, mc_samples: int,
@@ -90,11 +141,8 @@ def load_gate(abstain_json: str | Path, *, models_dir: str | Path = "models") ->
     from audiolens.models.registry import load_model
 
     path = Path(abstain_json)
-    if not path.is_file():
-        raise FileNotFoundError(f"abstention settings not found: {path} (run the uncertainty stage)")
-    cfg = json.loads(path.read_text())
-    missing = {"method", "score", "threshold", "members", "mc_samples", "mc_layer", "seed", "batch_size"} - set(cfg)
-    if missing:
-        raise ValueError(f"{path}: missing keys {sorted(missing)}")
+    if not path.exists():
+        raise ConfigError(f"abstention settings not found: {path} (run the uncertainty stage)")
+    cfg = check_gate_config(read_json_object(path, "abstention settings"), str(path))
     ids = cfg["members"] if cfg["method"] == "ensemble" else [0]
     return Gate(config=cfg, models=[load_model(p) for p in member_paths(models_dir, ids)])

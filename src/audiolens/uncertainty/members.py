@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from audiolens.errors import ModelError
+
 __all__ = ["member_seed", "member_dir", "member_paths"]
 
 
@@ -29,6 +31,6 @@ def member_paths(models_dir: str | Path, members: Sequence[int]) -> list[Path]:
     paths = [member_dir(models_dir, m) / "model.keras" for m in members]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"ensemble member model(s) missing: {', '.join(missing)} "
-                                f"(run `dvc repro` for the train / train_member stages)")
+        raise ModelError(f"ensemble member model(s) missing: {', '.join(missing)} "
+                         f"(run `dvc repro` for the train / train_member stages)")
     return paths
