@@ -109,7 +109,7 @@ def probe_file(path: str | Path, *, min_sample_rate: int, max_sample_rate: int,
                 if not np.isfinite(block).all():
                     raise AudioReadError(path, "non-finite samples", "NaN or inf in the signal")
                 mono = block.mean(axis=1, dtype=np.float64)
-                q = np.clip(np.rint(mono * 32767.0), -32768, 32767).astype("<i2")
+                q = np.clip(np.rint(mono * 32768.0), -32768, 32767).astype("<i2")
                 fingerprint.update(q.tobytes())
                 n_read += block.shape[0]
     except AudioReadError:
