@@ -65,8 +65,8 @@ def build_corpus(proj: Path) -> dict[str, str]:
         "silence.wav": (np.zeros(16000, np.float32), 8000, "PCM_16", "beta"),
         "short.wav": (voice(next(seed), sec=0.45, lead_s=0.0), 8000, "PCM_16", "alpha"),
     }
-    long = 0.003 * np.random.default_rng(99).standard_normal(600 * 2000).astype(np.float32)
-    long[800:800 + 3 * 2000] += voice(next(seed), sec=3.0, sr=2000, lead_s=0.0)
+    long = 0.0005 * np.random.default_rng(99).standard_normal(600 * 2000).astype(np.float32)
+    long[2000:2000 + 3 * 2000] += voice(next(seed), sec=3.0, sr=2000, lead_s=0.0)  # 3 s of sound in 10 min
     good["long_10min.wav"] = (long, 2000, "PCM_16", "beta")
     for name, (y, sr, subtype, label) in good.items():
         write_wav(root / name, y, sr, subtype)
