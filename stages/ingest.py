@@ -17,7 +17,8 @@ def main() -> None:
     for reason, n in res.skipped.reason.value_counts().items():
         log.warning("skipped %d file(s): %s", n, reason)
     m = res.manifest
-    summary = {"recordings": len(m), "skipped": len(res.skipped), "duplicates": len(res.duplicates), "classes": len(res.classes["class_names"]),
+    summary = {"recordings": len(m), "skipped": len(res.skipped), "duplicate_pairs": len(res.duplicates),
+               "classes": len(res.classes["class_names"]),
                "speakers": int(m.speaker[m.speaker != ""].nunique()),
                "hours": round(m.duration_s.sum() / 3600, 4),
                "per_class": {k: int(v) for k, v in m.label.value_counts().sort_index().items()}}
