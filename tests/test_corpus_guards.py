@@ -86,6 +86,7 @@ def test_duplicates_same_label_kept_once_cross_label_refused(tmp_path):
     (root / "gamma9.wav").symlink_to(outside)
     res = run(root, tmp_path)
     assert sorted(res.manifest.path) == ["alpha1.wav", "gamma2.wav"]
+    assert res.classes["class_names"] == ["alpha", "gamma"]  # every beta copy was refused: no class left
     reasons = dict(zip(res.skipped.path, res.skipped.reason))
     assert reasons == {"alpha2.wav": "duplicate content", "beta1.wav": "conflicting labels",
                        "gamma1.flac": "conflicting labels", "alpha3.wav": "conflicting labels",
