@@ -188,12 +188,12 @@ def test_csv_duplicate_rows_conflicting_labels_refused(tmp_path):
     for i, f in enumerate((300, 400, 500, 600)):
         write_wav(root / f"{i}.wav", sine(f), 8000)
     csv = tmp_path / "meta.csv"
-    pd.DataFrame({"filename": ["0.wav", "1.wav", "2.wav", "3.wav", "1.wav", "./2.wav"],
-                  "category": ["dog", "cat", "dog", "cat", "dog", "dog"]}).to_csv(csv, index=False)
+    pd.DataFrame({"filename": ["0.wav", "1.wav", "2.wav", "3.wav", "1.wav", "./2.wav", "../audio/3.wav"],
+                  "category": ["dog", "cat", "dog", "cat", "dog", "dog", "cat"]}).to_csv(csv, index=False)
     res = run(root, layout="csv", pattern=None, manifest=str(csv), label="category")
     assert sorted(res.manifest.path) == ["0.wav", "2.wav", "3.wav"]
     reasons = dict(zip(res.skipped.path, res.skipped.reason))
-    assert reasons == {"1.wav": "conflicting rows", "2.wav": "duplicate row"}
+    assert reasons == {"1.wav": "conflicting rows", "2.wav": "duplicate row", "3.wav": "duplicate row"}
 
 
 # ---------------------------------------------------------------- split: one audio never in two splits

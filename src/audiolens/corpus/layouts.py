@@ -13,7 +13,6 @@ a reason, never silently dropped.
 from __future__ import annotations
 
 import os
-import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,12 +91,10 @@ def _folders(root: Path, extensions: list[str]) -> tuple[list[Candidate], list[S
 
 def _csv_rel(root: Path, name: str) -> str:
     """``name`` relative to ``root``, lexically (a symlink keeps its own name; escapes are checked elsewhere)."""
-    cand = Path(name)
-    if not cand.is_absolute():
-        return posixpath.normpath(cand.as_posix())
-    rel = os.path.relpath(os.path.normpath(cand), os.path.abspath(root))
-    if rel.startswith(".."):  # the root spelled another way (a symlinked root): compare resolved paths
-        rel = os.path.relpath(cand.resolve(), root.resolve())
+    base = os.path.abspath(root)
+    rel = os.path.relpath(os.path.normpath(os.path.join(base, name)), base)
+    if rel == ".." or rel.startswith("../"):  # the root spelled another way (a symlinked root): resolve both
+        rel = os.path.relpath(Path(base, name).resolve(), root.resolve())
     return Path(rel).as_posix()
 
 
