@@ -211,3 +211,12 @@ def test_split_refuses_the_same_audio_in_two_splits():
         check_content(seg, split)
     split[5] = "unused"
     check_content(seg, split)
+
+
+def test_config_refuses_fields_a_folders_layout_lacks():
+    from audiolens.config import parse_params
+    from audiolens.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data.speaker = 'speaker': layout 'folders' has only the field 'folder'"):
+        parse_params({"data": {"layout": "folders", "label": "folder", "root": "x"}})
+    assert parse_params({"data": {"layout": "folders", "label": "folder", "speaker": None, "root": "x"}})

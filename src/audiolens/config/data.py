@@ -68,6 +68,12 @@ class DataParams(Section):
                              f"({self.max_sample_rate})")
         if self.layout == "folders" and self.label != "folder":
             raise ValueError("data.label must be 'folder' when data.layout is 'folders'")
+        if self.layout == "folders":
+            for key in ("speaker", "group", "fold"):
+                val = getattr(self, key)
+                if val and val != "folder":
+                    raise ValueError(f"data.{key} = {val!r}: layout 'folders' has only the field 'folder' "
+                                     f"(set data.{key}: null)")
         if self.class_names is not None and self.positive is not None and len(self.class_names) != 2:
             raise ValueError("data.class_names must have 2 names (negative, positive) with data.positive")
         return self
