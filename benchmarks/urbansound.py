@@ -1,20 +1,25 @@
 """Benchmark: UrbanSound8K subset (folds 1, 2, 10), 3-fold CV on the predefined folds.
 
-Each fold is the test set once; the model trains on the other two, with a validation set
-carved from them by Freesound source (``fsID``: clips of one source never straddle train and
-validation). Beside the CNN, on the same folds and the same spectrograms: 1-nearest-neighbour
-and logistic regression on per-band log-mel mean + std (the trivial baseline the issue names).
+Each fold is the test set once; the model trains on the other two (``RECIPE["val_fraction"]``
+> 0 holds out that share of their Freesound sources, ``fsID``, for early stopping; the recipe
+uses none). Beside the CNN, on the same folds and spectrogram settings: 1-nearest-neighbour
+and logistic regression on the whole clip's per-band log-mel mean + std (the trivial
+baseline the issue names).
 
 Ingest-free: FLACs are read with soundfile, resampled 22.05 -> 16 kHz (``audio.resample``),
-padded/trimmed to 4.0 s, turned into 64-band log-mel dB (``features.spectrogram_db``) and
-written once to a temporary feature store (``shards``), which ``training.train_model`` reads.
-Model and training settings: the project's ``params.yaml`` with the "environmental sounds
-in fixed-length clips" recipe (``RECIPE`` below, also in the README) on top.
+padded/trimmed to 4.0 s, cut into windows (``segments.segment_bounds``: the pipeline's
+segments), turned into log-mel dB (``features.spectrogram_db``) and written once to a
+temporary feature store (``shards``), which ``training.train_model`` reads. A clip is scored
+by the mean of its windows' probabilities (``evaluation.scoring.fold_metrics``, recording
+level). Settings: the project's ``params.yaml`` with the "environmental sounds in
+fixed-length clips" recipe (``RECIPE`` below, also in the README) on top; ``--set
+section.key=value`` overrides one entry (screening other recipes).
 
 Writes ``reports/bench/urbansound.json`` (per-fold and mean clip accuracy, baselines, CPU
 minutes, the settings used).
 
-    python benchmarks/urbansound.py [--data ../shared/data/urbansound8k_subset] [--epochs N]
+    python benchmarks/urbansound.py [--data ../shared/data/urbansound8k_subset] [--folds 10,1,2]
+        [--epochs N] [--set train.mixup_alpha=0.0 ...]
 """
 from __future__ import annotations
 
