@@ -6,7 +6,7 @@ from audiolens.io import atomic_dir, atomic_write_csv
 from audiolens.parallel import ExecutorSettings
 from audiolens.paths import AUGMENT_REPORT as REPORT
 from audiolens.paths import AUGMENTED as OUT
-from audiolens.paths import CLASSES, CLEAN, CLEAN_LOG, MANIFEST
+from audiolens.paths import CLASSES, CLEAN, CLEAN_LOG, MANIFEST, SEGMENT_TABLE
 from audiolens.prep.augment import augment_corpus, select_recordings
 from audiolens.prep.common import unsegmented
 from audiolens.runtime import stage_main, start_stage, timed
@@ -21,7 +21,9 @@ def main() -> None:
     classes = json.loads(CLASSES.read_text())
     positive_class = classes["class_names"][-1] if classes.get("positive") else None
     cleaned = set(read_table(CLEAN_LOG)["id"])
-    chosen = select_recordings(manifest[manifest["id"].isin(cleaned)], select_by=a.select_by, values=a.values,
+    segmented = set(read_table(SEGMENT_TABLE, columns=["source_id"])["source_id"])  # gave an original segment
+    sources = manifest[manifest["id"].isin(cleaned & segmented)]
+    chosen = select_recordings(sources, select_by=a.select_by, values=a.values,
                                positive_class=positive_class) if a.enabled else manifest.iloc[:0]
     log.info("augmenting %d recordings x factors %s", len(chosen), a.factors if a.enabled else [])
     with atomic_dir(OUT) as tmp:

@@ -1,4 +1,4 @@
-"""Stage ingest: data root -> data/interim/ingest/manifest.csv (+ reports/ingest/skipped.csv)."""
+"""Stage ingest: data root -> data/interim/ingest/manifest.csv (+ reports/ingest/skipped.csv, duplicates.csv)."""
 from audiolens.config import save_resolved, to_settings
 from audiolens.corpus.ingest import IngestSettings, ingest
 from audiolens.io import atomic_dir, atomic_write_csv, atomic_write_json
@@ -12,11 +12,13 @@ def main() -> None:
     params, log = start_stage("ingest")
     d = params.data
     with timed(log, "ingest"):
-        res = ingest(root=d.root, settings=to_settings(d, IngestSettings), skipped_path=REPORT / "skipped.csv")
+        res = ingest(root=d.root, settings=to_settings(d, IngestSettings), skipped_path=REPORT / "skipped.csv",
+                     duplicates_path=REPORT / "duplicates.csv")
     for reason, n in res.skipped.reason.value_counts().items():
         log.warning("skipped %d file(s): %s", n, reason)
     m = res.manifest
-    summary = {"recordings": len(m), "skipped": len(res.skipped), "classes": len(res.classes["class_names"]),
+    summary = {"recordings": len(m), "skipped": len(res.skipped), "duplicate_pairs": len(res.duplicates),
+               "classes": len(res.classes["class_names"]),
                "speakers": int(m.speaker[m.speaker != ""].nunique()),
                "hours": round(m.duration_s.sum() / 3600, 4),
                "per_class": {k: int(v) for k, v in m.label.value_counts().sort_index().items()}}

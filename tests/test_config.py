@@ -57,7 +57,7 @@ def test_missing_or_invalid_file(tmp_path):
 
 
 def test_save_resolved_fills_defaults(tmp_path):
-    p = parse_params({"data": {"layout": "folders", "label": "folder", "root": "x"}})
+    p = parse_params({"data": {"layout": "folders", "label": "folder", "speaker": None, "root": "x"}})
     out = save_resolved(p, tmp_path / "r.yaml", sections=["data", "audio"])
     back = yaml.safe_load(out.read_text())
     assert set(back) == {"data", "audio"}

@@ -108,7 +108,8 @@ def demo_project(tmp_path_factory):
     res = ingest(root=raw, settings=IngestSettings(
         layout="demo", pattern=r"(?P<speaker>[fm]\d+)_(?P<script>script\d+)_(?P<condition>\w+)\.wav",
         manifest=None, label="speaker", positive=["f1", "m2"], class_names=["rejected", "allowed"],
-        speaker="speaker", group=None, fold=None, filename_column="filename", extensions=["wav"], n_jobs=1))
+        speaker="speaker", group=None, fold=None, filename_column="filename", extensions=["wav"], min_sample_rate=1000,
+        max_sample_rate=384000, n_jobs=1))
     build_upstream(proj, res.manifest, data_root=raw, sr=8000, length_s=1.0, augment_speakers=["f1"])
     return proj, raw, res.manifest
 
@@ -180,7 +181,8 @@ def test_eda_on_fsdd_sample(tmp_path):
     pd.DataFrame({"filename": pick, "speaker": [n.split("_")[1] for n in pick]}).to_csv(listing, index=False)
     res = ingest(root=fsdd, settings=IngestSettings(
         layout="csv", pattern=None, manifest=str(listing), label="speaker", positive=None, class_names=None,
-        speaker="speaker", group=None, fold=None, filename_column="filename", extensions=["wav"], n_jobs=1))
+        speaker="speaker", group=None, fold=None, filename_column="filename", extensions=["wav"], min_sample_rate=1000,
+        max_sample_rate=384000, n_jobs=1))
     proj = tmp_path / "proj"
     build_upstream(proj, res.manifest, data_root=fsdd, sr=8000, length_s=1.0,
                    augment_speakers=["george", "jackson"], kind="mel")

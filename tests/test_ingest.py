@@ -1,4 +1,5 @@
 import hashlib
+import itertools
 import os
 from pathlib import Path
 
@@ -15,7 +16,12 @@ DAPS = r"(?P<speaker>[fm]\d+)_(?P<script>script\d+)_(?P<condition>\w+)\.(wav|fla
 FSDD = r"(?P<digit>\d)_(?P<speaker>[a-z]+)_(?P<take>\d+)\.wav"
 
 
-def tone(sec=0.3, sr=8000, f=440.0):
+_FREQS = itertools.count()
+
+
+def tone(sec=0.3, sr=8000, f=None):
+    """A sine; without ``f`` each call gets a new frequency (distinct audio: no content duplicates)."""
+    f = 200.0 + 11.0 * next(_FREQS) if f is None else f
     t = np.arange(int(sec * sr)) / sr
     return (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32)
 
@@ -23,7 +29,7 @@ def tone(sec=0.3, sr=8000, f=440.0):
 def run(root, **kw):
     args = dict(root=root, layout="regex", pattern=DAPS, manifest=None, label="speaker", positive=None,
                 class_names=None, speaker="speaker", group=None, fold=None, filename_column="filename",
-                extensions=["wav", "flac", "ogg"], n_jobs=1)
+                extensions=["wav", "flac", "ogg"], min_sample_rate=1000, max_sample_rate=384000, n_jobs=1)
     args.update(kw)
     return ingest(root=args.pop("root"), settings=IngestSettings(**args))
 
@@ -45,7 +51,7 @@ def daps(tmp_path):
             write_wav(root / "clean" / f"{spk}_script{s}_clean.wav", tone(), 8000)
     # other formats, rates and channel counts are fine
     write_wav(root / "ipad" / "f1_script3_ipad_balcony1.flac", tone(sr=16000), 16000)
-    write_wav(root / "ipad" / "m4_script3_ipad_office1.wav", np.stack([tone(), tone()], 1), 8000)
+    write_wav(root / "ipad" / "m4_script3_ipad_office1.wav", np.stack([tone(f=300.0), tone(f=310.0)], 1), 8000)
     return root
 
 

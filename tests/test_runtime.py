@@ -59,3 +59,18 @@ def test_a_stage_script_runs_with_numpy_capped_at_numerics_cpu_isa(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert [t for t in out["active"] if t.startswith("AVX512") or t == "X86_V4"] == []
+
+
+def test_a_stage_run_inside_another_process_is_never_restarted(tmp_path, monkeypatch):
+    """runpy.run_path(stage, run_name="__main__") in a test must not exec over the test process."""
+    import runpy
+    import sys
+
+    (tmp_path / "stages").mkdir()
+    script = tmp_path / "stages" / "probe2.py"
+    script.write_text("from audiolens.runtime import start_stage\nparams, log = start_stage('probe2')\nDONE = True\n")
+    (tmp_path / "params.yaml").write_text("numerics:\n  cpu_isa: SSE41\n")  # a cap below every x86-64 CPU
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NPY_DISABLE_CPU_FEATURES", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(script)])
+    assert runpy.run_path(str(script), run_name="__main__")["DONE"]  # still here: not replaced by execve

@@ -35,7 +35,7 @@ REGEX = {"layout": "regex", "pattern": r"(?P<speaker>[fm]\d+)_(?P<script>\w+)\.w
 def test_missing_data_root_is_one_line_and_exit_2(tmp_path):
     res = _run_stage("ingest", tmp_path, {"data": {**REGEX, "root": "nowhere"}})
     assert res.returncode == 2, res.stderr
-    assert res.stderr.strip().splitlines() == ["[ingest] data root folder not found: nowhere"]
+    assert res.stderr.strip().splitlines() == ["[ingest] data.root: data root folder not found: nowhere"]
 
 
 def test_nothing_usable_writes_the_skipped_table_then_exits_2(tmp_path):

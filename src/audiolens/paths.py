@@ -82,10 +82,11 @@ class StagePaths:
 
 STAGES: Mapping[str, StagePaths] = MappingProxyType({
     "demo": StagePaths(deps=(), outs=(DEMO_CORPUS,)),
-    "ingest": StagePaths(deps=(), outs=(INGEST, INGEST_REPORT / "skipped.csv", INGEST_REPORT / "summary.json")),
+    "ingest": StagePaths(deps=(), outs=(INGEST, INGEST_REPORT / "skipped.csv", INGEST_REPORT / "duplicates.csv",
+                                       INGEST_REPORT / "summary.json")),
     "clean": StagePaths(deps=(MANIFEST,), outs=(CLEAN, CLEAN_REPORT / "skipped.csv", CLEAN_REPORT / "summary.json")),
     "segment": StagePaths(deps=(MANIFEST, CLEAN), outs=(SEGMENTS, SEGMENT_REPORT / "skipped.csv")),
-    "augment": StagePaths(deps=(MANIFEST, CLASSES, CLEAN), outs=(AUGMENTED, AUGMENT_REPORT / "skipped.csv")),
+    "augment": StagePaths(deps=(MANIFEST, CLASSES, CLEAN, SEGMENT_TABLE), outs=(AUGMENTED, AUGMENT_REPORT / "skipped.csv")),
     "spectrogram": StagePaths(deps=(CLASSES, SEGMENT_TABLE, AUGMENTED, CLEAN), outs=(FEATURES,)),
     "split": StagePaths(deps=(FEATURE_INDEX, FEATURE_META), outs=(SPLIT,)),
     "eda": StagePaths(deps=(INGEST, CLEAN, SEGMENTS, AUGMENTED, FEATURES), outs=(EDA_REPORT,)),

@@ -208,6 +208,9 @@ def _reexec_with_numpy_cap(name: str, cpu_isa: str | None, log: logging.Logger) 
     main = getattr(sys.modules.get("__main__"), "__file__", None)
     if not main or Path(main).stem != name or Path(main).parent.name != "stages":
         return
+    started_as = {Path(a).resolve() for a in sys.orig_argv[1:] if a.endswith(".py")}
+    if Path(main).resolve() not in started_as:  # run inside another program (runpy in a test): never replace it
+        return
     if "NPY_DISABLE_CPU_FEATURES" in os.environ:
         return
     from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__

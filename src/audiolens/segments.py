@@ -25,11 +25,11 @@ __all__ = ["SEGMENT_COLUMNS", "TAIL_COLUMNS", "SegmentSettings", "SegmentPlan", 
 
 SEGMENT_COLUMNS = ["segment_id", "recording_id", "source_id", "audio_dir", "start", "end",
                    "start_s", "end_s", "pad", "label", "label_index", "speaker", "group", "fold",
-                   "augmented", "factor"]
+                   "augmented", "factor", "audio_sha256"]
 TAIL_COLUMNS = ["recording_id", "source_id", "n_samples", "duration_s", "n_segments",
                 "tail_samples", "tail_s", "tail_action"]
 _STR_COLUMNS = ["segment_id", "recording_id", "source_id", "audio_dir", "label", "speaker", "group",
-                "fold", "id", "path", "sha256", "tail_action"]
+                "fold", "id", "path", "sha256", "audio_sha256", "tail_action"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,7 +150,8 @@ def segment_table(recordings: pd.DataFrame, *, settings: SegmentSettings,
     recordings : DataFrame
         One row per recording with ``recording_id``, ``source_id``, ``n_samples`` and the
         manifest fields ``label``, ``label_index``, ``speaker``, ``group``, ``fold``, and
-        optionally ``augmented`` (default False) and ``factor`` (default 1.0).
+        optionally ``augmented`` (default False), ``factor`` (default 1.0) and
+        ``audio_sha256`` (the source's audio fingerprint, default empty).
     settings : SegmentSettings
         Length, hop and tail policy (seconds, converted at ``settings.sample_rate``).
     audio_dir : str
@@ -179,7 +180,8 @@ def segment_table(recordings: pd.DataFrame, *, settings: SegmentSettings,
                 "label": rec["label"], "label_index": int(rec["label_index"]),
                 "speaker": rec["speaker"], "group": rec["group"], "fold": rec["fold"],
                 "augmented": bool(rec.get("augmented", False)),
-                "factor": float(rec.get("factor", 1.0))})
+                "factor": float(rec.get("factor", 1.0)),
+                "audio_sha256": str(rec.get("audio_sha256", "") or "")})
         tail_rows.append({
             "recording_id": rec["recording_id"], "source_id": rec["source_id"], "n_samples": n,
             "duration_s": n / sample_rate, "n_segments": len(plan.starts),

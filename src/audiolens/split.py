@@ -24,7 +24,7 @@ import pandas as pd
 from audiolens.errors import DataError
 
 __all__ = ["SplitError", "SPLITS", "make_split", "cv_arrangement", "cv_folds", "cv_fold_names", "split_positions",
-           "split_counts", "check_split", "fold_order"]
+           "split_counts", "check_split", "check_content", "fold_order"]
 
 SPLITS = ("train", "val", "test")
 UNUSED = "unused"
@@ -191,7 +191,8 @@ def make_split(segments: pd.DataFrame, *, method: str = "ratio", group_by: str =
     ------
     SplitError
         When a class cannot be present in every split, a fold is unknown, a group spans
-        predefined folds, or speakers are missing for ``group_by="speaker"``.
+        predefined folds, speakers are missing for ``group_by="speaker"``, or the same audio
+        (``audio_sha256``, when the table has it) would be in two splits.
     """
     need = {"segment_id", "label_index", "augmented"} - set(segments.columns)
     if need:
@@ -223,12 +224,14 @@ def make_split(segments: pd.DataFrame, *, method: str = "ratio", group_by: str =
         _require_classes(seg, fold.astype(str), [str(i) for i in range(cv_folds)], group_by, keys,
                          class_names)
         extra["cv_fold"] = fold.to_numpy()
+        check_content(seg, np.where(seg["augmented"], UNUSED, "fold " + fold.astype(str)))
         split = cv_arrangement(fold, seg["augmented"], fold=0, k=cv_folds)
         needed = list(SPLITS)
     else:
         raise SplitError(f"method: unknown value {method!r} (ratio, folds, cv)")
     split = pd.Series(np.where(seg["augmented"] & (split != "train"), UNUSED, split), name="split")
     _require_classes(seg, split, needed, group_by, keys, class_names)
+    check_content(seg, split)
     out = pd.DataFrame({"segment_id": seg["segment_id"], "split": split, "group_key": keys,
                         "label_index": seg["label_index"].astype(int), "augmented": seg["augmented"],
                         **extra})
@@ -296,6 +299,27 @@ def check_split(table: pd.DataFrame) -> None:
     bad = table["augmented"].astype(bool) & table["split"].isin(["val", "test"])
     if bad.any():
         raise AssertionError(f"augmented segment {table.loc[bad, 'segment_id'].iloc[0]!r} outside train")
+
+
+def check_content(segments: pd.DataFrame, split: pd.Series) -> None:
+    """Raise :class:`SplitError` if the same audio (``audio_sha256``) is in two splits.
+
+    Ingest keeps one copy of duplicated audio, so this holds by construction; it guards
+    tables from elsewhere. Rows without the column or with an empty value are not checked;
+    ``unused`` rows are ignored.
+    """
+    if "audio_sha256" not in segments.columns:
+        return
+    frame = pd.DataFrame({"content": segments["audio_sha256"].fillna("").astype(str).to_numpy(),
+                          "split": np.asarray(split), "source": segments["source_id"].astype(str).to_numpy()
+                          if "source_id" in segments.columns else segments["segment_id"].astype(str).to_numpy()})
+    frame = frame[(frame["content"] != "") & (frame["split"] != UNUSED)]
+    spans = frame.groupby("content")["split"].nunique()
+    if (spans > 1).any():
+        bad = frame[frame["content"] == spans[spans > 1].index[0]].drop_duplicates(["split", "source"])
+        where = ", ".join(f"{r.source} ({r.split})" for r in bad.sort_values(["split", "source"]).itertuples())
+        raise SplitError(f"the same audio (audio_sha256 {spans[spans > 1].index[0][:12]}...) is in several splits: "
+                         f"{where}; duplicates must be removed at ingest (reports/ingest/duplicates.csv)")
 
 
 def split_counts(table: pd.DataFrame, class_names: list[str] | None = None) -> pd.DataFrame:

@@ -30,6 +30,8 @@ class DataParams(Section):
     fold: str | None = None
     filename_column: str = "filename"
     extensions: list[str] = Field(default_factory=lambda: ["wav", "flac", "ogg"], min_length=1)
+    min_sample_rate: int = Field(default=1000, ge=1)
+    max_sample_rate: int = Field(default=384000, ge=1)
     n_jobs: int = Field(default=2, ge=1, le=256)
 
     @field_validator("pattern")
@@ -61,8 +63,17 @@ class DataParams(Section):
                     raise ValueError(
                         f"data.{key} = {val!r} is not a named group of data.pattern "
                         f"(named groups: {sorted(names)})")
+        if self.min_sample_rate > self.max_sample_rate:
+            raise ValueError(f"data.min_sample_rate ({self.min_sample_rate}) must be <= data.max_sample_rate "
+                             f"({self.max_sample_rate})")
         if self.layout == "folders" and self.label != "folder":
             raise ValueError("data.label must be 'folder' when data.layout is 'folders'")
+        if self.layout == "folders":
+            for key in ("speaker", "group", "fold"):
+                val = getattr(self, key)
+                if val and val != "folder":
+                    raise ValueError(f"data.{key} = {val!r}: layout 'folders' has only the field 'folder' "
+                                     f"(set data.{key}: null)")
         if self.class_names is not None and self.positive is not None and len(self.class_names) != 2:
             raise ValueError("data.class_names must have 2 names (negative, positive) with data.positive")
         return self

@@ -1,9 +1,12 @@
 """Ingest: probe every candidate recording and build the manifest (one row per recording).
 
-Each file is opened read-only, its header read, its samples scanned in blocks for
-NaN/inf (never the whole corpus in memory) and its bytes hashed (SHA-256). Files that
-cannot be used are listed with a reason; ingest fails only when nothing usable is
-left or a class ends up with no recordings.
+The params keys naming fields (``label``, ``speaker``, ``group``, ``fold``) are checked
+against the layout before any audio is read. Each file is then opened read-only and
+probed (:mod:`audiolens.corpus.probe`: header, plausible rate and length, NaN/inf, the
+SHA-256 of its bytes and the fingerprint of its decoded audio). Ids are unique by
+construction (:mod:`audiolens.corpus.ids`); content duplicates are kept once or refused
+(:mod:`audiolens.corpus.duplicates`). Files that cannot be used are listed with a reason;
+ingest fails only when nothing usable is left or a class ends up with no recordings.
 """
 from __future__ import annotations
 
@@ -17,16 +20,20 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from audiolens.corpus.duplicates import DUPLICATE_COLUMNS, Copy, find_duplicates
+from audiolens.corpus.ids import make_ids
 from audiolens.corpus.layouts import Candidate, Skipped, list_candidates
+from audiolens.corpus.probe import probe_file
 from audiolens.errors import DataError
-from audiolens.io import SKIPPED_COLUMNS, AudioReadError, atomic_write_csv, audio_info, sha256_file
+from audiolens.io import SKIPPED_COLUMNS, AudioReadError, atomic_write_csv
 
-__all__ = ["IngestError", "IngestSettings", "IngestResult", "probe_file", "ingest", "MANIFEST_COLUMNS"]
+__all__ = ["IngestError", "IngestSettings", "IngestResult", "probe_file", "ingest", "MANIFEST_COLUMNS",
+           "DUPLICATE_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ["id", "path", "duration_s", "sample_rate", "channels", "label", "label_index",
-                    "speaker", "group", "fold", "sha256"]
+                    "speaker", "group", "fold", "sha256", "audio_sha256"]
 
 
 class IngestError(DataError):
@@ -56,6 +63,8 @@ class IngestSettings:
         CSV column with the file path.
     extensions : list of str
         Audio file extensions considered.
+    min_sample_rate, max_sample_rate : int
+        Plausible sample rates (Hz, inclusive); files outside are skipped.
     n_jobs : int
         Worker processes (does not change the result).
     """
@@ -71,55 +80,26 @@ class IngestSettings:
     fold: str | None
     filename_column: str
     extensions: list[str]
+    min_sample_rate: int
+    max_sample_rate: int
     n_jobs: int
 
 
 @dataclass
 class IngestResult:
-    """Manifest (``MANIFEST_COLUMNS``), skipped files (``SKIPPED_COLUMNS``) and class info."""
+    """Manifest (``MANIFEST_COLUMNS``), skipped files (``SKIPPED_COLUMNS``), content duplicates
+    (``DUPLICATE_COLUMNS``) and class info."""
 
     manifest: pd.DataFrame
     skipped: pd.DataFrame
     classes: dict
+    duplicates: pd.DataFrame
 
 
-def probe_file(path: str | Path, *, block_frames: int = 1 << 18) -> dict:
-    """Header facts, finiteness and SHA-256 of one audio file (read-only).
-
-    Returns
-    -------
-    dict
-        ``duration_s`` (s), ``sample_rate`` (Hz), ``channels``, ``sha256``.
-
-    Raises
-    ------
-    AudioReadError
-        With reason ``empty file``, ``unreadable``, ``zero-length`` or ``non-finite samples``.
-    """
-    import soundfile as sf
-
-    info = audio_info(path)
+def _probe(job: tuple[str, str, int, int]) -> tuple[str, dict | None, tuple[str, str] | None]:
+    root, rel, lo, hi = job
     try:
-        with open(path, "rb") as fh, sf.SoundFile(fh) as snd:
-            n_read = 0
-            for block in snd.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
-                if not np.isfinite(block).all():
-                    raise AudioReadError(path, "non-finite samples", "NaN or inf in the signal")
-                n_read += block.shape[0]
-    except AudioReadError:
-        raise
-    except Exception as exc:
-        raise AudioReadError(path, "unreadable", str(exc).splitlines()[0][:200]) from None
-    if n_read == 0:
-        raise AudioReadError(path, "zero-length")
-    return {"duration_s": n_read / info["sample_rate"], "sample_rate": info["sample_rate"],
-            "channels": info["channels"], "sha256": sha256_file(path)}
-
-
-def _probe(job: tuple[str, str]) -> tuple[str, dict | None, tuple[str, str] | None]:
-    root, rel = job
-    try:
-        return rel, probe_file(Path(root) / rel), None
+        return rel, probe_file(Path(root) / rel, min_sample_rate=lo, max_sample_rate=hi), None
     except AudioReadError as exc:
         return rel, None, (exc.reason, exc.detail)
     except OSError as exc:
@@ -128,13 +108,6 @@ def _probe(job: tuple[str, str]) -> tuple[str, dict | None, tuple[str, str] | No
 
 def _natural_key(s: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
-
-
-def _make_ids(paths: list[str]) -> list[str]:
-    ids = [p.rsplit(".", 1)[0].replace("/", "__") for p in paths]
-    if len(set(ids)) != len(ids):  # same stem, different extensions
-        ids = [p.replace("/", "__").replace(".", "_") for p in paths]
-    return ids
 
 
 def _assign_labels(values: list[str], *, positive: list[str] | None,
@@ -149,17 +122,21 @@ def _assign_labels(values: list[str], *, positive: list[str] | None,
     return [lookup.get(v) for v in values], names
 
 
-def ingest(*, root: str | Path, settings: IngestSettings,
-           skipped_path: str | Path | None = None) -> IngestResult:
+def ingest(*, root: str | Path, settings: IngestSettings, skipped_path: str | Path | None = None,
+           duplicates_path: str | Path | None = None) -> IngestResult:
     """Build the manifest of usable recordings under ``root``.
 
     ``settings.label`` names the field (regex group, ``folder``, or CSV column) that carries
     the class; with ``settings.positive`` the listed values become class 1 and everything
-    else class 0 (a voice gate). The skipped table is also written to ``skipped_path`` (CSV,
-    atomically) when given, whether ingest succeeds or fails.
+    else class 0 (a voice gate). The skipped table is also written to ``skipped_path`` and
+    the duplicates table to ``duplicates_path`` (CSV, atomically) when given, whether ingest
+    succeeds or fails.
 
     Raises
     ------
+    LayoutError
+        Before any audio is read: the root or CSV is missing, or a key names a field the
+        layout does not have.
     IngestError
         When no usable recording remains or a class ends up empty. The skipped table is
         attached as ``exc.skipped``.
@@ -167,11 +144,15 @@ def ingest(*, root: str | Path, settings: IngestSettings,
     s = settings
     layout, label, positive, class_names = s.layout, s.label, s.positive, s.class_names
     speaker, group, fold = s.speaker, s.group, s.fold
+    keys = {"data.label": label, "data.speaker": speaker, "data.group": group, "data.fold": fold}
     cands, skipped = list_candidates(root=root, layout=layout, pattern=s.pattern, manifest=s.manifest,
-                                     filename_column=s.filename_column, extensions=s.extensions)
+                                     filename_column=s.filename_column, extensions=s.extensions, keys=keys)
     skipped = list(skipped)
+    ids, clashes = make_ids([c.path for c in cands])
+    skipped += [Skipped(a, "id collision", f"same id as {b}") for a, b in clashes]
+    cands = [c for c in cands if c.path in ids]
     usable: list[tuple[Candidate, dict]] = []
-    jobs = [(str(root), c.path) for c in cands]
+    jobs = [(str(root), c.path, s.min_sample_rate, s.max_sample_rate) for c in cands]
     by_path = {c.path: c for c in cands}
     if s.n_jobs > 1 and len(jobs) > 32:
         with ProcessPoolExecutor(max_workers=s.n_jobs) as pool:
@@ -191,22 +172,35 @@ def ingest(*, root: str | Path, settings: IngestSettings,
 
     values = [c.fields[label].strip() for c, _ in usable]
     idx, names = _assign_labels(values, positive=positive, class_names=class_names)
-    rows = []
-    ids = _make_ids([c.path for c, _ in usable])
-    for rid, (cand, facts), value, li in zip(ids, usable, values, idx):
+    kept = []
+    for (cand, facts), value, li in zip(usable, values, idx):
         if li is None:
             skipped.append(Skipped(cand.path, "label not in class_names", f"{label}={value!r}"))
-            continue
+        else:
+            kept.append((cand, facts, li))
+    drop, dup_skipped, duplicates = find_duplicates(
+        [Copy(c.path, names[li], f["sha256"], f["audio_sha256"]) for c, f, li in kept])
+    skipped += [Skipped(*d) for d in dup_skipped]
+    kept = [(c, f, li) for c, f, li in kept if c.path not in drop]
+    if positive is None and class_names is None:  # classes = the labels that remain
+        idx, names = _assign_labels([names[li] for _, _, li in kept], positive=None, class_names=None)
+        kept = [(c, f, li) for (c, f, _), li in zip(kept, idx)]
+    rows = []
+    for cand, facts, li in kept:
+        rid = ids[cand.path]
         rows.append({"id": rid, "path": cand.path, **{k: facts[k] for k in ("duration_s", "sample_rate", "channels")},
                      "label": names[li], "label_index": li,
                      "speaker": cand.fields.get(speaker, "") if speaker else "",
                      "group": cand.fields.get(group, "") or rid if group else rid,
-                     "fold": cand.fields.get(fold, "") if fold else "", "sha256": facts["sha256"]})
+                     "fold": cand.fields.get(fold, "") if fold else "", "sha256": facts["sha256"],
+                     "audio_sha256": facts["audio_sha256"]})
     table = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     skipped_df = pd.DataFrame(
-        [{"id": "", "path": s.path, "reason": s.reason, "detail": s.detail} for s in skipped],
+        [{"id": ids.get(k.path, ""), "path": k.path, "reason": k.reason, "detail": k.detail} for k in skipped],
         columns=SKIPPED_COLUMNS).sort_values(["path", "reason"], kind="stable").reset_index(drop=True)
     classes = {"class_names": names, "label_field": label, "positive": positive}
+    if duplicates_path is not None:
+        atomic_write_csv(duplicates_path, duplicates)
     if skipped_path is not None:
         atomic_write_csv(skipped_path, skipped_df)
 
@@ -226,4 +220,4 @@ def ingest(*, root: str | Path, settings: IngestSettings,
         fail(f"class(es) {empty} have no recordings{hint}")
     log.info("ingest: %d recordings, %d skipped, %d classes, %.1f s of audio",
              len(table), len(skipped_df), len(names), table.duration_s.sum())
-    return IngestResult(table, skipped_df, classes)
+    return IngestResult(table, skipped_df, classes, duplicates)

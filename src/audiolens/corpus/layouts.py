@@ -89,30 +89,54 @@ def _folders(root: Path, extensions: list[str]) -> tuple[list[Candidate], list[S
     return out, skipped
 
 
-def _csv(root: Path, manifest: Path, filename_column: str, extensions: list[str]
-         ) -> tuple[list[Candidate], list[Skipped]]:
+def _csv_rel(root: Path, name: str) -> str:
+    """``name`` relative to ``root``, lexically (a symlink keeps its own name; escapes are checked elsewhere)."""
+    base = os.path.abspath(root)
+    rel = os.path.relpath(os.path.normpath(os.path.join(base, name)), base)
+    if rel == ".." or rel.startswith("../"):  # the root spelled another way (a symlinked root): resolve both
+        rel = os.path.relpath(Path(base, name).resolve(), root.resolve())
+    return Path(rel).as_posix()
+
+
+def _csv_table(manifest: Path, filename_column: str, keys: dict[str, str | None]) -> pd.DataFrame:
     if not manifest.is_file():
-        raise LayoutError(f"manifest CSV file not found: {manifest}")
-    table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
-    if filename_column not in table.columns:
-        raise LayoutError(f"{manifest}: no column {filename_column!r} (the filename column); "
-                          f"columns are {list(table.columns)}")
-    out, skipped, seen = [], [], set()
-    for row in table.to_dict("records"):
+        raise LayoutError(f"data.manifest: manifest CSV file not found: {manifest}")
+    try:
+        table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise LayoutError(f"data.manifest: {manifest} is not a readable CSV table ({exc})") from None
+    cols = list(table.columns)
+    for key, col in {"data.filename_column": filename_column, **keys}.items():
+        if col is not None and col not in cols:
+            raise LayoutError(f"{key} = {col!r} is not a column of {manifest} (columns: {cols})")
+    return table
+
+
+def _csv(root: Path, manifest: Path, filename_column: str, extensions: list[str],
+         keys: dict[str, str | None]) -> tuple[list[Candidate], list[Skipped]]:
+    table = _csv_table(manifest, filename_column, keys)
+    label = keys.get("data.label")
+    out, skipped, rows = [], [], {}
+    for i, row in enumerate(table.to_dict("records")):
         name = row[filename_column].strip()
         if not name:
-            skipped.append(Skipped("", "empty file name", f"row {row}"))
+            skipped.append(Skipped("", "empty file name", f"row {i + 2} of {manifest.name}"))
             continue
         try:
             full = resolve_inside(root, name)
         except PathEscapeError as exc:
             skipped.append(Skipped(name, "path escapes data root", str(exc)))
             continue
-        rel = full.relative_to(root.resolve()).as_posix()
-        if rel in seen:
-            skipped.append(Skipped(rel, "duplicate row", f"listed more than once in {manifest.name}"))
-            continue
-        seen.add(rel)
+        rows.setdefault(_csv_rel(root, name), []).append((i, row, full))
+    for rel, listed in rows.items():
+        _, row, full = listed[0]
+        if len(listed) > 1:
+            labels = sorted({r[label].strip() for _, r, _ in listed}) if label else []
+            where = f"rows {', '.join(str(i + 2) for i, _, _ in listed)} of {manifest.name}"
+            if len(labels) > 1:
+                skipped.append(Skipped(rel, "conflicting rows", f"{where} give {label} = {labels}"))
+                continue
+            skipped.extend(Skipped(rel, "duplicate row", f"{where}; the first is used") for _ in listed[1:])
         if not full.is_file():
             skipped.append(Skipped(rel, "missing file", f"listed in {manifest.name} but not found"))
             continue
@@ -123,8 +147,15 @@ def _csv(root: Path, manifest: Path, filename_column: str, extensions: list[str]
     return out, skipped
 
 
+def _check_fields(keys: dict[str, str | None], available: list[str], what: str) -> None:
+    for key, val in keys.items():
+        if val is not None and val not in available:
+            raise LayoutError(f"{key} = {val!r} is not {what} (available: {sorted(available)})")
+
+
 def list_candidates(*, root: str | Path, layout: str, pattern: str | None, manifest: str | Path | None,
-                    filename_column: str, extensions: list[str]) -> tuple[list[Candidate], list[Skipped]]:
+                    filename_column: str, extensions: list[str], keys: dict[str, str | None] | None = None
+                    ) -> tuple[list[Candidate], list[Skipped]]:
     """List candidate recordings under ``root`` for a layout.
 
     Parameters
@@ -140,6 +171,12 @@ def list_candidates(*, root: str | Path, layout: str, pattern: str | None, manif
         CSV column holding the file path relative to ``root``.
     extensions : list of str
         Audio file extensions considered, lower case, no dot.
+    keys : dict, optional
+        Params key -> field it names (``{"data.label": "category", "data.fold": None}``):
+        each non-None field must be a named group of ``pattern``, ``folder`` (``folders``)
+        or a CSV column, checked before any audio is read (:class:`LayoutError` names the
+        key and lists what exists). A CSV path listed twice with different ``data.label``
+        values is refused (``conflicting rows``).
 
     Returns
     -------
@@ -148,19 +185,22 @@ def list_candidates(*, root: str | Path, layout: str, pattern: str | None, manif
     skipped : list of Skipped
     """
     root = Path(root)
+    keys = dict(keys or {})
     if not root.is_dir():
-        raise LayoutError(f"data root folder not found: {root}")
+        raise LayoutError(f"data.root: data root folder not found: {root}")
     extensions = [e.lower().lstrip(".") for e in extensions]
     if layout in ("regex", "demo"):
         if not pattern:
-            raise LayoutError(f"a filename pattern is required for layout {layout!r}")
+            raise LayoutError(f"data.pattern: a filename pattern is required for layout {layout!r}")
+        _check_fields(keys, list(re.compile(pattern).groupindex), "a named group of data.pattern")
         cands, skipped = _regex(root, pattern, extensions)
     elif layout == "folders":
+        _check_fields(keys, ["folder"], "a field of layout 'folders'")
         cands, skipped = _folders(root, extensions)
     elif layout == "csv":
         if manifest is None:
-            raise LayoutError("a manifest CSV is required for layout 'csv'")
-        cands, skipped = _csv(root, Path(manifest), filename_column, extensions)
+            raise LayoutError("data.manifest: a manifest CSV is required for layout 'csv'")
+        cands, skipped = _csv(root, Path(manifest), filename_column, extensions, keys)
     else:
         raise LayoutError(f"unknown layout {layout!r} (allowed: demo, regex, folders, csv)")
     return sorted(cands, key=lambda c: c.path), skipped

@@ -76,8 +76,8 @@ def augment_corpus(recordings: pd.DataFrame, *, clean_dir: str | Path, out_dir: 
     -------
     DataFrame
         One row per stretched copy: ``recording_id``, ``source_id``, ``n_samples``, ``factor``
-        and the source's ``label``, ``label_index``, ``speaker``, ``group``, ``fold``;
-        ``augmented`` is True.
+        and the source's ``label``, ``label_index``, ``speaker``, ``group``, ``fold`` (and
+        ``audio_sha256`` when ``recordings`` has it); ``augmented`` is True.
     """
     clean_dir, out_dir = Path(clean_dir).resolve(), Path(out_dir).resolve()  # absolute: workers may run elsewhere
     tasks = [_AugTask(rid, str(clean_dir / f"{rid}.wav"), str(out_dir), tuple(factors), sample_rate)
@@ -88,7 +88,8 @@ def augment_corpus(recordings: pd.DataFrame, *, clean_dir: str | Path, out_dir: 
               len(tasks), len(factors), len(rows), sum(r["n_samples"] for r in rows) / sample_rate,
               time.perf_counter() - t0)
     out = pd.DataFrame(rows, columns=["recording_id", "source_id", "n_samples", "factor"])
-    meta = recordings.set_index("id")[["label", "label_index", "speaker", "group", "fold"]]
+    cols = ["label", "label_index", "speaker", "group", "fold"]
+    meta = recordings.set_index("id")[cols + [c for c in ("audio_sha256",) if c in recordings.columns]]
     out = out.join(meta, on="source_id")
     out["augmented"] = True
     return out

@@ -1,0 +1,61 @@
+"""The UrbanSound8K benchmark's windowing and fold split (no data needed: synthetic clips)."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_urbansound", ROOT / "benchmarks" / "urbansound.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _labels(n=6):
+    return pd.DataFrame({"filename": [f"c{i}.flac" for i in range(n)], "label": ["a", "b"] * (n // 2),
+                         "classID": [0, 1] * (n // 2), "fold": [1, 1, 2, 2, 10, 10], "fsID": [5, 6, 7, 7, 8, 9]})
+
+
+def test_windows_cover_each_clip_and_stay_in_it(bench, tmp_path):
+    sr = 1000
+    feats = dict(kind="mel", sample_rate=sr, n_fft=64, hop_length=32, n_mels=8, fmin=0.0, fmax=500.0,
+                 top_db=80.0, window_s=2.0, hop_s=0.5)
+    labels = _labels()
+    lengths = np.array([4000, 4000, 2500, 1000, 3300, 4000])
+    clips = np.zeros((6, 4000), np.float32)
+    rng = np.random.default_rng(0)
+    for i, n in enumerate(lengths):
+        clips[i, :n] = rng.normal(size=n)
+    db, clip_of, whole = bench.build_store(clips, lengths, labels, feats, tmp_path / "f")
+    # 4 s clip, 2 s windows at 0.5 s: starts 0, .5, 1, 1.5, 2 -> 5; 1 s clip -> one padded window
+    counts = np.bincount(clip_of, minlength=6)
+    assert counts.tolist() == [5, 5, 2, 1, 4, 5]
+    assert db.shape[0] == len(clip_of) and whole.shape[0] == 6 and db.shape[2] < whole.shape[2]
+    index = pd.read_csv(tmp_path / "f" / "index.csv")
+    assert (index["recording_id"].to_numpy() == labels["filename"].to_numpy()[clip_of]).all()
+    assert index["segment_id"].is_unique
+
+
+def test_fold_split_tests_the_fold_and_keeps_sources_together(bench):
+    labels = _labels()
+    split = bench.fold_split(labels, 2, seed=0, val_fraction=0.5)
+    assert (split[labels["fold"] == 2] == "test").all() and not (split[labels["fold"] != 2] == "test").any()
+    for _, g in labels.assign(split=split).groupby("fsID"):
+        assert g["split"].nunique() == 1
+    assert (bench.fold_split(labels, 2, seed=0, val_fraction=0.0) != "val").all()
+
+
+def test_recipe_overrides_parse_values(bench):
+    r = bench.recipe_with(["train.mixup_alpha=0.2", "features.window_s=null", "val_fraction=0"])
+    assert r["train"]["mixup_alpha"] == 0.2 and r["features"]["window_s"] is None and r["val_fraction"] == 0
+    assert bench.recipe_with([]) == bench.RECIPE  # overrides work on a copy
+    with pytest.raises(SystemExit):
+        bench.recipe_with(["nosuch.key=1"])
