@@ -61,7 +61,7 @@ def free_port() -> int:
 
 
 @pytest.fixture()
-def server(tmp_path):
+def server(tmp_path, monkeypatch):
     import uvicorn
 
     from audiolens.config import Params
@@ -70,9 +70,8 @@ def server(tmp_path):
     from audiolens.serve.run import serve_settings
 
     model = make_gate(tmp_path / "gate")
-    none = tmp_path / "absent.json"
-    predictor = Predictor(GateFiles(model=model, config=None, gate=none, operating_point=none, eval_metrics=none,
-                                    method=None, threshold=None, accept_threshold=None, min_seconds=0.25))
+    monkeypatch.chdir(tmp_path)  # no reports/ here: the model's own abstention settings, no operating point
+    predictor = Predictor(GateFiles(model=model))
     port = free_port()
     settings = serve_settings(Params().serve, port=port)
     srv = uvicorn.Server(uvicorn.Config(create_app(predictor, settings), host="127.0.0.1", port=port,
