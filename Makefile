@@ -42,7 +42,7 @@ demo: setup
 	$(RUN) dvc repro
 
 test: setup
-	$(RUN) python -m pytest -q
+	$(RUN) python -m pytest -q -n 2 --dist loadfile
 
 bench: setup
 	$(RUN) python benchmarks/preprocess.py
