@@ -124,3 +124,11 @@ def spectrogram_settings(*, sample_rate: int, **overrides):
 
     base = to_settings(Params().features, SpectrogramConfig, sample_rate=sample_rate)
     return dataclasses.replace(base, **overrides)
+
+
+#: float16 convolutions on the CPU need oneDNN at AVX2 or above: under ONEDNN_MAX_CPU_ISA=SSE41 (CI's second
+#: pass) a CPU with AVX512-FP16 (Sapphire Rapids) makes TensorFlow pick oneDNN's float16 path, which then
+#: cannot create the primitive ("could not create a primitive descriptor for the convolution", measured).
+needs_fp16_onednn = pytest.mark.skipif(
+    os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ("SSE41", "AVX"),
+    reason="float16 convolutions need oneDNN at AVX2 or above (ONEDNN_MAX_CPU_ISA caps it lower)")

@@ -5,6 +5,8 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import needs_fp16_onednn
+
 from audiolens.interpret.cam import CamNotApplicable, cam, grad_cam, normalise_maps
 
 F, T = 16, 16
@@ -131,6 +133,7 @@ def test_normalise_maps():
     assert normalise_maps(m)[0].min() == 0 and np.all(normalise_maps(m)[1] == 0)
 
 
+@needs_fp16_onednn
 def test_gradcam_under_mixed_precision_matches_float32():
     """A model trained with mixed_float16 (GPU default) gives the float32 model's maps."""
     keras.mixed_precision.set_global_policy("mixed_float16")

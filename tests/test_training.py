@@ -13,6 +13,7 @@ import pytest
 from sklearn.utils.class_weight import compute_class_weight
 
 from _learn_fixtures import make_index, train_test_model, write_features
+from conftest import needs_fp16_onednn
 from audiolens.split import make_split
 from audiolens.tfdata import BatchStream, dataset_stats, open_features, spec_augment
 from audiolens.split import split_positions
@@ -209,6 +210,7 @@ def test_batch_stream_equal_replica_shares(feats):
         BatchStream(store, pos, np.zeros(11), batch_size=5, shuffle=False, multiple_of=2)
 
 
+@needs_fp16_onednn
 def test_mixed_precision_on_keeps_float32_outputs_and_restores_policy(feats, tmp_path):
     import keras
 
