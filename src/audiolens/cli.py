@@ -96,13 +96,11 @@ def _text(r: dict) -> str:
 
 
 def predict(args) -> int:
-    from audiolens.predictor import Predictor, check_arguments
+    from audiolens.predictor import Predictor
 
-    files = gate_files(args)
-    check_arguments(files)
     if args.explain is not None and args.explain.exists() and not args.explain.is_dir():
         raise ConfigError(f"--explain {args.explain}: exists and is not a directory")
-    predictor = Predictor(files)
+    predictor = Predictor(gate_files(args))  # checks the argument ranges first
     doc = predictor.document([predictor.score(path, explain_dir=args.explain) for path in args.files])
     print(json.dumps(doc, indent=2) if args.json else "\n".join(_text(r) for r in doc["results"]))
     return doc["status"]
