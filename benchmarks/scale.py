@@ -35,7 +35,6 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # the pipeline up to the analyses whose cost grows with the data (eda, interpret, attribution
 # and paramspace work on bounded samples; report only reads reports)
@@ -148,7 +147,12 @@ def growth(results: dict, lo: str, hi: str) -> dict:
 
 
 def throughput(*, recordings: int, seconds: float, tmp: Path) -> dict:
-    from preprocess import make_corpus, run_pipeline
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_preprocess", Path(__file__).with_name("preprocess.py"))
+    preprocess = importlib.util.module_from_spec(spec)  # the sibling benchmark's corpus and pipeline helpers
+    spec.loader.exec_module(preprocess)
+    make_corpus, run_pipeline = preprocess.make_corpus, preprocess.run_pipeline
 
     from audiolens.config import Params, to_settings
     from audiolens.features import SpectrogramConfig
