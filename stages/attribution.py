@@ -9,6 +9,7 @@ fidelity on noise-contaminated audio.
 from pathlib import Path
 
 from audiolens.attribution.settings import AttributionSettings
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.config import ConfigError, save_resolved, to_settings
 from audiolens.attribution import stage
 from audiolens.features import SpectrogramConfig
@@ -32,12 +33,15 @@ def main() -> None:
     with timed(log, "attribution analysis"), atomic_dir(OUT) as tmp:
         head = stage.run(model=inp.model, store=store, test_positions=test, train_positions=train,
                          config=SpectrogramConfig.from_meta(store.meta), out_dir=tmp, audio_root=".",
-                         settings=to_settings(a, AttributionSettings))
-        save_resolved(params, tmp / "resolved_params.yaml", sections=["attribution"])
+                         settings=to_settings(a, AttributionSettings),
+                         bootstrap=to_settings(params.bootstrap, BootstrapSettings))
+        save_resolved(params, tmp / "resolved_params.yaml", sections=["attribution", "bootstrap"])
     for name, m in head["explainers"].items():
-        log.info("%-21s deletion AUC %s (gain %s)  insertion AUC %s (gain %s)  FF gain %s  sanity %s", name,
-                 m.get("deletion_auc"), m.get("deletion_gain"), m.get("insertion_auc"), m.get("insertion_gain"),
-                 m.get("FF_gain"), m.get("sanity_status", "-") + f" {m.get('sanity_spearman_abs')}")
+        vs = m.get("vs_random", {})
+        log.info("%-21s deletion AUC %s (vs random: %s)  insertion AUC %s (%s)  FF %s (%s)  sanity %s", name,
+                 m.get("deletion_auc"), vs.get("deletion_auc", {}).get("verdict", "-"), m.get("insertion_auc"),
+                 vs.get("insertion_auc", {}).get("verdict", "-"), m.get("FF"), vs.get("FF", {}).get("verdict", "-"),
+                 m.get("sanity_status", "-") + f" {m.get('sanity_spearman_abs')}")
 
 
 if __name__ == "__main__":

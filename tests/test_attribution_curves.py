@@ -6,7 +6,7 @@ import pytest
 
 from audiolens.attribution.curves import (curve_auc, deletion_insertion, fractions, random_control,
                                           random_curves, random_masks)
-from audiolens.attribution.masks import make_masks
+from audiolens.attribution.masks import fill_state, make_masks
 
 F, T = 8, 10
 REGION = (slice(2, 4), slice(3, 7))      # the 8 bins the constructed model listens to
@@ -91,3 +91,38 @@ def test_random_control_is_deterministic_and_cached():
         np.testing.assert_array_equal(a[k], b[k])
         np.testing.assert_array_equal(a[k], fresh[k])
     assert set(a) == {"FF", "AI", "AD", "AG", "fid_in"} and a["FF"].shape == (4,)
+
+
+def standardising_model(x: np.ndarray) -> np.ndarray:
+    """Like the demo CNN: z-scores each input over its own F x T plane, then p_1 = sigmoid(max z over REGION)."""
+    mu, sd = x.mean(axis=(1, 2), keepdims=True), x.std(axis=(1, 2), keepdims=True) + 1e-3
+    z = ((x - mu) / sd)[:, REGION[0], REGION[1]].max(axis=(1, 2))
+    p1 = 1.0 / (1.0 + np.exp(-z))
+    return np.stack([1 - p1, p1], axis=1)
+
+
+def test_explainer_curves_and_random_control_remove_bins_to_the_same_given_fill():
+    x = examples(4)
+    c = np.ones(4, dtype=int)
+    fill = np.full_like(x, -99.0)                 # a marker value: not in x, not the floor (-80)
+    maps = np.random.default_rng(2).normal(size=x.shape)
+    for run in (lambda p: deletion_insertion(p, x, maps, c, fractions(3), fill=fill),
+                lambda p: random_curves(p, x, c, fractions(3), fill=fill, draws=1),
+                lambda p: random_control(p, x, make_masks(maps, "top30"), c, probs=region_model(x), fill=fill)):
+        seen = []
+        run(lambda xx: (seen.append(np.array(xx)), region_model(xx))[1])
+        batch = np.concatenate(seen)
+        assert (batch == -99).any() and np.isin(batch, np.r_[x.ravel(), -99.0]).all()
+
+
+def test_on_a_standardising_model_one_bin_on_the_floor_is_extreme_and_on_the_shuffled_fill_it_is_not():
+    x = examples(4)
+    c = np.ones(4, dtype=int)
+    truth = np.zeros_like(x)
+    truth[:, REGION[0], REGION[1]] = 1.0
+    one_bin = np.array([1.0 / (F * T)])
+    p_full = standardising_model(x)[:, 1]
+    _, ins_floor = deletion_insertion(standardising_model, x, truth, c, one_bin)
+    _, ins_fill = deletion_insertion(standardising_model, x, truth, c, one_bin, fill=fill_state(x, "shuffle"))
+    assert np.all(ins_floor[:, 0] > 0.999) and np.all(p_full < 0.95)   # one bin beats the whole input
+    assert np.all(np.abs(ins_fill[:, 0] - p_full) < 0.05)                # the bin keeps its usual scale

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audiolens.attribution.masks import MASK_KINDS, apply_mask, make_mask, make_masks, parse_mask_kind
+from audiolens.attribution.masks import MASK_KINDS, apply_mask, fill_state, make_mask, make_masks, parse_mask_kind
 
 A = np.array([[-2.0, -1.0, 0.0, 1.0],
               [2.0, 3.0, 4.0, 5.0]])     # 8 bins, 5 positive
@@ -104,3 +104,32 @@ def test_top_k_ties_are_broken_by_a_seeded_random_order_not_raster():
     assert m1[4:].sum() > 0                          # ties reach the upper half too
     batch = make_masks(np.stack([a, a]), "top30", seed=0)
     assert not np.array_equal(batch[0], batch[1])    # each example its own order
+
+
+def test_shuffle_fill_keeps_each_examples_values_without_their_order():
+    rng = np.random.default_rng(0)
+    x = rng.normal(-40, 15, size=(3, 6, 7)).astype(np.float32)
+    f = fill_state(x, "shuffle", seed=4)
+    assert f.shape == x.shape
+    for xi, fi in zip(x, f):                      # the example's own values (mean, spread), per example
+        np.testing.assert_array_equal(np.sort(fi.ravel()), np.sort(xi.ravel()))
+        assert not np.array_equal(fi, xi)          # ... in another order
+    np.testing.assert_array_equal(f, fill_state(x, "shuffle", seed=4))       # seeded
+    assert not np.array_equal(f, fill_state(x, "shuffle", seed=5))
+    np.testing.assert_array_equal(fill_state(x, "floor"), np.broadcast_to(x.min(axis=(1, 2), keepdims=True), x.shape))
+    np.testing.assert_array_equal(fill_state(x, "floor", floor_db=-90), -90)
+    with pytest.raises(ValueError, match="fill"):
+        fill_state(x, "blur")
+
+
+def test_apply_mask_puts_the_fill_where_bins_are_removed():
+    rng = np.random.default_rng(1)
+    x = rng.normal(-40, 10, size=(2, 4, 5)).astype(np.float32)
+    fill = fill_state(x, "shuffle", seed=0)
+    m = (rng.random(x.shape) > 0.5).astype(np.float32)
+    out = apply_mask(x, m, fill=fill)
+    np.testing.assert_array_equal(out[m == 1], x[m == 1])
+    np.testing.assert_array_equal(out[m == 0], fill[m == 0])       # not the floor
+    np.testing.assert_array_equal(apply_mask(x, m, fill=fill, complement=True)[m == 1], fill[m == 1])
+    half = apply_mask(x, np.full_like(x, 0.5), fill=fill)           # soft: amplitude halfway to the fill
+    np.testing.assert_allclose(10 ** (half / 20), (10 ** (x / 20) + 10 ** (fill / 20)) / 2, rtol=1e-4)

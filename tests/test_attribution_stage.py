@@ -12,6 +12,7 @@ import soundfile as sf
 from audiolens.attribution.explainers import probabilities
 from audiolens.attribution.settings import AttributionSettings
 from audiolens.attribution.stage import run, select_examples
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.features import spectrogram_db
 from audiolens.shards import FeatureStore, ShardWriter
 from conftest import small_cnn, spectrogram_settings
@@ -56,7 +57,8 @@ def corpus(tmp_path_factory):
 
 def settings(**over):
     s = dict(explainers=["saliency", "integrated_gradients", "occlusion", "gradcam", "lime", "shap"],
-             masks=["minmax", "top30"], headline_mask="top30", n_examples=4, floor_db=None, target="log_odds",
+             masks=["minmax", "top30"], headline_mask="top30", n_examples=4, floor_db=None, fill="shuffle",
+             target="log_odds",
              curve_steps=4, random_draws=10,
              baseline_db=None, smoothgrad_samples=2, smoothgrad_noise=0.1, ig_steps=4, occlusion_patch=0.25,
              lime_samples=20, lime_grid_freq=4, lime_grid_time=4, shap_background=3, shap_samples=4,
@@ -65,7 +67,7 @@ def settings(**over):
              sanity_explainers=["saliency"], sanity_layers=2, noise_files=[], white_noise=True,
              snr_db=[10.0, 0.0], noise_examples=6, noise_explainers=["saliency"], ece_bins=5, seed=0)
     s.update(over)
-    return {"settings": AttributionSettings(**s)}
+    return {"settings": AttributionSettings(**s), "bootstrap": BootstrapSettings(resamples=200, seed=0)}
 
 
 def test_select_examples_stratified_and_deterministic():
@@ -131,7 +133,19 @@ def test_run_writes_tables_figures_wavs(corpus, tmp_path):
                                           "random"}
     sal = metrics["explainers"]["saliency"]
     assert "audio_FF" in sal and "sanity_spearman_abs" in sal and sal["sanity_status"] in ("ok", "degenerate")
-    assert {"deletion_auc", "deletion_gain", "deletion_gain_se", "insertion_auc", "FF_gain", "FF_gain_se"} <= set(sal)
+    assert {"deletion_auc", "insertion_auc", "FF", "AD", "n", "n_recordings", "ci95", "vs_random"} <= set(sal)
+    assert sal["n"] == 4 and sal["n_recordings"] == 4
+    # grouped bootstrap intervals beside the values, paired differences against the control
+    assert {"deletion_auc", "insertion_auc", "FF"} <= set(sal["ci95"])
+    assert sal["ci95"]["deletion_auc"]["lo"] <= sal["deletion_auc"] <= sal["ci95"]["deletion_auc"]["hi"]
+    vs = sal["vs_random"]["deletion_auc"]
+    assert set(vs) == {"diff", "lo", "hi", "distinguishable", "verdict"}
+    assert vs["diff"] == pytest.approx(sal["deletion_auc"] - metrics["explainers"]["random"]["deletion_auc"], abs=1e-4)
+    pairs = metrics["comparisons"]["insertion_auc"]
+    assert len(pairs) == 15 and "saliency vs integrated_gradients" in pairs       # 6 explainers: 15 pairs
+    cmp = pd.read_csv(out / "comparisons.csv")
+    assert set(cmp["metric"]) == {"deletion_auc", "insertion_auc", "FF", "AD", "AI", "fid_in"}
+    assert set(cmp["verdict"]) <= {"not distinguishable", *(f"{e} better" for e in metrics["explainers"])}
     assert "completeness_error_rel" in metrics["explainers"]["integrated_gradients"]
     assert "fit_r2" in metrics["explainers"]["lime"]
     assert set(metrics["noise"]) == {"clean", "white@10dB", "white@0dB"}
@@ -164,6 +178,7 @@ def test_run_with_real_noise_files(corpus, tmp_path, shared_data):
     ({"explainers": []}, "at least one explainer"),
     ({"noise_explainers": ["gradcam", "magic"]}, "unknown explainer"),
     ({"target": "softmax"}, "attribution.target"),
+    ({"fill": "blur"}, "attribution.fill"),
 ])
 def test_attribution_params_are_validated(bad, msg):
     from audiolens.config import ConfigError, parse_params

@@ -4,10 +4,16 @@ A map ranks its bins (largest first, ties in a seeded random order:
 :func:`audiolens.attribution.masks.ranking`). For each fraction ``k`` of a geometric grid
 ``2^-(s-1), ..., 1/4, 1/2, 1`` (:func:`fractions`):
 
-- *deletion*: ``p_c`` after the top-``k`` bins are set to the floor (falls fast for a
+- *deletion*: ``p_c`` after the top-``k`` bins are replaced by the fill (falls fast for a
   faithful map; lower area is better);
-- *insertion*: ``p_c`` when only the top-``k`` bins are kept (rises fast for a faithful map;
-  higher area is better).
+- *insertion*: ``p_c`` when only the top-``k`` bins are kept, the rest replaced by the fill
+  (rises fast for a faithful map; higher area is better).
+
+The fill (``fill``, :func:`audiolens.attribution.masks.fill_state`) is the same array for
+every explainer and for the random control; without one, removed bins take the floor. On a
+per-sample-standardised model the floor makes insertion meaningless (a few bins on a flat
+floor give ``p_c ≈ 1``), so the stage uses the example's own bins shuffled (param
+``attribution.fill``): both curves then run between ``p_c(X)`` and ``p_c(fill)``.
 
 The area under each curve over ``log2 k`` (trapezoid, divided by the axis length, so in
 ``[0, 1]``: every doubling of ``k`` weighs the same) is the headline fidelity number. A
@@ -58,7 +64,7 @@ def curve_auc(curves: np.ndarray, ks: np.ndarray) -> np.ndarray:
 
 
 def ranked_curves(predict: Predict, x: np.ndarray, orders: np.ndarray, c: np.ndarray, ks: np.ndarray, *,
-                  floor_db: float | None) -> tuple[np.ndarray, np.ndarray]:
+                  floor_db: float | None, fill: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Deletion and insertion curves of given bin orders.
 
     Parameters
@@ -72,6 +78,10 @@ def ranked_curves(predict: Predict, x: np.ndarray, orders: np.ndarray, c: np.nda
         Explained class.
     ks : ndarray (s,)
         Fractions of bins removed (deletion) / kept (insertion).
+    floor_db : float or None
+        The floor removed bins take when there is no ``fill`` (None: each example's minimum).
+    fill : ndarray (n, F, T), optional
+        dB values removed bins take (:func:`audiolens.attribution.masks.fill_state`).
 
     Returns
     -------
@@ -88,30 +98,33 @@ def ranked_curves(predict: Predict, x: np.ndarray, orders: np.ndarray, c: np.nda
     xs = np.repeat(x[:, None], len(ks), axis=1)
     rows = np.repeat(np.asarray(c, dtype=int), len(ks))
     flat_x, flat_m = xs.reshape(-1, f, t), masks.reshape(-1, f, t)
-    p_del = predict(apply_mask(flat_x, flat_m, floor_db=floor_db, complement=True))
-    p_ins = predict(apply_mask(flat_x, flat_m, floor_db=floor_db))
+    flat_f = None if fill is None else np.repeat(np.asarray(fill)[:, None], len(ks), axis=1).reshape(-1, f, t)
+    p_del = predict(apply_mask(flat_x, flat_m, floor_db=floor_db, complement=True, fill=flat_f))
+    p_ins = predict(apply_mask(flat_x, flat_m, floor_db=floor_db, fill=flat_f))
     pick = np.arange(len(rows))
     return (p_del[pick, rows].reshape(n, len(ks)).astype(np.float64),
             p_ins[pick, rows].reshape(n, len(ks)).astype(np.float64))
 
 
 def deletion_insertion(predict: Predict, x: np.ndarray, maps: np.ndarray, c: np.ndarray, ks: np.ndarray, *,
-                       floor_db: float | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                       floor_db: float | None = None, fill: np.ndarray | None = None, seed: int = 0
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Deletion and insertion curves ``(n, len(ks))`` of attribution maps ``(n, F, T)``.
 
     Bins are ranked by the signed map (positive evidence first); example ``i`` breaks ties
-    with the generator seeded ``(seed, i)``.
+    with the generator seeded ``(seed, i)``. ``floor_db`` / ``fill``: :func:`ranked_curves`.
     """
     orders = np.stack([ranking(a, np.random.default_rng([seed, i])) for i, a in enumerate(maps)])
-    return ranked_curves(predict, x, orders, c, ks, floor_db=floor_db)
+    return ranked_curves(predict, x, orders, c, ks, floor_db=floor_db, fill=fill)
 
 
 def random_curves(predict: Predict, x: np.ndarray, c: np.ndarray, ks: np.ndarray, *,
-                  floor_db: float | None = None, draws: int = 10, seed: int = 0
+                  floor_db: float | None = None, fill: np.ndarray | None = None, draws: int = 10, seed: int = 0
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Deletion and insertion curves of random bin orders, mean over ``draws`` orders per example.
 
-    Draw ``d`` of example ``i`` uses the generator seeded ``(seed, 7919, d, i)``.
+    Draw ``d`` of example ``i`` uses the generator seeded ``(seed, 7919, d, i)``; the same
+    ``fill`` as the explainers' curves (:func:`ranked_curves`).
 
     Returns
     -------
@@ -123,7 +136,7 @@ def random_curves(predict: Predict, x: np.ndarray, c: np.ndarray, ks: np.ndarray
     dels, ins = [], []
     for d in range(draws):      # one draw at a time: (n · len(ks)) inputs per model call
         orders = np.stack([np.random.default_rng([seed, 7919, d, i]).permutation(f * t) for i in range(n)])
-        a, b = ranked_curves(predict, x, orders, c, ks, floor_db=floor_db)
+        a, b = ranked_curves(predict, x, orders, c, ks, floor_db=floor_db, fill=fill)
         dels.append(a)
         ins.append(b)
     return np.mean(dels, axis=0), np.mean(ins, axis=0)
@@ -144,8 +157,8 @@ def random_masks(masks: np.ndarray, *, draw: int, seed: int = 0) -> np.ndarray:
 
 
 def random_control(predict: Predict, x: np.ndarray, masks: np.ndarray, c: np.ndarray, *,
-                   probs: np.ndarray, floor_db: float | None = None, draws: int = 10, seed: int = 0,
-                   cache: dict | None = None) -> dict[str, np.ndarray]:
+                   probs: np.ndarray, floor_db: float | None = None, fill: np.ndarray | None = None,
+                   draws: int = 10, seed: int = 0, cache: dict | None = None) -> dict[str, np.ndarray]:
     """Probability metrics (``PROB_METRICS``) of random masks with each mask's values, mean over draws.
 
     Parameters
@@ -157,6 +170,8 @@ def random_control(predict: Predict, x: np.ndarray, masks: np.ndarray, c: np.nda
     c : ndarray of int (n,)
     probs : ndarray (n, K)
         ``predict(x)``.
+    floor_db, fill
+        What removed bins become (:func:`ranked_curves`): the explainers' own.
     draws : int
         Random masks per example (≥ 10 for a stable control).
     cache : dict, optional
@@ -177,8 +192,9 @@ def random_control(predict: Predict, x: np.ndarray, masks: np.ndarray, c: np.nda
         sel = np.asarray(todo)
         rm = np.concatenate([random_masks(masks, draw=d, seed=seed)[sel] for d in range(draws)])
         xs = np.tile(x[sel], (draws, 1, 1))
-        p_in = predict(apply_mask(xs, rm, floor_db=floor_db))          # one batch for all draws
-        p_out = predict(apply_mask(xs, rm, floor_db=floor_db, complement=True))
+        fs = None if fill is None else np.tile(np.asarray(fill)[sel], (draws, 1, 1))
+        p_in = predict(apply_mask(xs, rm, floor_db=floor_db, fill=fs))          # one batch for all draws
+        p_out = predict(apply_mask(xs, rm, floor_db=floor_db, complement=True, fill=fs))
         met = fidelity_metrics(np.tile(probs[sel], (draws, 1)), p_in, p_out, np.tile(np.asarray(c)[sel], draws), rm)
         mean = np.stack([met[k] for k in PROB_METRICS], axis=1).reshape(draws, len(sel), -1).mean(axis=0)
         for j, i in enumerate(todo):

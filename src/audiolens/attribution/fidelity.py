@@ -17,7 +17,8 @@ class probability ``p_c``:
 - ``mask_mean``.
 
 ``X ⊙ M`` is :func:`audiolens.attribution.masks.apply_mask` (amplitude scaled towards the
-floor, by default each example's minimum). The probability metrics depend only on the
+fill: the stage's ``attribution.fill``, by default the example's bins shuffled; without
+one, the floor, by default each example's minimum). The probability metrics depend only on the
 three probability vectors, so the spectral variant and the audio round-trip variant
 (masked spectrogram → audio → features → model) share :func:`fidelity_metrics`.
 Deletion / insertion curves and the random-mask control are in
@@ -109,7 +110,8 @@ def fidelity_metrics(probs: np.ndarray, probs_in: np.ndarray, probs_out: np.ndar
 
 def spectral_fidelity(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, masks: np.ndarray,
                       class_index: np.ndarray, *, floor_db: float | None = None,
-                      probs: np.ndarray | None = None, maps: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                      probs: np.ndarray | None = None, maps: np.ndarray | None = None,
+                      fill: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Fidelity metrics in the spectral domain.
 
     Parameters
@@ -126,10 +128,13 @@ def spectral_fidelity(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray
         ``predict(x)`` if already known.
     maps : ndarray (n, F, T), optional
         Raw attribution maps for SPS / COMP (see :func:`fidelity_metrics`).
+    fill : ndarray (n, F, T), optional
+        dB values removed bins take (:func:`audiolens.attribution.masks.fill_state`);
+        replaces the floor when given.
     """
     probs = predict(x) if probs is None else probs
-    p_in = predict(apply_mask(x, masks, floor_db=floor_db))
-    p_out = predict(apply_mask(x, masks, floor_db=floor_db, complement=True))
+    p_in = predict(apply_mask(x, masks, floor_db=floor_db, fill=fill))
+    p_out = predict(apply_mask(x, masks, floor_db=floor_db, complement=True, fill=fill))
     return fidelity_metrics(probs, p_in, p_out, class_index, masks, maps)
 
 

@@ -7,11 +7,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from audiolens.attribution.intervals import CONTROL, comparisons, mean_interval
 from audiolens.attribution.masks import apply_mask, make_mask
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.io import atomic_write_json, atomic_write_text
 from audiolens.plots import new_figure, save_figure, show_spectrogram
 
-__all__ = ["SUMMARY_METRICS", "GAIN_METRICS", "summary_table", "curve_summary", "diagnostics_table",
+__all__ = ["SUMMARY_METRICS", "GAIN_METRICS", "HEADLINE_METRICS", "summary_table", "curve_summary",
+           "comparison_frame", "diagnostics_table",
            "markdown", "write_table", "example_figure", "fidelity_heatmaps", "curves_figure", "sanity_figure",
            "noise_figure", "headline"]
 
@@ -21,18 +24,22 @@ SUMMARY_METRICS = ("FF", "AI", "AD", "AG", "fid_in", "SPS", "COMP", "COMP_norm",
 GAIN_METRICS = ("FF", "AI", "AD", "fid_in")
 
 
-def _se(v: pd.Series) -> float:
-    v = v.dropna()
-    return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+def _interval_cols(g, col: str, settings: BootstrapSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Per group of ``g`` (in its order): the grouped bootstrap interval over ``recording_id`` of the mean of ``col``."""
+    cis = [mean_interval(d[col].to_numpy(dtype=float), d["recording_id"].astype(str).to_numpy(), settings)
+           for _, d in g]
+    return (np.array([np.nan if ci is None else ci["lo"] for ci in cis]),
+            np.array([np.nan if ci is None else ci["hi"] for ci in cis]))
 
 
-def summary_table(per_example: pd.DataFrame) -> pd.DataFrame:
-    """Mean of each metric per ``domain × explainer × mask`` (NaNs ignored) with the count ``n``.
+def summary_table(per_example: pd.DataFrame, settings: BootstrapSettings | None = None) -> pd.DataFrame:
+    """Mean of each metric per ``domain × explainer × mask`` (NaNs ignored) with ``n`` and ``n_recordings``.
 
     Where the per-example frame has the random-mask control ``rand_<m>`` (spectral domain),
-    adds its mean, the gain ``gain_<m>`` (explainer minus control; for AD control minus
-    explainer, so positive is always better than chance) and the gain's standard error
-    over examples ``gain_<m>_se``.
+    adds its mean and the gain ``gain_<m>`` (explainer minus control; for AD control minus
+    explainer, so positive is always better than chance). With ``settings`` (and a
+    ``recording_id`` column), ``<m>_lo``/``<m>_hi`` and ``gain_<m>_lo``/``gain_<m>_hi`` are the
+    grouped bootstrap 95 % intervals over recordings (:mod:`audiolens.attribution.intervals`).
     """
     if per_example.empty:
         return pd.DataFrame(columns=["domain", "explainer", "mask", "n", *SUMMARY_METRICS])
@@ -44,22 +51,29 @@ def summary_table(per_example: pd.DataFrame) -> pd.DataFrame:
     g = df.groupby(keys, sort=False)
     cols = list(SUMMARY_METRICS) + [f"rand_{m}" for m in gains] + [f"gain_{m}" for m in gains]
     out = g[cols].mean()
-    for m in gains:
-        out[f"gain_{m}_se"] = g[f"gain_{m}"].agg(_se)
+    if settings is not None and "recording_id" in df:
+        for m in [*GAIN_METRICS, *(f"gain_{m}" for m in gains)]:
+            out[f"{m}_lo"], out[f"{m}_hi"] = _interval_cols(g, m, settings)
     out.insert(0, "n", g.size())
+    if "recording_id" in df:
+        out.insert(1, "n_recordings", g["recording_id"].nunique())
     return out.reset_index()
 
 
-def curve_summary(per_example: pd.DataFrame) -> pd.DataFrame:
-    """Per explainer: ``n`` and the mean and standard error over examples of each AUC and gain column."""
+def curve_summary(per_example: pd.DataFrame, settings: BootstrapSettings | None = None) -> pd.DataFrame:
+    """Per explainer: ``n``, ``n_recordings`` and the mean of each AUC and gain column, with its
+    grouped bootstrap 95 % interval over recordings (``<col>_lo``, ``<col>_hi``) when ``settings``."""
     cols = ["deletion_auc", "insertion_auc", "deletion_gain", "insertion_gain"]
     if per_example.empty:
         return pd.DataFrame(columns=["explainer", "n", *cols])
     g = per_example.groupby("explainer", sort=False)
     out = pd.DataFrame({"n": g.size()})
+    if "recording_id" in per_example:
+        out["n_recordings"] = g["recording_id"].nunique()
     for col in cols:
         out[col] = g[col].mean()
-        out[f"{col}_se"] = g[col].agg(_se)
+        if settings is not None and "recording_id" in per_example:
+            out[f"{col}_lo"], out[f"{col}_hi"] = _interval_cols(g, col, settings)
     return out.reset_index()
 
 
@@ -212,34 +226,74 @@ def noise_figure(path: Path, perf: pd.DataFrame, fid: pd.DataFrame) -> Path | No
     return save_figure(fig, path)
 
 
+HEADLINE_METRICS = ("deletion_auc", "insertion_auc", "FF", "AD", "AI", "fid_in")
+LOWER_IS_BETTER = ("deletion_auc", "AD")
+
+
+def comparison_frame(curve_examples: pd.DataFrame, per_example: pd.DataFrame, *, headline_mask: str,
+                     settings: BootstrapSettings | None) -> pd.DataFrame:
+    """Paired differences (:func:`audiolens.attribution.intervals.comparisons`) of the deletion /
+    insertion AUC and of FF/AD/AI/fid_in at the headline mask (spectral; the control is each
+    row's own ``rand_<m>``): every explainer against the random control and against each other."""
+    spec = per_example[(per_example["domain"] == "spectral") & (per_example["mask"] == headline_mask)]
+    keep = ["explainer", "segment_id", "recording_id"]
+    auc = curve_examples[keep + ["deletion_auc", "insertion_auc"]]
+    single = spec[keep + [m for m in HEADLINE_METRICS[2:] if m in spec]
+                  + [f"rand_{m}" for m in HEADLINE_METRICS[2:] if f"rand_{m}" in spec]]
+    frames = [comparisons(auc, HEADLINE_METRICS[:2], settings=settings, lower_is_better=LOWER_IS_BETTER),
+              comparisons(single, HEADLINE_METRICS[2:], settings=settings, lower_is_better=LOWER_IS_BETTER)]
+    filled = [f for f in frames if not f.empty]
+    return pd.concat(filled, ignore_index=True) if filled else frames[0]
+
+
 def headline(summary: pd.DataFrame, curves: pd.DataFrame, sanity: pd.DataFrame, perf: pd.DataFrame,
              diag: pd.DataFrame, *, headline_mask: str, n: int, accuracy: float,
-             reconstruction_error_db: np.ndarray) -> dict:
-    """The dvc metrics: per explainer (and ``random``) the deletion / insertion AUC with their gain
-    over random orders (mean, ``_se``); at the headline mask FF/AD/AI/fid_in and their gain over
-    the random mask of the same ``k``; SPS / COMP_norm of the raw map; the audio round trip; the
-    last sanity step (``sanity_status``: ``ok`` or ``degenerate``); IG completeness and LIME R²;
-    accuracy / ECE per noise condition. Standard errors are over the ``n_examples`` examples."""
+             reconstruction_error_db: np.ndarray, compared: pd.DataFrame | None = None) -> dict:
+    """The dvc metrics. Per explainer (and ``random``): ``n``, ``n_recordings``, the deletion /
+    insertion AUC and, at the headline mask, FF/AD/AI/fid_in, with their grouped bootstrap
+    intervals in a ``ci95`` block; ``vs_random``: each of these against the random control as a
+    paired difference (explainer − control: ``diff, lo, hi, distinguishable, verdict``);
+    SPS / COMP_norm of the raw map; the audio round trip; the last sanity step
+    (``sanity_status``: ``ok`` or ``degenerate``); IG completeness and LIME R². Top level:
+    ``comparisons`` of the AUCs between explainers (``"<a> vs <b>"``: ``a − b``) and accuracy /
+    ECE per noise condition."""
     def num(v):
-        v = float(v)
+        v = float(v) if v is not None else float("nan")
         return round(v, 5) if np.isfinite(v) else None
+
+    def ci(d: dict, key: str, row: dict, col: str) -> None:
+        lo, hi = num(row.get(f"{col}_lo")), num(row.get(f"{col}_hi"))
+        if lo is not None and hi is not None:
+            d.setdefault("ci95", {})[key] = {"lo": lo, "hi": hi}
     out: dict = {"n_examples": n, "accuracy": num(accuracy),
                  "reconstruction_error_db": num(np.nanmean(reconstruction_error_db))
                  if np.isfinite(reconstruction_error_db).any() else None, "explainers": {}}
     for row in curves.to_dict(orient="records"):
-        out["explainers"][row["explainer"]] = {k: num(row[k]) for k in (
-            "deletion_auc", "insertion_auc", "deletion_gain", "deletion_gain_se", "insertion_gain",
-            "insertion_gain_se") if k in row}
+        d = out["explainers"][row["explainer"]] = {"n": int(row["n"])}
+        if "n_recordings" in row:
+            d["n_recordings"] = int(row["n_recordings"])
+        for k in ("deletion_auc", "insertion_auc"):
+            d[k] = num(row[k])
+            ci(d, k, row, k)
     for row in summary[summary["mask"] == headline_mask].to_dict(orient="records"):
         d = out["explainers"].setdefault(row["explainer"], {})
         prefix = "" if row["domain"] == "spectral" else "audio_"
         for met in ("FF", "AD", "AI", "fid_in"):
             d[prefix + met] = num(row[met])
-            if not prefix and f"gain_{met}" in row and row["explainer"] != "random":
-                d[f"{met}_gain"] = num(row[f"gain_{met}"])
-                d[f"{met}_gain_se"] = num(row[f"gain_{met}_se"])
-        if not prefix and row["explainer"] != "random":
+            if not prefix:
+                ci(d, met, row, met)
+        if not prefix and row["explainer"] != CONTROL:
             d["SPS"], d["COMP_norm"] = num(row["SPS"]), num(row["COMP_norm"])
+    pairwise: dict = {}
+    for r in ([] if compared is None else compared.to_dict(orient="records")):
+        cmp = {"diff": num(r["diff"]), "lo": num(r["lo"]), "hi": num(r["hi"]),
+               "distinguishable": int(r["distinguishable"]), "verdict": r["verdict"]}
+        if r["b"] == CONTROL:
+            out["explainers"].setdefault(r["a"], {}).setdefault("vs_random", {})[r["metric"]] = cmp
+        elif r["metric"] in ("deletion_auc", "insertion_auc"):
+            pairwise.setdefault(r["metric"], {})[f"{r['a']} vs {r['b']}"] = cmp
+    if pairwise:
+        out["comparisons"] = pairwise
     if not sanity.empty:
         last = sanity[sanity["step"] == sanity["step"].max()]
         for row in last.to_dict(orient="records"):

@@ -22,6 +22,9 @@ class AttributionSettings:
         Test segments explained (class-stratified).
     floor_db : float or None
         dB value a masked-out bin takes; None: each example's minimum.
+    fill : {"shuffle", "floor"}
+        What a removed bin becomes in the spectral fidelity metrics and curves
+        (:func:`audiolens.attribution.masks.fill_state`); WAVs and the audio round trip use the floor.
     curve_steps : int
         Deletion / insertion curves: ``k`` in ``2^-(steps-1), ..., 1/2, 1``.
     random_draws : int
@@ -77,6 +80,7 @@ class AttributionSettings:
     headline_mask: str
     n_examples: int
     floor_db: float | None
+    fill: str
     curve_steps: int
     random_draws: int
     target: str

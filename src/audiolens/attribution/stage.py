@@ -16,20 +16,18 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from audiolens.attribution.curves import (curve_auc, deletion_insertion, fractions, random_control,
-                                         random_curves)
 from audiolens.attribution.explainers import explain, probabilities
-from audiolens.attribution.fidelity import METRICS, fidelity_metrics, spectral_fidelity
-from audiolens.attribution.masks import make_masks, parse_mask_kind
-from audiolens.attribution.reconstruct import error_db, masked_audio, roundtrip_probs
+from audiolens.attribution.frames import curves_frame, fidelity_frame, roundtrip_frame
+from audiolens.attribution.masks import fill_state, make_masks
+from audiolens.attribution.reconstruct import error_db, masked_audio
 from audiolens.attribution.registry import explainer_options
 from audiolens.attribution.settings import AttributionSettings
+from audiolens.bootstrap import BootstrapSettings
 from audiolens.errors import DataError
 from audiolens.features import SpectrogramConfig, read_segment_audio, spectrogram_db
 from audiolens.io import SKIPPED_COLUMNS, atomic_write_csv, atomic_write_json
 
-__all__ = ["select_examples", "compute_maps", "fidelity_frame", "curves_frame", "roundtrip_frame",
-           "reconstruction_errors", "featurize", "run"]
+__all__ = ["select_examples", "compute_maps", "reconstruction_errors", "featurize", "run"]
 
 #: explainers whose functions fill a ``diagnostics`` dict (IG: completeness error; LIME: R²)
 DIAGNOSED = ("integrated_gradients", "lime")
@@ -83,101 +81,6 @@ def compute_maps(model, x: np.ndarray, c: np.ndarray, explainers: Sequence[str],
     return maps, seconds, skipped
 
 
-def _rows(metrics: dict[str, np.ndarray], **keys) -> pd.DataFrame:
-    df = pd.DataFrame({k: np.asarray(v) for k, v in metrics.items()})
-    for k, v in reversed(list(keys.items())):
-        df.insert(0, k, v)
-    return df
-
-
-def _k_mask(shape: tuple[int, int, int], k: float) -> np.ndarray:
-    """Masks ``(n, F, T)`` with ``ceil(k % of F·T)`` ones (where does not matter: the control shuffles)."""
-    n, f, t = shape
-    m = np.zeros((n, f * t), np.float32)
-    m[:, :int(np.ceil(f * t * k / 100.0))] = 1.0
-    return m.reshape(shape)
-
-
-def fidelity_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], maps: dict[str, np.ndarray],
-                   masks: Sequence[str], *, floor_db: float | None, probs: np.ndarray, draws: int = 10,
-                   seed: int = 0) -> pd.DataFrame:
-    """Per-example spectral fidelity for every explainer × mask kind (``domain = "spectral"``).
-
-    Each row also carries ``rand_<metric>``, the random-mask control at the same ``k``
-    (:func:`audiolens.attribution.curves.random_control`, ``draws`` seeded draws), and for
-    every plain ``top<k>`` mask an ``explainer = "random"`` row is added (the control all
-    explainers share at that ``k``). SPS / COMP are computed on the raw maps.
-    """
-    predict = probabilities(model)
-    cache: dict = {}
-    ctl = dict(probs=probs, floor_db=floor_db, draws=draws, seed=seed, cache=cache)
-    frames = []
-    for name, a in maps.items():
-        for kind in masks:
-            m = make_masks(a, kind, seed=seed)
-            met = spectral_fidelity(predict, x, m, c, floor_db=floor_db, probs=probs, maps=a)
-            met.update({f"rand_{k}": v for k, v in random_control(predict, x, m, c, **ctl).items()})
-            frames.append(_rows(met, domain="spectral", explainer=name, mask=kind, segment_id=list(ids)))
-    for kind in masks:
-        family, pos, k = parse_mask_kind(kind)
-        if family == "top" and not pos:
-            m = _k_mask(x.shape, k)
-            ctrl = random_control(predict, x, m, c, **ctl)
-            met = {**ctrl, "mask_mean": m.mean(axis=(1, 2)), **{f"rand_{k}": v for k, v in ctrl.items()}}
-            frames.append(_rows(met, domain="spectral", explainer="random", mask=kind, segment_id=list(ids)))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["domain", *METRICS])
-
-
-def curves_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], maps: dict[str, np.ndarray], *,
-                 steps: int, floor_db: float | None, draws: int = 10, seed: int = 0
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Deletion / insertion curves of every explainer and of random orders (``explainer = "random"``).
-
-    Returns
-    -------
-    per_example : DataFrame
-        ``explainer, segment_id, deletion_auc, insertion_auc, deletion_gain, insertion_gain``
-        (gain: ``random - deletion`` and ``insertion - random``, positive = better than chance).
-    curves : DataFrame
-        ``explainer, k, deletion, insertion``: the mean curves over examples.
-    """
-    predict = probabilities(model)
-    ks = fractions(steps)
-    r_del, r_ins = random_curves(predict, x, c, ks, floor_db=floor_db, draws=draws, seed=seed)
-    r_dauc, r_iauc = curve_auc(r_del, ks), curve_auc(r_ins, ks)
-    rows, curves = [], []
-    for name, (d, i) in {**{n: deletion_insertion(predict, x, a, c, ks, floor_db=floor_db, seed=seed)
-                            for n, a in maps.items()}, "random": (r_del, r_ins)}.items():
-        dauc, iauc = curve_auc(d, ks), curve_auc(i, ks)
-        rows.append(pd.DataFrame({"explainer": name, "segment_id": list(ids), "deletion_auc": dauc,
-                                  "insertion_auc": iauc, "deletion_gain": r_dauc - dauc,
-                                  "insertion_gain": iauc - r_iauc}))
-        curves.append(pd.DataFrame({"explainer": name, "k": ks, "deletion": d.mean(axis=0),
-                                    "insertion": i.mean(axis=0)}))
-    return pd.concat(rows, ignore_index=True), pd.concat(curves, ignore_index=True)
-
-
-def roundtrip_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], maps: dict[str, np.ndarray],
-                    masks: Sequence[str], *, config: SpectrogramConfig, ref_amplitude: np.ndarray,
-                    audio: list[np.ndarray], floor_db: float | None, seed: int = 0) -> pd.DataFrame:
-    """Per-example fidelity after the audio round trip (``domain = "audio"``).
-
-    ``p_c(X)`` is the model on the unmasked round trip, so the metrics measure the mask
-    and not the resynthesis.
-    """
-    predict = probabilities(model)
-    kw = dict(config=config, ref_amplitude=ref_amplitude, source_audio=audio, floor_db=floor_db)
-    p = roundtrip_probs(predict, x, np.ones_like(x), complement=False, **kw)[0]
-    frames = []
-    for name, a in maps.items():
-        for kind in masks:
-            m = make_masks(a, kind, seed=seed)
-            p_in, p_out = roundtrip_probs(predict, x, m, **kw)
-            met = fidelity_metrics(p, p_in, p_out, c, m, a)
-            frames.append(_rows(met, domain="audio", explainer=name, mask=kind, segment_id=list(ids)))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
 def reconstruction_errors(x: np.ndarray, *, config: SpectrogramConfig, ref_amplitude: np.ndarray,
                           audio: list[np.ndarray]) -> np.ndarray:
     """dB error of the all-ones-mask reconstruction against the segment audio, per example."""
@@ -218,7 +121,7 @@ def _read_audio(rows: pd.DataFrame, root: str | Path, skipped: list[dict]) -> li
 
 def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray,
         config: SpectrogramConfig, out_dir: str | Path, audio_root: str | Path,
-        settings: AttributionSettings) -> dict:
+        settings: AttributionSettings, bootstrap: BootstrapSettings | None = None) -> dict:
     """Run the whole analysis on a bounded sample of the test split and write ``out_dir``.
 
     Parameters
@@ -232,6 +135,9 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
     out_dir, audio_root : path
         Output folder; folder the segment tables' ``audio_dir`` is relative to.
     settings : AttributionSettings
+    bootstrap : BootstrapSettings or None
+        Grouped bootstrap over recordings for every fidelity interval and comparison
+        (:mod:`audiolens.attribution.intervals`); None: means without intervals.
 
     Returns
     -------
@@ -267,12 +173,13 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
     maps, seconds, skipped_ex = compute_maps(model, x, c, s.explainers, kwargs, diagnostics)
     skipped += skipped_ex
     t0 = time.perf_counter()
-    per_example = fidelity_frame(model, x, c, ids, maps, s.masks, floor_db=s.floor_db, probs=probs,
+    fill = fill_state(x, s.fill, floor_db=s.floor_db, seed=s.seed)   # one fill for every explainer and the control
+    per_example = fidelity_frame(model, x, c, ids, maps, s.masks, floor_db=s.floor_db, probs=probs, fill=fill,
                                  draws=s.random_draws, seed=s.seed)
     seconds["fidelity"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     curve_examples, curves = curves_frame(model, x, c, ids, maps, steps=s.curve_steps, floor_db=s.floor_db,
-                                          draws=s.random_draws, seed=s.seed)
+                                          fill=fill, draws=s.random_draws, seed=s.seed)
     seconds["curves"] = round(time.perf_counter() - t0, 3)
 
     # audio: round trip, reconstruction error, WAVs
@@ -305,13 +212,17 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
     recording = dict(zip(ids, rows["recording_id"].astype(str)))   # the group for a bootstrap over recordings
     for frame in (per_example, curve_examples):
         frame.insert(frame.columns.get_loc("segment_id") + 1, "recording_id", frame["segment_id"].map(recording))
-    summary = rep.summary_table(per_example)
+    summary = rep.summary_table(per_example, bootstrap)
     rep.write_table(per_example, out, "fidelity_examples", title="Fidelity per example")
-    rep.write_table(summary, out, "fidelity", title="Fidelity per explainer × mask (mean over examples)")
-    curve_summary = rep.curve_summary(curve_examples)
+    rep.write_table(summary, out, "fidelity", title="Fidelity per explainer × mask (mean over examples; _lo/_hi: "
+                    "95 % bootstrap over recordings)")
+    curve_summary = rep.curve_summary(curve_examples, bootstrap)
     rep.write_table(curve_examples, out, "curves_examples", title="Deletion / insertion AUC per example")
-    rep.write_table(curve_summary, out, "curves", title="Deletion / insertion AUC per explainer (mean ± SE; "
-                    "gain = better than random orders)")
+    rep.write_table(curve_summary, out, "curves", title="Deletion / insertion AUC per explainer (mean, 95 % "
+                    "bootstrap over recordings; gain = better than random orders)")
+    compared = rep.comparison_frame(curve_examples, per_example, headline_mask=s.headline_mask, settings=bootstrap)
+    rep.write_table(compared, out, "comparisons", title="Paired differences a − b (95 % bootstrap over recordings): "
+                    "each explainer against the random control and against each other")
     rep.write_table(curves, out, "curves_mean", title="Mean deletion / insertion curves")
     rep.curves_figure(out / "figures" / "deletion_insertion.png", curves)
     rep.fidelity_heatmaps(out / "figures" / "fidelity_spectral.png", summary, domain="spectral")
@@ -356,7 +267,7 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
                 predict=probabilities(model), audio=np.stack([naudio[i] for i in keep]),
                 labels=labels_all[npos][keep], sources=sources, snrs=list(s.snr_db),
                 featurize=lambda a: featurize(a, config=config, shape=store.shape), explainers=fns,
-                mask=s.headline_mask, floor_db=s.floor_db, ece_bins=s.ece_bins, seed=s.seed)
+                mask=s.headline_mask, floor_db=s.floor_db, fill=s.fill, ece_bins=s.ece_bins, seed=s.seed)
             seconds["noise"] = round(time.perf_counter() - t0, 3)
             rep.write_table(perf, out, "noise_performance", title="Accuracy and calibration per noise × SNR")
             rep.write_table(nfid, out, "noise_fidelity", title=f"Fidelity ({s.headline_mask} mask) per noise × SNR")
@@ -368,7 +279,7 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
     if not diag.empty:
         rep.write_table(diag, out, "diagnostics", title="IG completeness error and LIME surrogate R² per example")
     head = rep.headline(summary, curve_summary, sanity, perf, diag, headline_mask=s.headline_mask, n=len(x),
-                        accuracy=float(np.mean(c == y)), reconstruction_error_db=rec_err)
+                        accuracy=float(np.mean(c == y)), reconstruction_error_db=rec_err, compared=compared)
     atomic_write_json(out / "metrics.json", head)
     return head
 

@@ -130,6 +130,7 @@ class AttributionParams(Section):
     headline_mask: str = "top30"
     n_examples: int = Field(default=12, ge=1)
     floor_db: float | None = None
+    fill: Literal["shuffle", "floor"] = "shuffle"
     curve_steps: int = Field(default=8, ge=2, le=20)
     random_draws: int = Field(default=10, ge=10, le=1000)
     target: Literal["log_odds", "logits", "probs"] = "log_odds"

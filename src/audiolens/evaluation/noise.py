@@ -124,7 +124,7 @@ def noise_robustness(*, predict: Callable[[np.ndarray], np.ndarray], audio: np.n
                      sources: list[NoiseSource], snrs: list[float],
                      featurize: Callable[[np.ndarray], np.ndarray],
                      explainers: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]], mask: str,
-                     floor_db: float | None = None, ece_bins: int = 10, seed: int = 0
+                     floor_db: float | None = None, fill: str = "floor", ece_bins: int = 10, seed: int = 0
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Accuracy, calibration and fidelity on clean and noise-contaminated audio.
 
@@ -142,6 +142,8 @@ def noise_robustness(*, predict: Callable[[np.ndarray], np.ndarray], audio: np.n
         Explained class = the prediction on the (noisy) input.
     mask : str
         Mask kind for the fidelity metrics.
+    floor_db, fill
+        What a removed bin becomes (:func:`audiolens.attribution.masks.fill_state`, seeded ``seed``).
 
     Returns
     -------
@@ -150,7 +152,7 @@ def noise_robustness(*, predict: Callable[[np.ndarray], np.ndarray], audio: np.n
     fidelity : DataFrame, one row per condition × explainer: the mean of each fidelity metric.
     """
     from audiolens.attribution.fidelity import spectral_fidelity, summarise
-    from audiolens.attribution.masks import make_masks
+    from audiolens.attribution.masks import fill_state, make_masks
     from audiolens.uncertainty.metrics import accuracy, brier, ece_mce, nll
 
     audio = np.asarray(audio, dtype=np.float32)
@@ -170,9 +172,11 @@ def noise_robustness(*, predict: Callable[[np.ndarray], np.ndarray], audio: np.n
                      "nll": nll(probs, labels), "brier": brier(probs, labels),
                      "ece": ece_mce(probs, labels, bins=ece_bins)[0]})
         c = probs.argmax(axis=1)
+        fx = fill_state(x, fill, floor_db=floor_db, seed=seed)
         for ex_name, fn in explainers.items():
             a = fn(x, c)
             m = make_masks(a, mask, seed=seed)
-            summary = summarise(spectral_fidelity(predict, x, m, c, floor_db=floor_db, probs=probs, maps=a))
+            summary = summarise(spectral_fidelity(predict, x, m, c, floor_db=floor_db, probs=probs, maps=a,
+                                                  fill=fx))
             fid.append({"noise": name, "snr_db": snr, "explainer": ex_name, "mask": mask, **summary})
     return pd.DataFrame(perf), pd.DataFrame(fid)
