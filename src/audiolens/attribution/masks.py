@@ -17,11 +17,12 @@ The fidelity metrics and curves replace a removed bin by a *fill* instead
 is the floor above, ``shuffle`` the example's own bins in a seeded random order (the same
 values, so the same mean and spread, without their time-frequency structure). A model that
 standardises each input (``PerSampleStandardize``) turns a few kept bins on a flat floor
-into extreme values far from its training data (on the demo ``p_c ≈ 1`` and log-odds ≈ 90
-from 1/128 of the bins); on the shuffled fill they keep their usual scale, and the fill
-alone carries no class evidence (``p_c`` 0.47 on the demo, 2 classes). This is the
-reasoning of RISE's blurred insertion canvas (Petsiuk et al., 2018) and of ROAD's
-imputation (Rong et al., 2022): the "removed" state must not be out of distribution.
+into extreme values far from its training data (on the demo ``p_c ≈ 1`` and log-odds
+85-105 from 1/128 of the bins, against 8 for the whole input); on the shuffled fill they keep
+their usual scale, and the fill alone carries no evidence for the class (mean ``p_c`` 0.39 on
+the demo, 2 classes). This is the reasoning of RISE's blurred insertion canvas (Petsiuk et
+al., 2018) and of ROAD's imputation (Rong et al., 2022): the "removed" state must not be
+out of distribution.
 
 Mask kinds (``MASK_KINDS``, the 14 canonical ones; the parser also accepts any
 ``top<k>``, ``pos_top<k>``, ``t<pct>``, ``pos_t<pct>``):
