@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from conftest import write_wav
 
-from audiolens.evaluation.noise import fit_length, load_noise, mix_at_snr, noise_sources, snr_db, white_noise
+from audiolens.evaluation.noise import (fit_length, load_noise, mix_at_snr, noise_robustness, noise_sources, snr_db,
+                                       white_noise)
 
 SR = 8000
 
@@ -75,3 +76,23 @@ def test_real_noise_files_mix_at_snr(shared_data):
         assert src.audio.ndim == 1 and abs(len(src.audio) / SR - (10.0 if src.name == "white" else 5.0)) < 0.01
         for snr in (20.0, 3.5):
             assert abs(snr_db(s, mix_at_snr(s, src.audio, snr) - s) - snr) < 0.1
+
+
+@pytest.mark.parametrize("fill", ["floor", "shuffle"])
+def test_noise_fidelity_removes_bins_to_the_stage_fill(fill):
+    rng = np.random.default_rng(0)
+    audio = rng.uniform(0.1, 1.0, size=(3, 20)).astype(np.float32)
+    seen = []
+
+    def predict(x):
+        seen.append(np.array(x))
+        p1 = 1 / (1 + np.exp(-np.asarray(x).mean(axis=(1, 2)) / 10))
+        return np.stack([1 - p1, p1], axis=1)
+    featurize = lambda a: (20 * np.log10(a)).reshape(len(a), 4, 5)          # distinct dB values
+    _, fid = noise_robustness(predict=predict, audio=audio, labels=np.ones(3, int), sources=[], snrs=[],
+                              featurize=featurize, explainers={"id": lambda x, c: x.copy()}, mask="top30", fill=fill)
+    x = featurize(audio)
+    kept_only = seen[1]                              # X ⊙ M: 6 of 20 bins kept, 14 removed
+    at_floor = (kept_only == x.min(axis=(1, 2), keepdims=True)).sum(axis=(1, 2))
+    assert (at_floor >= 14).all() if fill == "floor" else (at_floor <= 2).all()
+    assert list(fid["explainer"]) == ["id"] and np.isfinite(fid["FF"]).all()
