@@ -25,7 +25,8 @@ GAIN_METRICS = ("FF", "AI", "AD", "fid_in")
 
 
 def _interval_cols(g, col: str, settings: BootstrapSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Per group of ``g`` (in its order): the grouped bootstrap interval over ``recording_id`` of the mean of ``col``."""
+    """Per group of ``g`` (in its order): the grouped bootstrap interval over ``recording_id`` of the
+    mean of ``col`` (``lo``, ``hi`` arrays; NaN where there is none)."""
     cis = [mean_interval(d[col].to_numpy(dtype=float), d["recording_id"].astype(str).to_numpy(), settings)
            for _, d in g]
     return (np.array([np.nan if ci is None else ci["lo"] for ci in cis]),
@@ -255,8 +256,8 @@ def headline(summary: pd.DataFrame, curves: pd.DataFrame, sanity: pd.DataFrame, 
     paired difference (explainer − control: ``diff, lo, hi, distinguishable, verdict``);
     SPS / COMP_norm of the raw map; the audio round trip; the last sanity step
     (``sanity_status``: ``ok`` or ``degenerate``); IG completeness and LIME R². Top level:
-    ``comparisons`` of the AUCs between explainers (``"<a> vs <b>"``: ``a − b``) and accuracy /
-    ECE per noise condition."""
+    ``comparisons`` of the AUCs between explainers (``"<a> vs <b>".<metric>``: ``a − b``) and
+    accuracy / ECE per noise condition."""
     def num(v):
         v = float(v) if v is not None else float("nan")
         return round(v, 5) if np.isfinite(v) else None
@@ -291,7 +292,7 @@ def headline(summary: pd.DataFrame, curves: pd.DataFrame, sanity: pd.DataFrame, 
         if r["b"] == CONTROL:
             out["explainers"].setdefault(r["a"], {}).setdefault("vs_random", {})[r["metric"]] = cmp
         elif r["metric"] in ("deletion_auc", "insertion_auc"):
-            pairwise.setdefault(r["metric"], {})[f"{r['a']} vs {r['b']}"] = cmp
+            pairwise.setdefault(f"{r['a']} vs {r['b']}", {})[r["metric"]] = cmp
     if pairwise:
         out["comparisons"] = pairwise
     if not sanity.empty:
