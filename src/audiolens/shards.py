@@ -21,6 +21,7 @@ Reading (the API other stages use)::
     len(store)           # number of spectrograms
     x = store.get([0, 5, 7])            # (3, F, T) float32, in the order asked
     for rows, x in store.batches(rows, batch_size=64): ...
+    x = store.rows([3, 1, 4], channel=True)   # lazy (3, F, T, 1): x[a:b] reads rows a..b-1 only
 
 Writing: :class:`ShardWriter` (used by the spectrogram stage) appends blocks in order.
 """
@@ -35,7 +36,7 @@ import numpy as np
 
 from audiolens.errors import DataError
 
-__all__ = ["FeatureStore", "ShardWriter", "shard_name"]
+__all__ = ["FeatureStore", "ShardWriter", "StoreRows", "shard_name"]
 
 
 def shard_name(i: int) -> str:
@@ -191,6 +192,10 @@ class FeatureStore:
             _unmap_pages(shard)
         return out
 
+    def rows(self, rows: Sequence[int] | np.ndarray, *, channel: bool = False) -> "StoreRows":
+        """A lazily read array view of global ``rows`` (see :class:`StoreRows`); nothing is read yet."""
+        return StoreRows(self, rows, channel=channel)
+
     def batches(self, rows: Iterable[int] | None = None, *, batch_size: int = 64
                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(rows_batch, x_batch)`` over ``rows`` (default: all) in order."""
@@ -198,3 +203,63 @@ class FeatureStore:
         for a in range(0, len(rows), batch_size):
             r = rows[a: a + batch_size]
             yield r, self.get(r)
+
+
+class StoreRows:
+    """Feature-store rows as an array that is read slice by slice (never all at once).
+
+    Stands in for ``store.get(rows)`` (``channel=True``: ``store.get(rows)[..., None]``) in
+    code that only takes ``len``, ``shape`` and slices of its input (the batched model calls
+    of :mod:`audiolens.models.predict`), so a pass over all test or train spectrograms holds
+    one batch, not the split. Slices hold the same values, bitwise, as the eager array's.
+    Converting it to a whole array (``np.asarray``) is refused: that is what it avoids.
+
+    Parameters
+    ----------
+    store : FeatureStore
+    rows : sequence of int
+        Global rows, in the order wanted.
+    channel : bool
+        Add a trailing channel axis: items ``(F, T, 1)`` (model inputs) instead of ``(F, T)``.
+
+    Attributes
+    ----------
+    shape : tuple
+        ``(n, F, T)`` or ``(n, F, T, 1)``.
+    lazy_rows : bool
+        Always True: the marker :func:`audiolens.models.predict.as_rows` looks for.
+    """
+
+    lazy_rows = True
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, store: FeatureStore, rows: Sequence[int] | np.ndarray, *, channel: bool = False):
+        self.store, self.channel = store, bool(channel)
+        self.positions = np.asarray(rows, dtype=np.int64).reshape(-1)
+        self.shape = (len(self.positions), *store.shape, *((1,) if channel else ()))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            return self[int(key): int(key) + 1 or None][0]
+        if not isinstance(key, (slice, np.ndarray, list)):
+            raise TypeError(f"StoreRows takes an int, a slice or an index array, not {type(key).__name__}")
+        x = self.store.get(self.positions[key])
+        return x[..., None] if self.channel else x
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("StoreRows is read in slices (x[a:b]); materialising all rows is what it avoids")
+
+    @classmethod
+    def concat(cls, parts: Sequence["StoreRows"]) -> "StoreRows":
+        """One view of several views of the same store (rows of ``parts[0]``, then ``parts[1]``...)."""
+        first = parts[0]
+        if any(p.store is not first.store or p.channel != first.channel for p in parts):
+            raise ValueError("StoreRows.concat needs views of one store with the same channel setting")
+        return cls(first.store, np.concatenate([p.positions for p in parts]), channel=first.channel)
