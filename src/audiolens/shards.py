@@ -23,7 +23,9 @@ Reading (the API other stages use)::
     for rows, x in store.batches(rows, batch_size=64): ...
     x = store.rows([3, 1, 4], channel=True)   # lazy (3, F, T, 1): x[a:b] reads rows a..b-1 only
 
-Writing: :class:`ShardWriter` (used by the spectrogram stage) appends blocks in order.
+Writing: :class:`ShardWriter` (used by the spectrogram stage) appends blocks in order, or
+allocates every shard up front (:meth:`ShardWriter.allocate`) so that worker processes fill
+their rows in place with :func:`write_rows` and only the row count comes back.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ import numpy as np
 
 from audiolens.errors import DataError
 
-__all__ = ["FeatureStore", "ShardWriter", "StoreRows", "shard_name"]
+__all__ = ["FeatureStore", "ShardWriter", "StoreRows", "shard_name", "write_rows"]
 
 
 def shard_name(i: int) -> str:
@@ -99,6 +101,25 @@ class ShardWriter:
             done += take
             self.n_written += take
 
+    def allocate(self) -> None:
+        """Create every shard file now (zero-filled, final size) for :func:`write_rows`.
+
+        Rows written elsewhere are then counted with :meth:`advance`; the files end up
+        byte-identical to appending the same blocks in order.
+        """
+        if self.n_written or self._shard is not None:
+            raise ValueError("allocate() must come before any append()")
+        for i in range(-(-self.n_rows // self.shard_size)):
+            rows = min(self.shard_size, self.n_rows - i * self.shard_size)
+            np.lib.format.open_memmap(self.out_dir / shard_name(i), mode="w+", dtype=np.float32,
+                                      shape=(rows, *self.shape)).flush()
+
+    def advance(self, k: int) -> None:
+        """Count ``k`` rows written into allocated shards by :func:`write_rows` (in order)."""
+        if self.n_written + k > self.n_rows:
+            raise ValueError(f"more rows than announced ({self.n_written + k} > {self.n_rows})")
+        self.n_written += int(k)
+
     def close(self) -> None:
         """Flush; raises if fewer rows were appended than announced."""
         self._flush()
@@ -111,6 +132,29 @@ class ShardWriter:
         """``(shard, row)`` of every global row, each shape ``(n_rows,)`` int."""
         g = np.arange(self.n_rows)
         return g // self.shard_size, g % self.shard_size
+
+
+def write_rows(out_dir: str | Path, start: int, block: np.ndarray, *, shard_size: int) -> None:
+    """Write ``block`` (k, F, T) float32 at global rows ``start .. start + k - 1`` into shards
+    created by :meth:`ShardWriter.allocate` (any process on this machine; disjoint rows).
+
+    Each shard is mapped only for the write and its pages are released after, so a worker
+    holds no more than its own block.
+    """
+    block = np.asarray(block, dtype=np.float32)
+    done = 0
+    while done < len(block):
+        i, r = divmod(start + done, shard_size)
+        shard = np.load(Path(out_dir) / shard_name(i), mmap_mode="r+", allow_pickle=False)
+        if block.shape[1:] != shard.shape[1:]:
+            raise ValueError(f"block rows {block.shape[1:]} do not fit shard rows {shard.shape[1:]}")
+        take = min(len(block) - done, len(shard) - r)
+        if take <= 0:
+            raise ValueError(f"row {start + done} is past shard {i} ({len(shard)} rows)")
+        shard[r: r + take] = block[done: done + take]
+        shard.flush()
+        del shard
+        done += take
 
 
 def _unmap_pages(arr: np.ndarray) -> None:
