@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import mmap
+import os
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -67,6 +68,7 @@ class ShardWriter:
         self.out_dir = Path(out_dir)
         self.n_rows, self.shape, self.shard_size = int(n_rows), tuple(int(s) for s in shape), int(shard_size)
         self.n_written = 0
+        self._allocated = False
         self._shard: np.memmap | None = None
         self._shard_i = -1
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +114,8 @@ class ShardWriter:
         for i in range(-(-self.n_rows // self.shard_size)):
             rows = min(self.shard_size, self.n_rows - i * self.shard_size)
             np.lib.format.open_memmap(self.out_dir / shard_name(i), mode="w+", dtype=np.float32,
-                                      shape=(rows, *self.shape)).flush()
+                                      shape=(rows, *self.shape))
+        self._allocated = True
 
     def advance(self, k: int) -> None:
         """Count ``k`` rows written into allocated shards by :func:`write_rows` (in order)."""
@@ -125,6 +128,13 @@ class ShardWriter:
         self._flush()
         if self.n_written != self.n_rows:
             raise ValueError(f"only {self.n_written} of {self.n_rows} announced rows were written")
+        if self._allocated:  # rows written in place by other processes: sync each shard once, as _flush does
+            for i in range(-(-self.n_rows // self.shard_size)):
+                fd = os.open(self.out_dir / shard_name(i), os.O_RDWR)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
         if self.n_rows == 0:
             np.save(self.out_dir / shard_name(0), np.zeros((0, *self.shape), np.float32))
 
@@ -151,9 +161,8 @@ def write_rows(out_dir: str | Path, start: int, block: np.ndarray, *, shard_size
         take = min(len(block) - done, len(shard) - r)
         if take <= 0:
             raise ValueError(f"row {start + done} is past shard {i} ({len(shard)} rows)")
-        shard[r: r + take] = block[done: done + take]
-        shard.flush()
-        del shard
+        shard[r: r + take] = block[done: done + take]  # into the shared page cache; the writer
+        del shard                                       # syncs each shard once (ShardWriter.close)
         done += take
 
 
