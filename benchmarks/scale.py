@@ -1,23 +1,26 @@
 """How time and memory grow with the data, and what a second worker buys: reports/bench/scale.json.
 
-(a) Per stage, at 1x, 4x and 10x a demo corpus (``demo.scripts`` scaled; short recordings to
-    keep it cheap): wall time and peak RSS of the real stage scripts (``python stages/<s>.py``
-    in a scratch project, one subprocess each, the params.yaml defaults except the overrides
-    in :data:`OVERRIDES`). Peak RSS is measured two ways: ``ru_maxrss`` of the stage from
-    ``os.wait4`` (the largest single process: the stage or one of its pool workers, exact)
+(a) Every stage of dvc.yaml, at 1x, 4x and 10x a demo corpus (``demo.scripts`` scaled; short
+    recordings to keep it cheap): wall time and peak RSS of the real stage scripts (``python
+    stages/<s>.py`` in a scratch project, one subprocess each, the params.yaml defaults except the
+    overrides in :data:`OVERRIDES`: two training epochs, one ensemble member, small analysis
+    samples, the same at every scale). Peak RSS is measured two ways: ``ru_maxrss`` of the stage
+    from ``os.wait4`` (the largest single process: the stage or one of its pool workers, exact)
     and the sum over the stage's process tree sampled every 0.1 s with psutil (approximate,
     counts pool workers together; also its anonymous part, RSS minus file-backed pages). Also the
     bytes each data folder holds.
 (b) Preprocessing throughput (clean + segment + spectrogram, the stages' library calls, as in
     benchmarks/preprocess.py) on one corpus with 1 and 2 local worker processes
-    (``audio.scheduler: processes``) and with a 2-worker Dask ``LocalCluster``
+    (``audio.scheduler: processes``; best of ``--repeat`` runs, after an untimed warm-up that
+    loads the lazily imported libraries) and with a 2-worker Dask ``LocalCluster``
     (``audio.scheduler: local``, started per call: start-up included) and an already running one
     (``audio.scheduler: tcp://...``).
 
-Run it alone on an idle machine for the speed-up figure; on a shared machine the JSON says so
-(load average before/after, niceness). Usage::
+Run it alone on an idle machine for the speed-up figure: the JSON records the CPU use of the 2 s
+before the start (``idle``: under 15 %), the load averages, and the processes the caller paused
+(``--paused-pids``). Usage::
 
-    python benchmarks/scale.py                          # 1x/4x/10x of 20 speakers x 1 script x 4 s
+    python benchmarks/scale.py --tp-recordings 120      # 1x/4x/10x of 20 speakers x 1 script x 4 s
     python benchmarks/scale.py --scales 1 --seconds 2 --no-throughput    # quick check
 """
 from __future__ import annotations
