@@ -32,7 +32,8 @@ def main() -> None:
     splits = {}
     for name in ("val", "test"):
         pos = inp.positions(name)
-        splits[name] = (store.index["segment_id"].to_numpy()[pos], store.get(pos)[..., None], y_all[pos], rec[pos])
+        x = store.rows(pos, channel=True)  # read from the memory-mapped shards one batch at a time
+        splits[name] = (store.index["segment_id"].to_numpy()[pos], x, y_all[pos], rec[pos])
         log.info("%s: %d segments", name, len(pos))
     with timed(log, "uncertainty analysis"), atomic_dir(OUT) as tmp:
         head = stage.run(models=models, ensemble_ids=u.member_ids, splits=splits, out_dir=tmp,

@@ -58,6 +58,62 @@ def test_streamed_features_equal_the_in_memory_ones(tmp_path):
     np.testing.assert_allclose(got, band_statistics(store.get(rows), ["mean", "p90"], per_sample=False))
 
 
+def _vectorised_reference(x, stats, per_sample):
+    """The statistics over all rows at once (the pre-streaming formula), for bitwise comparison."""
+    x = np.asarray(x, dtype=np.float64)
+    if per_sample:
+        mu = x.mean(axis=(1, 2), keepdims=True)
+        x = (x - mu) / np.sqrt(((x - mu) ** 2).mean(axis=(1, 2), keepdims=True) + 1e-3)
+    pct = {"p10": 10, "p50": 50, "p90": 90}
+    fns = {"mean": lambda: x.mean(axis=2), "std": lambda: x.std(axis=2), "min": lambda: x.min(axis=2),
+           "max": lambda: x.max(axis=2), "delta": lambda: np.abs(np.diff(x, axis=2)).mean(axis=2)}
+    return np.concatenate([fns[s]() if s in fns else np.percentile(x, pct[s], axis=2) for s in stats], axis=1)
+
+
+@pytest.mark.parametrize("per_sample", [True, False])
+def test_row_by_row_statistics_are_bitwise_the_vectorised_ones(per_sample):
+    from audiolens.baseline import STATS
+
+    x = np.random.default_rng(3).uniform(-80, 0, size=(9, 17, 23)).astype(np.float32)
+    np.testing.assert_array_equal(band_statistics(x, STATS, per_sample=per_sample),
+                                  _vectorised_reference(x, STATS, per_sample))
+
+
+def test_band_statistics_working_memory_is_one_spectrogram():
+    """Peak allocation: the output plus a few (F, T) float64 copies, not copies of all n rows."""
+    import tracemalloc
+
+    from audiolens.baseline import STATS
+
+    x = np.random.default_rng(0).uniform(-80, 0, size=(200, 32, 24)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        out = band_statistics(x, STATS, per_sample=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    one = 32 * 24 * 8
+    assert peak < out.nbytes + 16 * one  # vectorised: > 4 float64 copies of x = 200 * one each
+
+
+def test_run_reads_the_shards_one_batch_at_a_time(tmp_path, monkeypatch):
+    """The stage streams: no read of more than batch_size spectrograms, each row read once."""
+    idx = make_index(n_classes=2, recordings_per_class=6, segments_per_recording=3, augmented_per_recording=0)
+    store = FeatureStore(write_features(tmp_path / "f", idx, shard_size=8))
+    table = make_split(idx, method="cv", cv_folds=3, predefined_folds=True)
+    cv = [(n, t) for n, t in zip(cv_fold_names(table, 3), [table, *(t for _, t in cv_folds(table, 3))])]
+    reads: list[int] = []
+    real_get = FeatureStore.get
+    monkeypatch.setattr(FeatureStore, "get", lambda self, rows: reads.append(len(rows)) or real_get(self, rows))
+    streamed = run(settings=_settings(batch_size=4), store=store, split=table, out_dir=tmp_path / "a", cv_splits=cv)
+    assert reads and max(reads) <= 4 and sum(reads) == len(idx)
+    monkeypatch.setattr(FeatureStore, "get", real_get)
+    whole = run(settings=_settings(batch_size=len(idx)), store=store, split=table, out_dir=tmp_path / "b",
+                cv_splits=cv)
+    assert json.dumps(streamed, sort_keys=True) == json.dumps(whole, sort_keys=True)
+    assert (tmp_path / "a/predictions.csv").read_bytes() == (tmp_path / "b/predictions.csv").read_bytes()
+
+
 def test_selection_uses_validation_not_test():
     """A candidate that is perfect on val wins even when another is better on test."""
     from audiolens.baseline import _Fold

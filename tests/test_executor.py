@@ -84,6 +84,26 @@ def test_a_running_dask_cluster_by_address_keeps_input_order():
     assert {pid for _, pid in out} <= workers and os.getpid() not in workers
 
 
+def test_spectrograms_written_in_place_equal_the_ones_sent_back(tmp_path, monkeypatch):
+    """Local pool: workers write their rows into the shards (nothing appended here); a cluster by
+    address: the rows come back and are appended. Same bytes."""
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed")
+    from audiolens.shards import ShardWriter
+
+    appended: list[int] = []
+    real = ShardWriter.append
+    monkeypatch.setattr(ShardWriter, "append", lambda self, block: appended.append(len(block)) or real(self, block))
+    root = tmp_path / "raw"
+    m = _corpus(root)
+    pool = _clean_and_spectrogram(m, root, tmp_path / "pool", ExecutorSettings(n_jobs=2, scheduler="processes"))
+    assert appended == []
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        ex = ExecutorSettings(n_jobs=2, scheduler=cluster.scheduler_address)
+        sent = _clean_and_spectrogram(m, root, tmp_path / "sent", ex)
+    assert sum(appended) > 0
+    assert pool == sent and any(k.startswith("features/shard_") for k in pool)
+
+
 def test_settings_reject_unknown_schedulers_and_bad_counts():
     with pytest.raises(ConfigError, match="audio.scheduler"):
         ExecutorSettings(n_jobs=2, scheduler="threads")

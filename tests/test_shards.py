@@ -71,3 +71,44 @@ def test_a_shard_holding_python_objects_is_refused_not_unpickled(tmp_path):
     with pytest.raises(DataError, match=shard_name(0)):
         store.get([0])
     assert store.get([9]).shape == (1, 5, 7)  # the other shards still read
+
+
+def _fill_rows(args):
+    out_dir, start, block, shard_size = args
+    from audiolens.shards import write_rows
+
+    write_rows(out_dir, start, block, shard_size=shard_size)
+    return len(block)
+
+
+def test_rows_written_in_place_by_workers_give_the_appended_bytes(tmp_path):
+    """allocate() + write_rows from pool workers, blocks in any order and across shard ends == append."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    data = _write(tmp_path / "appended")
+    w = ShardWriter(tmp_path / "in_place", n_rows=10, shape=(5, 7), shard_size=4)
+    w.allocate()
+    blocks = [(0, 3), (3, 1), (4, 4), (8, 2)][::-1]  # the last rows first, crossing shard boundaries
+    with ProcessPoolExecutor(2) as pool:
+        done = list(pool.map(_fill_rows, [(str(w.out_dir), a, data[a:a + k], 4) for a, k in blocks]))
+    w.advance(sum(done))
+    w.close()
+    for i in range(3):
+        assert (tmp_path / "in_place" / shard_name(i)).read_bytes() == (tmp_path / "appended" / shard_name(i)).read_bytes()
+    assert not (tmp_path / "in_place" / shard_name(3)).exists()
+
+
+def test_in_place_writer_checks_counts_and_rows(tmp_path):
+    from audiolens.shards import write_rows
+
+    w = ShardWriter(tmp_path, n_rows=3, shape=(2, 2), shard_size=2)
+    w.allocate()
+    with pytest.raises(ValueError, match="past shard"):
+        write_rows(tmp_path, 3, np.zeros((1, 2, 2)), shard_size=2)
+    with pytest.raises(ValueError, match="do not fit"):
+        write_rows(tmp_path, 0, np.zeros((1, 3, 2)), shard_size=2)
+    with pytest.raises(ValueError, match="more rows"):
+        w.advance(4)
+    w.advance(2)
+    with pytest.raises(ValueError, match="only 2 of 3"):
+        w.close()

@@ -74,12 +74,17 @@ class BaselineSettings:
 
 
 def band_statistics(x: np.ndarray, stats, *, per_sample: bool) -> np.ndarray:
-    """Per-band statistics of spectrograms.
+    """Per-band statistics of spectrograms, one spectrogram at a time.
+
+    Each spectrogram's statistics depend on it alone, so they are computed row by row: the
+    float64 working copies (standardised input, percentile partitions, frame differences)
+    are those of one ``(F, T)`` spectrogram, whatever ``n`` is, and the result is bitwise
+    the same as a vectorised pass over all ``n`` rows.
 
     Parameters
     ----------
     x : ndarray, shape (n, F, T)
-        dB spectrograms.
+        dB spectrograms (any float dtype; a read-only memmap is fine).
     stats : sequence of str
         Names from :data:`STATS`, in output order.
     per_sample : bool
@@ -93,34 +98,47 @@ def band_statistics(x: np.ndarray, stats, *, per_sample: bool) -> np.ndarray:
     unknown = [s for s in stats if s not in STATS]
     if unknown:
         raise ParameterError(f"stats: unknown {unknown} (allowed: {', '.join(STATS)})")
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 3:
-        raise ParameterError(f"x must have shape (n, F, T), got {x.shape}")
+    if np.ndim(x) != 3:
+        raise ParameterError(f"x must have shape (n, F, T), got {np.shape(x)}")
+    n, f = len(x), x.shape[1]
+    out = np.empty((n, len(stats) * f))
+    for i in range(n):
+        out[i] = _row_statistics(np.asarray(x[i], dtype=np.float64), stats, per_sample=per_sample)
+    return out
+
+
+def _row_statistics(x: np.ndarray, stats, *, per_sample: bool) -> np.ndarray:
+    """:func:`band_statistics` of one spectrogram ``x`` (F, T) float64 -> (len(stats) * F,)."""
     if per_sample:
-        mu = x.mean(axis=(1, 2), keepdims=True)
-        x = (x - mu) / np.sqrt(((x - mu) ** 2).mean(axis=(1, 2), keepdims=True) + PER_SAMPLE_EPS)
+        mu = x.mean(keepdims=True)
+        x = (x - mu) / np.sqrt(((x - mu) ** 2).mean(keepdims=True) + PER_SAMPLE_EPS)
     pct = {"p10": 10, "p50": 50, "p90": 90}
     need = [pct[s] for s in stats if s in pct]
-    q = dict(zip(need, np.percentile(x, need, axis=2))) if need else {}
+    q = dict(zip(need, np.percentile(x, need, axis=1))) if need else {}
     out = []
     for s in stats:
         if s == "mean":
-            out.append(x.mean(axis=2))
+            out.append(x.mean(axis=1))
         elif s == "std":
-            out.append(x.std(axis=2))
+            out.append(x.std(axis=1))
         elif s == "min":
-            out.append(x.min(axis=2))
+            out.append(x.min(axis=1))
         elif s == "max":
-            out.append(x.max(axis=2))
+            out.append(x.max(axis=1))
         elif s == "delta":
-            out.append(np.abs(np.diff(x, axis=2)).mean(axis=2) if x.shape[2] > 1 else np.zeros(x.shape[:2]))
+            out.append(np.abs(np.diff(x, axis=1)).mean(axis=1) if x.shape[1] > 1 else np.zeros(x.shape[0]))
         else:
             out.append(q[pct[s]])
-    return np.concatenate(out, axis=1)
+    return np.concatenate(out)
 
 
 def store_features(store: FeatureStore, positions, stats, *, batch_size: int) -> np.ndarray:
-    """:func:`band_statistics` of feature-store rows ``positions``, read ``batch_size`` at a time."""
+    """:func:`band_statistics` of feature-store rows ``positions``, read ``batch_size`` at a time.
+
+    Only one batch of spectrograms ``(batch_size, F, T)`` float32 and the statistics matrix
+    ``(len(positions), len(stats) * F)`` float64 are ever held (the shards are memory-mapped
+    and their pages released after each read).
+    """
     per_sample = store.meta.get("normalise") == "per_sample"
     positions = np.asarray(positions, dtype=np.int64)
     blocks = [band_statistics(x, stats, per_sample=per_sample)

@@ -16,9 +16,14 @@ def as_batch(model: keras.Model, x: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     x : ndarray, shape (n, F, T) or (n, F, T, 1)
-        dB spectrograms.
+        dB spectrograms; or a lazily read view of the feature shards
+        (:class:`audiolens.shards.StoreRows`), returned as a view with the channel axis and
+        read by the batched passes one batch at a time.
     """
-    x = np.asarray(x, dtype=np.float32)
+    if getattr(x, "lazy_rows", False):
+        x = x if x.ndim == 4 else x.store.rows(x.positions, channel=True)
+    else:
+        x = np.asarray(x, dtype=np.float32)
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] != 1:
@@ -27,7 +32,9 @@ def as_batch(model: keras.Model, x: np.ndarray) -> np.ndarray:
     if any(w is not None and w != g for w, g in zip(want, x.shape[1:3])):
         raise ModelError(f"spectrograms have (F, T) = {x.shape[1:3]} but model {model.name!r} "
                          f"expects {want}")
-    if not np.isfinite(x).all():
+    # a lazy view is not read here (that would be a whole pass): shards hold the spectrogram
+    # stage's dB values, finite by construction (clipped to [-top_db, 0])
+    if not getattr(x, "lazy_rows", False) and not np.isfinite(x).all():
         raise ValueError("spectrograms contain NaN or inf values")
     return x
 

@@ -126,8 +126,9 @@ def run(*, model: keras.Model, store, split_df: pd.DataFrame, out_dir: str | Pat
     index = subsample(train, s.max_index, seed=s.seed)
     queries = subsample(test, s.max_queries, seed=s.seed + 1)
     k = min(s.top_k, len(index))
-    e_index = embeddings(model, store.get(index), batch_size=s.batch_size)
-    e_query = embeddings(model, store.get(queries), batch_size=s.batch_size)
+    # streamed from the memory-mapped shards, one batch of spectrograms at a time
+    e_index = embeddings(model, store.rows(index), batch_size=s.batch_size)
+    e_query = embeddings(model, store.rows(queries), batch_size=s.batch_size)
     rows, sims = cosine_topk(e_query, e_index, k=k)
     prec = precision_at_k(labels[queries], labels[index], rows)
     table, summary = precision_table(labels[queries], prec, names)

@@ -19,7 +19,14 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["fixed_batches", "predict", "predict_store"]
+__all__ = ["as_rows", "fixed_batches", "predict", "predict_store"]
+
+
+def as_rows(x) -> np.ndarray:
+    """``x`` as an array, except a lazily read row view (``x.lazy_rows``, e.g.
+    :class:`audiolens.shards.StoreRows`), which is returned as it is: the batched passes
+    below only take its length and slices, so it is read one batch at a time."""
+    return x if getattr(x, "lazy_rows", False) else np.asarray(x)
 
 
 def fixed_batches(x: np.ndarray, batch_size: int) -> Iterator[tuple[slice, np.ndarray]]:
@@ -52,7 +59,7 @@ def predict(model, x: np.ndarray, *, batch_size: int, compiled: bool = True) -> 
     Parameters
     ----------
     model : keras.Model
-    x : ndarray, shape (n, ...)
+    x : ndarray, shape (n, ...), or a lazily read row view (:func:`as_rows`)
         Model inputs (e.g. ``(n, F, T, 1)`` dB spectrograms).
     batch_size : int
         Rows per forward pass.
@@ -71,7 +78,7 @@ def predict(model, x: np.ndarray, *, batch_size: int, compiled: bool = True) -> 
     ValueError
         If ``x`` is empty or ``batch_size < 1``.
     """
-    x = np.asarray(x)
+    x = as_rows(x)
     if len(x) == 0:
         raise ValueError("no inputs to run the model on")
     if batch_size < 1:

@@ -35,13 +35,18 @@ def unit(e: np.ndarray) -> np.ndarray:
 
 
 def embed(model, x: np.ndarray, *, batch_size: int) -> np.ndarray:
-    """Outputs ``(n, D)`` float32 of the model's ``embedding`` layer for dB spectrograms ``x`` (n, F, T[, 1])."""
+    """Outputs ``(n, D)`` float32 of the model's ``embedding`` layer for dB spectrograms ``x`` (n, F, T[, 1]).
+
+    ``x`` may be a lazily read view of the feature shards (``store.rows(pos, channel=True)``):
+    it is then read ``batch_size`` rows at a time, the same batches as the array's.
+    """
     import keras
 
     from audiolens.models.introspect import embedding_layer
-    from audiolens.models.predict import predict
+    from audiolens.models.predict import as_rows, predict
 
-    x = np.asarray(x, dtype=np.float32)
+    x = as_rows(x)
+    x = x if getattr(x, "lazy_rows", False) else x.astype(np.float32, copy=False)
     if x.ndim == 3:
         x = x[..., None]
     tap = getattr(model, "_audiolens_embedding_tap", None)

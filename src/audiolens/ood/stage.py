@@ -175,8 +175,9 @@ def run(*, model, gate: Gate, store, positions: dict[str, np.ndarray], clean_dir
     tr = tr if settings.include_augmented else tr[~aug[tr]]
     va = np.asarray(positions["val"])
     va = va[~aug[va]]
-    train_emb = embed(model, store.get(tr), batch_size=settings.batch_size)
-    val_emb = embed(model, store.get(va), batch_size=settings.batch_size)
+    # embeddings streamed from the memory-mapped shards, one batch of spectrograms at a time
+    train_emb = embed(model, store.rows(tr, channel=True), batch_size=settings.batch_size)
+    val_emb = embed(model, store.rows(va, channel=True), batch_size=settings.batch_size)
     val_rec = idx["recording_id"].to_numpy()[va]
     te = np.asarray(positions.get("test", []), dtype=int)
     te = te[~aug[te]]
@@ -186,7 +187,8 @@ def run(*, model, gate: Gate, store, positions: dict[str, np.ndarray], clean_dir
                            val_recordings=val_rec, settings=settings, method=m) for m in METHODS}
     check, info = fitted[settings.method]
     check.save(model_path)
-    test = (recording_scores(check.detector.score(embed(model, store.get(te), batch_size=settings.batch_size)),
+    te_emb = embed(model, store.rows(te, channel=True), batch_size=settings.batch_size) if te.size else None
+    test = (recording_scores(check.detector.score(te_emb),
                              idx["recording_id"].to_numpy()[te])[1] if te.size else np.zeros(0))
     if info["n_val"] < 1 / max(1 - settings.pass_rate, 1e-9):
         log.warning("the OOD threshold rests on %d validation recordings: the %.3g quantile is their maximum, so "

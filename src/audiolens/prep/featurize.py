@@ -13,7 +13,7 @@ from audiolens.errors import DataError
 from audiolens.features import SpectrogramConfig, spectrogram_db
 from audiolens.io import read_audio, slug
 from audiolens.parallel import ExecutorSettings, ordered_map
-from audiolens.shards import ShardWriter
+from audiolens.shards import ShardWriter, write_rows
 
 __all__ = ["featurize", "feature_meta", "export_pngs"]
 
@@ -27,9 +27,12 @@ class _SpecTask:
     length: int
     config: SpectrogramConfig
     mel_basis: np.ndarray | None
+    row: int = 0                 # global row of the first segment
+    out_dir: str | None = None   # allocated shards: the worker writes its rows there (None: returns them)
+    shard_size: int = 0
 
 
-def _spec_one(task: _SpecTask) -> tuple[np.ndarray, np.ndarray]:
+def _spec_one(task: _SpecTask) -> tuple[np.ndarray | None, np.ndarray]:
     first, last = task.starts[0], task.starts[-1] + task.length
     y, sr = read_audio(task.path, start=first, stop=last)
     if sr != task.config.sample_rate:
@@ -38,11 +41,15 @@ def _spec_one(task: _SpecTask) -> tuple[np.ndarray, np.ndarray]:
     buf[: len(y)] = y[: last - first]
     offs = np.asarray(task.starts) - first
     segs = np.lib.stride_tricks.sliding_window_view(buf, task.length)[offs]  # (k, L)
-    return spectrogram_db(segs, config=task.config, mel_basis=task.mel_basis)
+    db, ref = spectrogram_db(segs, config=task.config, mel_basis=task.mel_basis)
+    if task.out_dir is None:
+        return db, ref
+    write_rows(task.out_dir, task.row, db, shard_size=task.shard_size)
+    return None, ref
 
 
-def _spec_tasks(segments: pd.DataFrame, *, root: Path, config: SpectrogramConfig,
-                length: int, per_task: int) -> list[_SpecTask]:
+def _spec_tasks(segments: pd.DataFrame, *, root: Path, config: SpectrogramConfig, length: int, per_task: int,
+                out_dir: str | None = None, shard_size: int = 0) -> list[_SpecTask]:
     basis = config.mel_basis() if config.kind == "mel" else None
     tasks: list[_SpecTask] = []
     paths = (segments["audio_dir"].astype(str) + "/" + segments["recording_id"].astype(str) + ".wav").to_numpy()
@@ -52,7 +59,8 @@ def _spec_tasks(segments: pd.DataFrame, *, root: Path, config: SpectrogramConfig
         j = i + 1
         while j < n and paths[j] == paths[i] and j - i < per_task:
             j += 1
-        tasks.append(_SpecTask(str(root / paths[i]), tuple(starts[i:j].tolist()), length, config, basis))
+        tasks.append(_SpecTask(str(root / paths[i]), tuple(starts[i:j].tolist()), length, config, basis,
+                               row=i, out_dir=out_dir, shard_size=shard_size))
         i = j
     return tasks
 
@@ -72,7 +80,8 @@ def featurize(segments: pd.DataFrame, *, config: SpectrogramConfig, out_dir: str
     shard_size : int
         Rows per shard.
     executor : ExecutorSettings
-        Where the per-recording tasks run (workers read audio; shards are written here).
+        Where the per-recording tasks run (workers read audio; with ``processes`` and ``local``
+        they also write their rows into the shards, on a remote cluster the rows come back here).
     root : path
         Folder ``audio_dir`` is relative to (the project root).
     per_task : int
@@ -90,14 +99,25 @@ def featurize(segments: pd.DataFrame, *, config: SpectrogramConfig, out_dir: str
     length = int(lengths[0]) if len(lengths) else 0
     shape = (config.n_freqs, config.n_frames(length))
     writer = ShardWriter(out_dir, n_rows=len(segments), shape=shape, shard_size=shard_size)
-    # absolute audio paths: workers may run elsewhere (same shared filesystem, other working folder)
-    tasks = _spec_tasks(segments, root=Path(root).resolve(), config=config, length=length, per_task=per_task)
+    # On this machine (local pool, Dask LocalCluster) the shards are allocated first and each task
+    # writes its rows in place, returning only its reference amplitudes: no spectrogram is pickled
+    # back or copied by this process. On a remote cluster the tasks return their rows (a task holds
+    # up to per_task x F x T float32, ~4 MB: one task per chunk bounds memory) and they are appended here.
+    in_place = executor.scheduler in ("processes", "local")
+    if in_place:
+        writer.allocate()
+    # absolute paths: workers may run elsewhere (same shared filesystem, other working folder)
+    tasks = _spec_tasks(segments, root=Path(root).resolve(), config=config, length=length, per_task=per_task,
+                        out_dir=str(Path(out_dir).resolve()) if in_place else None, shard_size=shard_size)
     refs = np.zeros(len(segments), dtype=np.float32)
     t0 = time.perf_counter()
-    # a task returns up to per_task x F x T float32 (~4 MB): one task per chunk bounds memory
-    for db, ref in ordered_map(_spec_one, tasks, executor=executor, chunksize=1, desc="spectrogram"):
+    for db, ref in ordered_map(_spec_one, tasks, executor=executor, chunksize=None if in_place else 1,
+                               desc="spectrogram"):
         refs[writer.n_written: writer.n_written + len(ref)] = ref
-        writer.append(db)
+        if db is None:
+            writer.advance(len(ref))
+        else:
+            writer.append(db)
     writer.close()
     dt = time.perf_counter() - t0
     _log.info("%d spectrograms %s in %d shard(s), %.2f s (%.0f segments/s)", len(segments), shape,

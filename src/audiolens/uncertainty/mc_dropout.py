@@ -26,7 +26,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from audiolens.errors import ModelError
-from audiolens.models.predict import fixed_batches
+from audiolens.models.predict import as_rows, fixed_batches
 from audiolens.uncertainty.decompose import Predictive, summarise
 
 __all__ = ["DROPOUT_TYPES", "MCDropout", "first_dropout_layer"]
@@ -164,7 +164,7 @@ class MCDropout:
 
         Parameters
         ----------
-        x : array (n, F, T, 1)
+        x : array (n, F, T, 1), or a lazily read row view (:class:`audiolens.shards.StoreRows`)
             Model inputs (dB spectrograms).
         samples : int
             Number of MC passes T (>= 1).
@@ -177,10 +177,11 @@ class MCDropout:
         """
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
-        x = np.asarray(x)
+        x = as_rows(x)
         n = x.shape[0]
         out = None
-        for sl, b in tqdm(list(fixed_batches(x, batch_size)), desc="mc dropout", disable=not progress):
+        for sl, b in tqdm(fixed_batches(x, batch_size), total=-(-n // max(1, min(batch_size, n))),
+                          desc="mc dropout", disable=not progress):
             hs = self._trunk_fn(tf.convert_to_tensor(b))
             k = sl.stop - sl.start
             for s in range(samples):
@@ -197,7 +198,7 @@ class MCDropout:
 
     def deterministic(self, x: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
         """Trunk + tail with dropout off, ``(n, C)`` (equals ``model(x, training=False)``)."""
-        x = np.asarray(x)
+        x = as_rows(x)
         parts = [self._tail_fn(self._trunk_fn(tf.convert_to_tensor(b)), False).numpy()[:sl.stop - sl.start]
                  for sl, b in fixed_batches(x, batch_size)]
         return np.concatenate(parts).astype(np.float32)

@@ -114,7 +114,8 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
     ensemble_ids : sequence of int
         The members (keys of ``models``) forming the ensemble, in order.
     splits : {"val": (ids, x, y[, groups]), "test": (ids, x, y[, groups])}
-        ``x`` (n, F, T, 1) dB, ``y`` (n,) class indices, ``groups`` (n,) the recording of each
+        ``x`` (n, F, T, 1) dB (an array, or a lazily read :class:`~audiolens.shards.StoreRows` view, read one
+        batch at a time), ``y`` (n,) class indices, ``groups`` (n,) the recording of each
         segment (the bootstrap's unit; default: each segment alone). Metrics and figures use
         ``test``; the abstention threshold is evaluated on ``val`` (``test`` when val is empty).
     out_dir : path
@@ -156,7 +157,9 @@ def run(*, models: Mapping[int, object], ensemble_ids: Sequence[int],
     if "test" not in used:
         raise DataError("the test split is empty: nothing to evaluate")
     # one prediction over all splits (each compiled function sees one batch shape)
-    x_all = np.concatenate([v[1] for v in used.values()])
+    xs = [v[1] for v in used.values()]
+    # lazily read views of the feature store stay lazy (read one batch at a time), arrays are joined
+    x_all = type(xs[0]).concat(xs) if getattr(xs[0], "lazy_rows", False) else np.concatenate(xs)
     preds_all = _predict_all(models, ensemble_ids, x_all, mc=mc, mc_samples=mc_samples,
                              batch_size=s.batch_size, timings=timings, split="all")
     start, members = 0, {}
