@@ -28,7 +28,7 @@ def _blas_threads(_: int) -> tuple[list[int], bool]:
 
     import audiolens.parallel as par
 
-    return [lib["num_threads"] for lib in threadpool_info()], bool(par._THREADPOOLS)
+    return [lib["num_threads"] for lib in threadpool_info()], par._thread_controller.cache_info().currsize == 1
 
 
 def test_pool_workers_run_one_blas_thread_with_the_parents_library_scan():
@@ -37,5 +37,5 @@ def test_pool_workers_run_one_blas_thread_with_the_parents_library_scan():
     import audiolens.parallel as par
 
     out = list(ordered_map(_blas_threads, range(4), executor=POOL2, chunksize=1))
-    assert par._THREADPOOLS  # found in the parent
+    assert par._thread_controller.cache_info().currsize == 1  # found (memoised) in the parent
     assert all(threads and set(threads) == {1} and inherited for threads, inherited in out)

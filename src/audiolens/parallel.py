@@ -25,6 +25,7 @@ chunks run differs.
 """
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -76,24 +77,19 @@ class ExecutorSettings:
         return f"Dask cluster at {self.scheduler}"
 
 
-_THREADPOOLS: list = []  # this process's threadpoolctl controller, found once (see _thread_controller)
-
-
+@functools.lru_cache(maxsize=1)
 def _thread_controller():
     """threadpoolctl's controller of the BLAS/OpenMP libraries loaded here (None without threadpoolctl).
 
     Finding the libraries scans every loaded shared object (tens of ms with SciPy and librosa
-    loaded); done once in the parent, forked pool workers inherit the result and only set
-    their limit, so a pool starts that much faster.
+    loaded); done once in the parent (memoised), forked pool workers inherit the result and only
+    set their limit, so a pool starts that much faster.
     """
-    if not _THREADPOOLS:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _THREADPOOLS.append(ThreadpoolController())
-        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-            _THREADPOOLS.append(None)
-    return _THREADPOOLS[0]
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        return None
+    return ThreadpoolController()
 
 
 def _single_thread() -> None:
