@@ -119,7 +119,7 @@ def build_store(clips: np.ndarray, lengths: np.ndarray, labels: pd.DataFrame, fe
     from audiolens.shards import ShardWriter
 
     sr = feats["sample_rate"]
-    cfg = SpectrogramConfig(**{k: v for k, v in feats.items() if k not in ("window_s", "hop_s")})
+    cfg = SpectrogramConfig(**{k: v for k, v in feats.items() if k not in ("window_s", "hop_s", "normalise")})
     basis = cfg.mel_basis() if cfg.kind == "mel" else None
     whole, _ = spectrogram_db(clips, config=cfg, mel_basis=basis)
     if not feats.get("window_s"):
@@ -147,7 +147,8 @@ def build_store(clips: np.ndarray, lengths: np.ndarray, labels: pd.DataFrame, fe
                           "label_index": lab["classID"], "group": lab["fsID"].astype(str),
                           "fold": lab["fold"].astype(str), "augmented": False, "shard": shard, "row": row})
     index.to_csv(out / "index.csv", index=False)
-    meta = {**cfg.to_dict(), "shape": list(db.shape[1:]), "class_names": classes, "normalise": "per_sample",
+    meta = {**cfg.to_dict(), "shape": list(db.shape[1:]), "class_names": classes,
+            "normalise": feats.get("normalise", "per_sample"),
             "freqs_hz": cfg.freqs_hz().tolist(), "frame_s": feats["hop_length"] / sr}
     (out / "meta.json").write_text(json.dumps(meta))
     return db, clip_of, whole
