@@ -71,3 +71,12 @@ def test_recipe_normalisation_reaches_the_feature_store(bench, tmp_path):
     bench.build_store(clips, lengths, labels, {**feats, "normalise": "dataset"}, tmp_path / "b")
     assert json.loads((tmp_path / "a" / "meta.json").read_text())["normalise"] == "per_sample"
     assert json.loads((tmp_path / "b" / "meta.json").read_text())["normalise"] == "dataset"
+
+
+def test_members_train_with_the_pipeline_ensemble_seeds(bench):
+    from audiolens.uncertainty.members import member_seed
+
+    ts, _ = bench.settings(bench.recipe_with(["members=3"]))
+    seeds = [bench.member_settings(ts, i).seed for i in range(3)]
+    assert seeds == [member_seed(ts.seed, i) for i in range(3)] == [ts.seed, ts.seed + 1000, ts.seed + 2000]
+    assert bench.member_settings(ts, 1).epochs == ts.epochs  # only the seed changes
