@@ -1,6 +1,7 @@
 """Benchmark: UrbanSound8K subset (folds 1, 2, 10), 3-fold CV on the predefined folds.
 
-Each fold is the test set once; the model trains on the other two (``RECIPE["val_fraction"]``
+Each fold is the test set once; the model (and, with ``RECIPE["members"]`` > 1, the other
+members of a seed ensemble) trains on the other two (``RECIPE["val_fraction"]``
 > 0 holds out that share of their Freesound sources, ``fsID``, for early stopping; the recipe
 uses none). Beside the CNN, on the same folds and spectrogram settings: 1-nearest-neighbour
 and logistic regression on the whole clip's per-band log-mel mean + std (the trivial
@@ -50,10 +51,14 @@ RECIPE = {
     # share of the training folds' fsID groups held out for early stopping; 0: none, all of the
     # training folds train and the full schedule runs (min_epochs = epochs)
     "val_fraction": 0.0,
+    # models per fold: member i trains with seed train.seed + 1000 i (the pipeline's deep ensemble,
+    # ``uncertainty.members``); the CNN figures are member 0's (the main model, what ``evaluate``
+    # scores), the ensemble's (mean of the members' window probabilities) are reported beside
+    "members": 3,
     "model": dict(arch="small_cnn", width=0.75, dense_units=64, dropout=0.3, conv_dropout=0.1, pool="gap"),
-    "train": dict(epochs=60, batch_size=32, learning_rate=0.002, weight_decay=0.0005, lr_schedule="cosine",
+    "train": dict(epochs=30, batch_size=32, learning_rate=0.002, weight_decay=0.0005, lr_schedule="cosine",
                   warmup_epochs=2, monitor="val_accuracy", monitor_smoothing=0.6, patience=8,
-                  min_epochs=60, label_smoothing=0.1, shift_frames=16, specaugment=True, freq_masks=1,
+                  min_epochs=30, label_smoothing=0.1, shift_frames=16, specaugment=True, freq_masks=1,
                   time_masks=1, mixup_alpha=0.2, save_epochs=False),
 }
 
@@ -88,6 +93,15 @@ def settings(recipe: dict):
     return (to_settings(TrainParams(**train), TrainSettings), to_settings(ModelParams(**model), ModelSettings))
 
 
+def member_settings(ts, member: int):
+    """``ts`` with the seed of ensemble member ``member``: ``train.seed + 1000 * member`` (0: the main model)."""
+    import dataclasses
+
+    from audiolens.uncertainty.members import member_seed
+
+    return dataclasses.replace(ts, seed=member_seed(ts.seed, member))
+
+
 def load_clips(data: Path, labels: pd.DataFrame, sr: int) -> tuple[np.ndarray, np.ndarray]:
     """Every clip at ``sr`` Hz, zero-padded/trimmed to 4 s ``(n, 4 sr)``, and its own length (samples)."""
     import soundfile as sf
@@ -119,7 +133,7 @@ def build_store(clips: np.ndarray, lengths: np.ndarray, labels: pd.DataFrame, fe
     from audiolens.shards import ShardWriter
 
     sr = feats["sample_rate"]
-    cfg = SpectrogramConfig(**{k: v for k, v in feats.items() if k not in ("window_s", "hop_s")})
+    cfg = SpectrogramConfig(**{k: v for k, v in feats.items() if k not in ("window_s", "hop_s", "normalise")})
     basis = cfg.mel_basis() if cfg.kind == "mel" else None
     whole, _ = spectrogram_db(clips, config=cfg, mel_basis=basis)
     if not feats.get("window_s"):
@@ -147,7 +161,8 @@ def build_store(clips: np.ndarray, lengths: np.ndarray, labels: pd.DataFrame, fe
                           "label_index": lab["classID"], "group": lab["fsID"].astype(str),
                           "fold": lab["fold"].astype(str), "augmented": False, "shard": shard, "row": row})
     index.to_csv(out / "index.csv", index=False)
-    meta = {**cfg.to_dict(), "shape": list(db.shape[1:]), "class_names": classes, "normalise": "per_sample",
+    meta = {**cfg.to_dict(), "shape": list(db.shape[1:]), "class_names": classes,
+            "normalise": feats.get("normalise", "per_sample"),
             "freqs_hz": cfg.freqs_hz().tolist(), "frame_s": feats["hop_length"] / sr}
     (out / "meta.json").write_text(json.dumps(meta))
     return db, clip_of, whole
@@ -217,17 +232,30 @@ def main() -> None:
             clip_split = fold_split(labels, k, seed=ts.seed, val_fraction=recipe["val_fraction"])
             split = pd.DataFrame({"segment_id": [f"{f}#{j}" for j, f in enumerate(rec_ids)],
                                   "split": clip_split[clip_of]})
-            model, meta = train_model(features_dir=work / "features", split=split, out_dir=work / f"model_{k}",
-                                      settings=ts, model_settings=ms, verbose=0)
             test = (split["split"] == "test").to_numpy()
-            probs = model.predict(db[test][..., None], batch_size=64, verbose=0)
-            m = fold_metrics(y[clip_of][test], probs, rec_ids[test])
+            member_probs = []
+            for i in range(recipe["members"]):
+                # member i: seed train.seed + 1000 i, as the pipeline's ensemble (uncertainty.members)
+                model, meta = train_model(features_dir=work / "features", split=split,
+                                          out_dir=work / f"model_{k}_{i}", settings=member_settings(ts, i),
+                                          model_settings=ms, verbose=0)
+                member_probs.append(model.predict(db[test][..., None], batch_size=64, verbose=0))
+                if i == 0:
+                    meta0 = meta
+            meta = meta0
+            m = fold_metrics(y[clip_of][test], member_probs[0], rec_ids[test])
+            ens = fold_metrics(y[clip_of][test], np.mean(member_probs, axis=0), rec_ids[test])
             base = baselines(whole, y, clip_split != "test", clip_split == "test")
             acc = m["recording_accuracy"]
             folds.append({"test_fold": k, "n_test": int((clip_split == "test").sum()),
                           "n_train": int((clip_split == "train").sum()), "n_val": int((clip_split == "val").sum()),
                           "n_train_windows": meta["n_train"], "cnn_accuracy": acc,
                           "cnn_window_accuracy": m["accuracy"],
+                          **({"ensemble_accuracy": ens["recording_accuracy"],
+                              "ensemble_margin_over_best_baseline": ens["recording_accuracy"] - max(base.values()),
+                              "member_accuracies": [fold_metrics(y[clip_of][test], p, rec_ids[test])[
+                                  "recording_accuracy"] for p in member_probs]}
+                             if recipe["members"] > 1 else {}),
                           **{f"{b}_accuracy": v for b, v in base.items()},
                           "margin_over_best_baseline": acc - max(base.values()), "epochs_run": meta["epochs_run"],
                           "best_epoch": meta["best_epoch"], "wall_s": round(time.perf_counter() - tf0, 1),
@@ -252,6 +280,13 @@ def summary(folds: list[dict], args, recipe: dict, feat_s: float, t0: float, c0:
         "knn1_accuracy_mean": float(np.mean([f["knn1_accuracy"] for f in folds])),
         "logreg_accuracy_mean": float(np.mean([f["logreg_accuracy"] for f in folds])),
         "min_margin_over_best_baseline": float(min(f["margin_over_best_baseline"] for f in folds)),
+        **({"ensemble_accuracy_mean": float(np.mean([f["ensemble_accuracy"] for f in folds])),
+            "ensemble_min_margin_over_best_baseline": float(min(f["ensemble_margin_over_best_baseline"]
+                                                                for f in folds)),
+            "ensemble_passed": bool(complete and np.mean([f["ensemble_accuracy"] for f in folds]) >= TARGET_MEAN
+                                    and all(f["ensemble_margin_over_best_baseline"] >= TARGET_MARGIN
+                                            for f in folds))}
+           if recipe["members"] > 1 else {}),
         "targets": {"cnn_accuracy_mean": TARGET_MEAN, "margin_every_fold": TARGET_MARGIN},
         "passed": bool(complete and mean >= TARGET_MEAN
                        and all(f["margin_over_best_baseline"] >= TARGET_MARGIN for f in folds)),

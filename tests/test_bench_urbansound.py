@@ -59,3 +59,24 @@ def test_recipe_overrides_parse_values(bench):
     assert bench.recipe_with([]) == bench.RECIPE  # overrides work on a copy
     with pytest.raises(SystemExit):
         bench.recipe_with(["nosuch.key=1"])
+
+
+def test_recipe_normalisation_reaches_the_feature_store(bench, tmp_path):
+    import json
+
+    feats = dict(kind="mel", sample_rate=1000, n_fft=64, hop_length=32, n_mels=8, fmin=0.0, fmax=500.0,
+                 top_db=80.0, window_s=2.0, hop_s=0.5)
+    clips, lengths, labels = np.ones((6, 4000), np.float32), np.full(6, 4000), _labels()
+    bench.build_store(clips, lengths, labels, feats, tmp_path / "a")
+    bench.build_store(clips, lengths, labels, {**feats, "normalise": "dataset"}, tmp_path / "b")
+    assert json.loads((tmp_path / "a" / "meta.json").read_text())["normalise"] == "per_sample"
+    assert json.loads((tmp_path / "b" / "meta.json").read_text())["normalise"] == "dataset"
+
+
+def test_members_train_with_the_pipeline_ensemble_seeds(bench):
+    from audiolens.uncertainty.members import member_seed
+
+    ts, _ = bench.settings(bench.recipe_with(["members=3"]))
+    seeds = [bench.member_settings(ts, i).seed for i in range(3)]
+    assert seeds == [member_seed(ts.seed, i) for i in range(3)] == [ts.seed, ts.seed + 1000, ts.seed + 2000]
+    assert bench.member_settings(ts, 1).epochs == ts.epochs  # only the seed changes

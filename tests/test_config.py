@@ -73,3 +73,10 @@ def test_bootstrap_resamples_is_off_or_enough():
         parse_params({"bootstrap": {"resamples": 20}})
     with pytest.raises(ConfigError, match=r"uncertainty\.member_outlier_z"):
         parse_params({"uncertainty": {"member_outlier_z": 0}})
+
+
+def test_small_cnn_pools_only_with_the_cam_exact_heads():
+    for pool in ("gap", "time"):
+        assert parse_params({"model": {"arch": "small_cnn", "pool": pool}}).model.pool == pool
+    with pytest.raises(ConfigError, match="'gap' or 'time' with model.arch small_cnn"):
+        parse_params({"model": {"arch": "small_cnn", "pool": "flatten"}})

@@ -167,3 +167,24 @@ def test_gradcam_explains_the_requested_target():
     np.testing.assert_allclose(lo2, g[0] - g[1], atol=1e-5 * (np.abs(g[0]).max() + 1e-12))
     with pytest.raises(ValueError, match="target"):
         grad_cam(m2, x, target="nope")
+
+
+def test_cam_is_exact_for_time_pooled_head():
+    """Mean over time per frequency row -> flatten -> linear: per-row weights, map mean = logit - bias."""
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((F, T, 1), name="spectrogram")
+    x = keras.layers.Rescaling(1 / 20.0, offset=2.0, name="normalise")(inp)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(x)  # grid = input grid
+    x = keras.layers.AveragePooling2D(pool_size=(1, T), name="time_pool")(x)
+    x = keras.layers.Flatten(name="embedding")(x)
+    x = keras.layers.Dropout(0.2, name="head_dropout")(x)
+    z = keras.layers.Dense(3, name="logits")(x)
+    model = keras.Model(inp, keras.layers.Activation("softmax", name="probs")(z))
+    x, _ = evidence_data(4, seed=5)
+    cls = np.array([0, 1, 2, 1])
+    maps = cam(model, x, class_index=cls, signed=True)
+    logits = keras.Model(model.inputs, model.get_layer("logits").output)(x[..., None]).numpy()
+    bias = model.get_layer("logits").bias.numpy()
+    np.testing.assert_allclose(maps.mean(axis=(1, 2)) + bias[cls], logits[np.arange(4), cls], rtol=1e-4, atol=1e-5)
+    # the evidence is located in frequency: rows matter, so Grad-CAM (one weight per channel) differs
+    assert not np.allclose(grad_cam(model, x, class_index=cls, signed=True) * F * T, maps, atol=1e-3)

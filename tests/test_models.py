@@ -187,6 +187,29 @@ def test_small_cnn_logits_decompose_exactly_over_the_last_feature_map():
     from audiolens.models.settings import ModelSettings
 
     bad = ModelSettings(arch="small_cnn", width=0.25, dense_units=8, dropout=0.3, conv_dropout=0.0,
-                        weights=None, pool="time")
-    with pytest.raises(ParameterError, match="pool='gap'"):
+                        weights=None, pool="flatten")
+    with pytest.raises(ParameterError, match="pool='flatten'"):
         build_model(bad, input_shape=SHAPES["mel"], n_classes=3, normalise="per_sample", stats=None)
+
+
+def test_small_cnn_time_pool_keeps_frequency_and_cam_is_exact():
+    """pool: time -> embedding (F' * D,); logit_c = sum_f mean_t (A[f, t] . w_{c,f}) + b_c, and cam() averages to it."""
+    from audiolens.interpret.cam import cam_head
+    from audiolens.models.introspect import submodel
+
+    keras.utils.set_random_seed(0)
+    m = build_test_model(arch="small_cnn", input_shape=SHAPES["mel"], n_classes=3, width=0.25, dense_units=8,
+                         pool="time")
+    assert tuple(embedding_layer(m).output.shape) == (None, 4 * 8)  # F' = 64 / 16 rows x D = 8
+    x, _ = _batch(SHAPES["mel"])
+    a, z = (np.asarray(v, np.float64) for v in submodel(m, "cam_relu", "logits")(x))
+    w, b = m.get_layer("logits").get_weights()
+    maps = np.einsum("nftd,fdc->nftc", a, w.reshape(4, 8, 3))  # weight differs per frequency row f
+    np.testing.assert_allclose(maps.mean(axis=2).sum(axis=1) + b, z, rtol=1e-4, atol=1e-5)
+    # a frequency-blind decomposition (one weight per channel) would not reproduce the logits
+    assert not np.allclose(np.einsum("nftd,dc->nftc", a, w.reshape(4, 8, 3).mean(0)).mean(axis=(1, 2)) * 4 + b,
+                           z, atol=1e-3)
+    layer, weights = cam_head(m)
+    assert layer.name == "cam_relu" and weights.shape == (4, 8, 3)
+    grid = np.einsum("nftd,fdc->nftc", a, weights)
+    np.testing.assert_allclose(grid.mean(axis=(1, 2)) + b, z, rtol=1e-4, atol=1e-5)

@@ -56,8 +56,9 @@ class ModelParams(Section):
 
     @model_validator(mode="after")
     def _small_cnn_pool(self) -> "ModelParams":
-        if self.arch == "small_cnn" and self.pool != "gap":
-            raise ValueError("model.pool must be 'gap' with model.arch small_cnn (its pooled head keeps CAM exact)")
+        if self.arch == "small_cnn" and self.pool not in ("gap", "time"):
+            raise ValueError("model.pool must be 'gap' or 'time' with model.arch small_cnn "
+                             "(its pooled heads keep CAM exact)")
         return self
 
 

@@ -6,6 +6,10 @@ input spectrogram's ``(F, T)`` grid, so they overlay the dB spectrogram directly
 
 For a model whose feature map reaches the logits only through global average pooling
 and linear layers, ``grad_cam(...) == cam(...) / (h * w)`` exactly (``h, w``: feature grid).
+CAM also covers the time-pooled head (``small_cnn`` with ``pool: time``: mean over time of
+each frequency row, flattened, then linear), whose class weights differ per frequency row;
+there the map still averages exactly to the logit minus its bias, but Grad-CAM (one
+gradient-pooled weight per channel) is no longer proportional to it.
 """
 from __future__ import annotations
 
@@ -130,25 +134,37 @@ def grad_cam(model: keras.Model, x: np.ndarray, *, class_index=None, layer=None,
     return out
 
 
+def _time_pool(lay) -> bool:
+    """``lay`` is an ``AveragePooling2D`` over the whole time axis only (pool ``(1, T')``, output ``T' = 1``)."""
+    if not isinstance(lay, keras.layers.AveragePooling2D):
+        return False
+    shape = tuple(lay.output.shape)
+    return tuple(lay.pool_size)[0] == 1 and shape[2] == 1 and tuple(lay.strides)[0] == 1
+
+
 def cam_head(model: keras.Model) -> tuple[keras.layers.Layer, np.ndarray]:
-    """Feature layer and effective class weights of a ``GAP -> linear`` head.
+    """Feature layer and effective class weights of a ``GAP -> linear`` (or time-pooled) head.
 
     Walks back from ``logits`` through linear layers (linear ``Dense``, inference-mode
     ``BatchNormalization``, dropout/noise layers, linear ``Activation``) to a
-    ``GlobalAveragePooling2D``; the product of their matrices is the effective weight.
+    ``GlobalAveragePooling2D``, or to a ``Flatten`` of an ``AveragePooling2D`` over the whole
+    time axis (``small_cnn`` ``pool: time``); the product of their matrices is the effective
+    weight.
 
     Returns
     -------
     layer : Layer
-        The layer whose 4-D output the GAP pools.
-    weights : ndarray, shape (K, C)
+        The layer whose 4-D output ``(n, h, w, K)`` the head pools.
+    weights : ndarray, shape (K, C) or (h, K, C)
         Effective weight of feature channel ``k`` for class ``c`` (biases dropped: they
-        are constant over the map).
+        are constant over the map); ``(h, K, C)`` for the time-pooled head, one weight
+        matrix per frequency row, scaled by ``h`` so that the map's mean over ``(f, t)``
+        is the logit minus its bias, as for GAP.
 
     Raises
     ------
     CamNotApplicable
-        Naming the first non-linear layer between the GAP and ``logits``.
+        Naming the first non-linear layer between the pooling and ``logits``.
     """
     def linear(layer) -> bool:
         act = getattr(layer, "activation", None)
@@ -160,6 +176,10 @@ def cam_head(model: keras.Model) -> tuple[keras.layers.Layer, np.ndarray]:
     w = np.asarray(lay.kernel, dtype=np.float64)
     lay = producer(lay)
     while not isinstance(lay, keras.layers.GlobalAveragePooling2D):
+        if isinstance(lay, keras.layers.Flatten) and _time_pool(producer(lay)):
+            pool = producer(lay)
+            h, _, k = tuple(pool.output.shape)[1:]
+            return producer(pool), (h * w.reshape(h, k, -1)).astype(np.float32)
         if isinstance(lay, keras.layers.Dense) and linear(lay):
             w = np.asarray(lay.kernel, dtype=np.float64) @ w
         elif isinstance(lay, keras.layers.BatchNormalization):
@@ -182,7 +202,10 @@ def cam_head(model: keras.Model) -> tuple[keras.layers.Layer, np.ndarray]:
 
 def cam(model: keras.Model, x: np.ndarray, *, class_index=None, signed: bool = False,
         batch_size: int = 32) -> np.ndarray:
-    """Class activation maps ``sum_k W[k, c] * A_k`` for a ``GAP -> linear`` model.
+    """Class activation maps ``sum_k W[k, c] * A_k`` for a ``GAP -> linear`` (or time-pooled) model.
+
+    For the time-pooled head the weight depends on the frequency row:
+    ``sum_k W[f, k, c] * A_k[f, t]`` (see :func:`cam_head`).
 
     Parameters
     ----------
@@ -213,7 +236,10 @@ def cam(model: keras.Model, x: np.ndarray, *, class_index=None, signed: bool = F
         feats, logits = tap(xb[s:s + batch_size], training=False)
         feats = np.asarray(feats, dtype=np.float32)
         chosen = np.argmax(np.asarray(logits), axis=-1) if idx is None else idx[s:s + batch_size]
-        maps = np.einsum("bhwk,kb->bhw", feats, w[:, chosen])
+        if w.ndim == 2:
+            maps = np.einsum("bhwk,kb->bhw", feats, w[:, chosen])
+        else:  # time-pooled head: a weight matrix per frequency row
+            maps = np.einsum("bhwk,hkb->bhw", feats, w[..., chosen])
         if not signed:
             maps = np.maximum(maps, 0.0)
         out[s:s + batch_size] = _upsample(tf.constant(maps), (f, t))

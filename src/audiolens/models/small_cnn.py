@@ -7,6 +7,13 @@ Conv-BatchNorm-ReLU to ``dense_units`` channels (``cam_conv``, the last feature 
 head is global average pooling named ``embedding`` (no dense layer), ``head_dropout``, and
 the linear ``logits``: the logit of class c is ``mean over (f, t) of w_c . A[f, t] + b_c``,
 so CAM on ``cam_conv`` is the exact decomposition of the logit, not an approximation.
+
+``pool="time"`` keeps where in frequency the evidence is: the ``embedding`` is the mean over
+time only, flattened ``(F' * D,)``, and the logit of class c is
+``sum over f of mean over t of w_{c,f} . A[f, t] + b_c`` -- a weight vector per frequency
+row, still linear in the map, so CAM stays exact (``interpret.cam.cam_head`` returns
+per-row weights). Environmental classes differ strongly by band, which a frequency-blind
+GAP head cannot use directly.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ CHANNELS = (16, 32, 64, 128)
 # moving statistics settle within ~20 steps (Keras' 0.99 needs ~300): small datasets have ~20
 # steps per epoch and early stopping may restore an early epoch, whose statistics must be usable
 BN_MOMENTUM = 0.9
+POOLS = ("gap", "time")
 
 
 def _conv_bn_relu(x, filters: int, kernel: int, name: str):
@@ -34,10 +42,12 @@ def build(*, input_shape, n_classes: int, width: float, dense_units: int, dropou
           conv_dropout: float, pool: str, normalise: str, stats: dict | None) -> keras.Model:
     """Build the model; ``input_shape`` is ``(F, T, 1)`` dB (arguments: see ``registry.build_model``).
 
-    ``pool`` must be ``"gap"``: the pooled head is what keeps CAM exact.
+    ``pool``: ``"gap"`` (mean over frequency and time, embedding ``(D,)``) or ``"time"``
+    (mean over time per frequency row, embedding ``(F' * D,)``, ``F' = ceil(F / 16)``); both
+    heads are linear in the last feature map, which keeps CAM exact.
     """
-    if pool != "gap":
-        raise ParameterError(f"small_cnn pools globally (pool='gap'); got pool={pool!r}")
+    if pool not in POOLS:
+        raise ParameterError(f"small_cnn pools with one of {POOLS} (the heads that keep CAM exact); got pool={pool!r}")
     if n_classes < 2:
         raise ParameterError(f"need at least 2 classes, got {n_classes}")
     inputs, x = spectrogram_input(input_shape, normalise=normalise, stats=stats)
@@ -47,7 +57,11 @@ def build(*, input_shape, n_classes: int, width: float, dense_units: int, dropou
         if conv_dropout > 0:
             x = keras.layers.SpatialDropout2D(conv_dropout, name=f"conv_dropout{i}")(x)
     x = _conv_bn_relu(x, int(dense_units), 1, "cam")
-    x = keras.layers.GlobalAveragePooling2D(name=EMBEDDING)(x)
+    if pool == "gap":
+        x = keras.layers.GlobalAveragePooling2D(name=EMBEDDING)(x)
+    else:
+        x = keras.layers.AveragePooling2D(pool_size=(1, int(x.shape[2])), name="time_pool")(x)
+        x = keras.layers.Flatten(name=EMBEDDING)(x)
     x = keras.layers.Dropout(dropout, name=HEAD_DROPOUT)(x)
     x = keras.layers.Dense(n_classes, name=LOGITS, dtype="float32")(x)
     outputs = keras.layers.Activation("softmax", name=PROBS, dtype="float32")(x)
