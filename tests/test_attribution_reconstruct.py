@@ -86,3 +86,24 @@ def test_roundtrip_probs_and_wavs(tmp_path):
     b, _ = sf.read(paths[1])
     assert sr == SR and np.abs(a).max() == pytest.approx(0.9, rel=1e-5)
     np.testing.assert_allclose(b, 0.5 * a, atol=1e-6)        # one shared gain
+
+
+def test_roundtrip_removed_bins_take_the_given_fill():
+    """With ``fill``, removed bins are resynthesised from it, not from the floor: filling with the
+    spectrogram itself makes an all-zeros mask a faithful round trip; the floor makes it silence."""
+    cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=256, hop_length=64)
+    ys = [signal(0.5, seed=s) for s in range(2)]
+    x, ref = spectrogram_db(np.stack(ys), config=cfg)
+
+    def predict(db):   # "probability" of class 1 grows with the mean dB of the low band
+        z = db[:, :20].mean(axis=(1, 2)) / 10 + 4
+        p1 = 1 / (1 + np.exp(-z))
+        return np.stack([1 - p1, p1], axis=1)
+    kw = dict(config=cfg, ref_amplitude=ref, source_audio=ys)
+    p = roundtrip_probs(predict, x, np.ones_like(x), complement=False, **kw)[0]
+    nothing = np.zeros_like(x)
+    p_fill, p_fill_out = roundtrip_probs(predict, x, nothing, fill=x, **kw)
+    np.testing.assert_allclose(p_fill, p, atol=1e-3)        # every bin removed, each refilled with itself
+    np.testing.assert_allclose(p_fill_out, p, atol=1e-3)    # the complement keeps everything
+    p_floor = roundtrip_probs(predict, x, nothing, complement=False, **kw)[0]
+    assert (np.abs(p_floor[:, 1] - p[:, 1]) > 0.05).all()   # without the fill: the floor, a different input

@@ -3,7 +3,8 @@ control, deletion / insertion curves, and fidelity after the audio round trip.
 
 Every spectral measurement replaces removed bins by the same ``fill`` (``(n, F, T)`` dB,
 :func:`audiolens.attribution.masks.fill_state`) for every explainer and for the random
-control; the audio round trip keeps the floor (what the listenable WAVs remove to).
+control, and the audio round trip resynthesises from the same fill (only the listenable WAVs
+remove to the floor).
 """
 from __future__ import annotations
 
@@ -103,11 +104,13 @@ def curves_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], maps: 
 
 def roundtrip_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], maps: dict[str, np.ndarray],
                     masks: Sequence[str], *, config: SpectrogramConfig, ref_amplitude: np.ndarray,
-                    audio: list[np.ndarray], floor_db: float | None, seed: int = 0) -> pd.DataFrame:
+                    audio: list[np.ndarray], floor_db: float | None, seed: int = 0,
+                    fill: np.ndarray | None = None) -> pd.DataFrame:
     """Per-example fidelity after the audio round trip (``domain = "audio"``).
 
     ``p_c(X)`` is the model on the unmasked round trip, so the metrics measure the mask
-    and not the resynthesis.
+    and not the resynthesis. Removed bins take ``fill`` ``(n, F, T)`` dB (the spectral
+    metrics' fill) before resynthesis; None: the floor.
     """
     predict = probabilities(model)
     kw = dict(config=config, ref_amplitude=ref_amplitude, source_audio=audio, floor_db=floor_db)
@@ -116,7 +119,7 @@ def roundtrip_frame(model, x: np.ndarray, c: np.ndarray, ids: Sequence[str], map
     for name, a in maps.items():
         for kind in masks:
             m = make_masks(a, kind, seed=seed)
-            p_in, p_out = roundtrip_probs(predict, x, m, **kw)
+            p_in, p_out = roundtrip_probs(predict, x, m, fill=fill, **kw)
             met = fidelity_metrics(p, p_in, p_out, c, m, a)
             frames.append(_rows(met, domain="audio", explainer=name, mask=kind, segment_id=list(ids)))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

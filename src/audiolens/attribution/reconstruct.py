@@ -59,7 +59,8 @@ def error_db(reference: np.ndarray, estimate: np.ndarray) -> float:
 
 def roundtrip_probs(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, masks: np.ndarray, *,
                     config: SpectrogramConfig, ref_amplitude: np.ndarray, source_audio: list[np.ndarray | None],
-                    floor_db: float | None = None, complement: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+                    floor_db: float | None = None, complement: bool = True,
+                    fill: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Model probabilities after the audio round trip (masked spectrogram → audio → features).
 
     Parameters
@@ -72,6 +73,9 @@ def roundtrip_probs(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, 
         (None → Griffin-Lim phase).
     complement : bool
         Also resynthesise and score the complement ``1 - M``.
+    fill : ndarray (n, F, T), optional
+        dB values removed bins take before resynthesis (:func:`~audiolens.attribution.masks.fill_state`:
+        the same fill as the spectral metrics); None: the floor.
 
     Returns
     -------
@@ -90,9 +94,10 @@ def roundtrip_probs(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, 
     for i in range(n):
         kw = dict(config=config, ref_amplitude=float(ref_amplitude[i]), length=length,
                   source_audio=source_audio[i], seed=i)
-        kept[i] = reconstruct(apply_mask(x[i], masks[i], floor_db=floor_db), **kw)
+        fi = None if fill is None else fill[i]
+        kept[i] = reconstruct(apply_mask(x[i], masks[i], floor_db=floor_db, fill=fi), **kw)
         if complement:
-            removed[i] = reconstruct(apply_mask(x[i], masks[i], floor_db=floor_db, complement=True), **kw)
+            removed[i] = reconstruct(apply_mask(x[i], masks[i], floor_db=floor_db, complement=True, fill=fi), **kw)
     basis = config.mel_basis() if config.kind == "mel" else None
 
     def feats(audio: np.ndarray) -> np.ndarray:

@@ -195,7 +195,7 @@ def run(*, model, store, test_positions: np.ndarray, train_positions: np.ndarray
         rtf = roundtrip_frame(model, x[sel], c[sel], [ids[i] for i in rt], {k: v[sel] for k, v in maps.items()},
                               s.masks if s.roundtrip_all_masks else [s.headline_mask], config=config,
                               ref_amplitude=rows["ref_amplitude"].to_numpy()[sel],
-                              audio=[audio[i] for i in rt], floor_db=s.floor_db, seed=s.seed)
+                              audio=[audio[i] for i in rt], floor_db=s.floor_db, seed=s.seed, fill=fill[sel])
         per_example = pd.concat([per_example, rtf], ignore_index=True)
     seconds["roundtrip"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
