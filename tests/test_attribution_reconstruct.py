@@ -59,6 +59,13 @@ def test_griffin_lim_when_no_phase():
     assert np.mean(np.abs(db2 - db)[db > -40]) < 6.0
 
 
+def low_band_predict(db):
+    """A stand-in model ``(n, F, T) -> (n, 2)``: P(class 1) grows with the mean dB of the low band."""
+    z = db[:, :20].mean(axis=(1, 2)) / 10 + 4
+    p1 = 1 / (1 + np.exp(-z))
+    return np.stack([1 - p1, p1], axis=1)
+
+
 def test_roundtrip_probs_and_wavs(tmp_path):
     import soundfile as sf
 
@@ -66,10 +73,7 @@ def test_roundtrip_probs_and_wavs(tmp_path):
     ys = [signal(0.5, seed=s) for s in range(2)]
     x, ref = spectrogram_db(np.stack(ys), config=cfg)
 
-    def predict(db):   # "probability" of class 1 grows with the mean dB of the low band
-        z = db[:, :20].mean(axis=(1, 2)) / 10 + 4
-        p1 = 1 / (1 + np.exp(-z))
-        return np.stack([1 - p1, p1], axis=1)
+    predict = low_band_predict
     masks = np.zeros_like(x)
     masks[:, :20] = 1.0
     kw = dict(config=cfg, ref_amplitude=ref, source_audio=ys)
@@ -94,11 +98,7 @@ def test_roundtrip_removed_bins_take_the_given_fill():
     cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=256, hop_length=64)
     ys = [signal(0.5, seed=s) for s in range(2)]
     x, ref = spectrogram_db(np.stack(ys), config=cfg)
-
-    def predict(db):   # "probability" of class 1 grows with the mean dB of the low band
-        z = db[:, :20].mean(axis=(1, 2)) / 10 + 4
-        p1 = 1 / (1 + np.exp(-z))
-        return np.stack([1 - p1, p1], axis=1)
+    predict = low_band_predict
     kw = dict(config=cfg, ref_amplitude=ref, source_audio=ys)
     p = roundtrip_probs(predict, x, np.ones_like(x), complement=False, **kw)[0]
     nothing = np.zeros_like(x)

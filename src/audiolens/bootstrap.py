@@ -85,12 +85,20 @@ class GroupBootstrap:
         """Segment indices of resample ``b`` (each repeated by its multiplicity), shape (sum w_b,)."""
         return np.repeat(np.arange(self.n), self.weights[b])
 
-    def mean(self, values) -> np.ndarray:
-        """Resampled means of per-segment ``values`` (n,) or (n, m): shape (B,) or (B, m)."""
+    def mean(self, values, *, skip_nan: bool = False) -> np.ndarray:
+        """Resampled means of per-segment ``values`` (n,) or (n, m): shape (B,) or (B, m).
+
+        ``skip_nan``: non-finite values are left out of each resampled mean (NaN where a
+        resample has none), instead of making it NaN.
+        """
         v = np.asarray(values, dtype=np.float64)
         if v.shape[0] != self.n:
             raise ValueError(f"values have {v.shape[0]} rows, the plan {self.n} segments")
         w = self.weights.astype(np.float64)
+        if skip_nan:
+            ok = np.isfinite(v)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return (w @ np.where(ok, v, 0.0)) / (w @ ok.astype(np.float64))
         total = w.sum(axis=1)
         return (w @ v) / (total[:, None] if v.ndim > 1 else total)
 

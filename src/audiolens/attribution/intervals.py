@@ -32,11 +32,7 @@ CONTROL = "random"  # the random-mask control's name in the ``explainer`` column
 
 def resampled_means(boot: GroupBootstrap, values) -> np.ndarray:
     """Mean of the finite per-segment ``values`` (n,) in every resample: shape (B,), NaN where none is finite."""
-    v = np.asarray(values, dtype=np.float64)
-    ok = np.isfinite(v)
-    w = boot.weights.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (w @ np.where(ok, v, 0.0)) / (w @ ok.astype(np.float64))
+    return boot.mean(values, skip_nan=True)
 
 
 def mean_interval(values, groups, settings: BootstrapSettings | None) -> dict[str, float] | None:
