@@ -27,6 +27,7 @@ $(VENV)/.installed-$(VARIANT): $(LOCK) pyproject.toml | $(BIN)/activate
 	rm -f $(VENV)/.installed $(VENV)/.installed-$(OTHER)
 	$(BIN)/pip install -q -r $(LOCK)
 	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/python -m audiolens.warmup
 	touch $@
 
 setup: $(VENV)/.installed-$(VARIANT)
