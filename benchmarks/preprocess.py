@@ -78,7 +78,7 @@ def run_pipeline(manifest, *, raw: Path, work: Path, n_jobs: int, cfg: Spectrogr
                  scheduler: str = "processes") -> dict:
     """clean -> segment -> spectrogram with the stages' library calls; times per step."""
     t: dict = {}
-    executor = ExecutorSettings(n_jobs=n_jobs, scheduler=scheduler)
+    executor = ExecutorSettings(n_jobs=n_jobs, scheduler=scheduler, inline_below_s=Params().audio.inline_below_s)
     sr = cfg.sample_rate
     with measure(t, "clean"):
         log, skipped = clean_corpus(manifest, root=raw, out_dir=work / "clean",
@@ -161,7 +161,7 @@ def stage_vs_bare(segs, x: np.ndarray, cfg: SpectrogramConfig, *, work: Path, re
     def stage() -> None:
         out = work / f"features_{next(counter)}"
         index = featurize(segs, config=cfg, out_dir=out, shard_size=2048, root=work,
-                          executor=ExecutorSettings(n_jobs=1, scheduler="processes"))
+                          executor=ExecutorSettings(n_jobs=1, scheduler="processes", inline_below_s=0.0))
         index.to_csv(out / "index.csv", index=False)
         (out / "meta.json").write_text(json.dumps(feature_meta(
             cfg, segment_samples=x.shape[1], class_names=["f", "m"], normalise="per_sample",

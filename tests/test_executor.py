@@ -59,8 +59,8 @@ def test_local_pool_and_dask_local_cluster_write_identical_bytes(tmp_path):
     pytest.importorskip("distributed", reason="dask[distributed] is not installed")
     root = tmp_path / "raw"
     m = _corpus(root)
-    pool = _clean_and_spectrogram(m, root, tmp_path / "pool", ExecutorSettings(n_jobs=2, scheduler="processes"))
-    dask = _clean_and_spectrogram(m, root, tmp_path / "dask", ExecutorSettings(n_jobs=2, scheduler="local"))
+    pool = _clean_and_spectrogram(m, root, tmp_path / "pool", ExecutorSettings(n_jobs=2, scheduler="processes", inline_below_s=0.0))
+    dask = _clean_and_spectrogram(m, root, tmp_path / "dask", ExecutorSettings(n_jobs=2, scheduler="local", inline_below_s=0.0))
     assert sum(k.startswith("clean/") for k in pool) == 6 and any(k.startswith("features/shard_") for k in pool)
     assert "broken" in (tmp_path / "pool" / "skipped.csv").read_text()  # the skip travels back from the workers
     assert pool == dask
@@ -76,7 +76,7 @@ def test_a_running_dask_cluster_by_address_keeps_input_order():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://")
-        out = list(ordered_map(_pid_and_square, items, executor=ExecutorSettings(n_jobs=1, scheduler=address),
+        out = list(ordered_map(_pid_and_square, items, executor=ExecutorSettings(n_jobs=1, scheduler=address, inline_below_s=0.0),
                                chunksize=3, inflight_per_job=1))
         with distributed.Client(cluster) as client:
             workers = set(client.run(os.getpid).values())
@@ -95,10 +95,10 @@ def test_spectrograms_written_in_place_equal_the_ones_sent_back(tmp_path, monkey
     monkeypatch.setattr(ShardWriter, "append", lambda self, block: appended.append(len(block)) or real(self, block))
     root = tmp_path / "raw"
     m = _corpus(root)
-    pool = _clean_and_spectrogram(m, root, tmp_path / "pool", ExecutorSettings(n_jobs=2, scheduler="processes"))
+    pool = _clean_and_spectrogram(m, root, tmp_path / "pool", ExecutorSettings(n_jobs=2, scheduler="processes", inline_below_s=0.0))
     assert appended == []
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
-        ex = ExecutorSettings(n_jobs=2, scheduler=cluster.scheduler_address)
+        ex = ExecutorSettings(n_jobs=2, scheduler=cluster.scheduler_address, inline_below_s=0.0)
         sent = _clean_and_spectrogram(m, root, tmp_path / "sent", ex)
     assert sum(appended) > 0
     assert pool == sent and any(k.startswith("features/shard_") for k in pool)
@@ -106,10 +106,10 @@ def test_spectrograms_written_in_place_equal_the_ones_sent_back(tmp_path, monkey
 
 def test_settings_reject_unknown_schedulers_and_bad_counts():
     with pytest.raises(ConfigError, match="audio.scheduler"):
-        ExecutorSettings(n_jobs=2, scheduler="threads")
+        ExecutorSettings(n_jobs=2, scheduler="threads", inline_below_s=0.0)
     with pytest.raises(ConfigError, match="audio.n_jobs"):
-        ExecutorSettings(n_jobs=0, scheduler="processes")
-    assert ExecutorSettings(n_jobs=1, scheduler="tcp://10.0.0.5:8786").uses_dask
+        ExecutorSettings(n_jobs=0, scheduler="processes", inline_below_s=0.0)
+    assert ExecutorSettings(n_jobs=1, scheduler="tcp://10.0.0.5:8786", inline_below_s=0.0).uses_dask
 
 
 def test_an_unaligned_mel_basis_gives_the_same_bytes():

@@ -41,7 +41,7 @@ STAGE = textwrap.dedent('''
                 t2.write_text("{}")
                 if sys.argv[1] == "pool":
                     for i, _ in enumerate(ordered_map(work, list(range(400)), chunksize=1,
-                                                     executor=ExecutorSettings(n_jobs=2, scheduler="processes"))):
+                                                     executor=ExecutorSettings(n_jobs=2, scheduler="processes", inline_below_s=0.0))):
                         if i == 3:
                             print("ready", flush=True)
                 else:

@@ -18,7 +18,8 @@ from audiolens.shards import FeatureStore
 from conftest import clean_settings, spectrogram_settings, write_wav
 
 SR = 8000
-INLINE, POOL2 = ExecutorSettings(n_jobs=1, scheduler="processes"), ExecutorSettings(n_jobs=2, scheduler="processes")
+INLINE = ExecutorSettings(n_jobs=1, scheduler="processes", inline_below_s=0.0)
+POOL2 = ExecutorSettings(n_jobs=2, scheduler="processes", inline_below_s=0.0)  # always the pool
 
 
 def _speechy(seconds: float, seed: int, sr: int = 16000) -> np.ndarray:

@@ -7,7 +7,11 @@ backend or worker count:
 
 ``scheduler: processes``
     a local process pool of ``n_jobs`` workers (``concurrent.futures``; ``n_jobs: 1`` runs in
-    this process). Workers end with their parent: each watches its parent and exits when the
+    this process). The first item always runs in this process and is timed: when it says the
+    whole map is less than ``inline_below_s`` seconds of work, the rest runs here too (starting
+    and feeding a pool costs more than a second core saves on that little work), otherwise the
+    pool, forked after the first item (so its workers inherit what that call imported or
+    cached), takes the rest. Workers end with their parent: each watches its parent and exits when the
     parent is gone (killed with SIGKILL, say) instead of waiting forever on the task pipe; when
     the parent stops early (an exception, SIGTERM turned into one by
     :func:`audiolens.runtime.stage_main`, or the consumer dropping the generator), the pool's
@@ -29,6 +33,7 @@ import functools
 import os
 import signal
 import threading
+import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -53,14 +58,20 @@ class ExecutorSettings:
         Worker processes for ``processes`` and ``local``; 1 with ``processes`` runs inline.
     scheduler : str
         ``processes`` (local pool), ``local`` (Dask LocalCluster) or a Dask address.
+    inline_below_s : float
+        ``processes`` only: estimated seconds of work (first item's time x number of items)
+        below which the whole map runs in this process; 0 always uses the pool.
     """
 
     n_jobs: int
     scheduler: str
+    inline_below_s: float
 
     def __post_init__(self) -> None:
         if self.n_jobs < 1:
             raise ConfigError(f"audio.n_jobs must be >= 1 (got {self.n_jobs})")
+        if not self.inline_below_s >= 0:
+            raise ConfigError(f"audio.inline_below_s must be >= 0 seconds (got {self.inline_below_s})")
         if self.scheduler not in ("processes", "local") and "://" not in self.scheduler:
             raise ConfigError(f"audio.scheduler must be processes, local or a Dask address like "
                               f"tcp://host:8786 (got {self.scheduler!r})")
@@ -207,6 +218,10 @@ def ordered_map(fn: Callable[[T], R], items: Sequence[T], *, executor: ExecutorS
                 inflight_per_job: int = 4) -> Iterator[R]:
     """Yield ``fn(item)`` for every item, in input order, on the backend ``executor`` names.
 
+    With ``scheduler: processes`` the first item runs here, timed; the map stays here when
+    that time x ``len(items)`` is under ``executor.inline_below_s`` (or ``n_jobs`` is 1),
+    otherwise a pool runs the rest. Same results either way: only where they are computed differs.
+
     Parameters
     ----------
     fn : callable
@@ -228,11 +243,18 @@ def ordered_map(fn: Callable[[T], R], items: Sequence[T], *, executor: ExecutorS
     try:
         if len(items) == 0:
             return
-        if not executor.uses_dask and (executor.n_jobs <= 1 or len(items) <= 1):
-            for x in items:
-                yield fn(x)
-                bar.update(1)
-            return
+        if not executor.uses_dask:
+            t0 = time.perf_counter()
+            first = fn(items[0])
+            first_s = time.perf_counter() - t0
+            yield first
+            bar.update(1)
+            items = items[1:]
+            if executor.n_jobs <= 1 or len(items) <= 1 or first_s * (len(items) + 1) < executor.inline_below_s:
+                for x in items:
+                    yield fn(x)
+                    bar.update(1)
+                return
         with _backend(executor) as (submit, slots):
             size = chunksize or max(1, min(64, len(items) // (16 * slots)))
             chunks = (items[i: i + size] for i in range(0, len(items), size))

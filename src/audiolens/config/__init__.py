@@ -103,7 +103,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
 
 #: keys that say where the work runs, not what it computes: left out of resolved_params.yaml so a
 #: stage's outputs are byte-identical whatever the worker count or scheduler
-EXECUTION_ONLY = {"audio": ("n_jobs", "scheduler"), "data": ("n_jobs",)}
+EXECUTION_ONLY = {"audio": ("n_jobs", "scheduler", "inline_below_s"), "data": ("n_jobs",)}
 
 
 def save_resolved(params: Params, path: str | Path, *, sections: list[str] | None = None) -> Path:

@@ -16,6 +16,8 @@ class AudioParams(Section):
     n_jobs: int = Field(default=2, ge=1, le=256)
     # processes | local | a Dask scheduler address (tcp://host:8786)
     scheduler: str = Field(default="processes", pattern=r"^(processes|local|(tcp|tls|ucx|ws|wss)://\S+)$")
+    # processes: estimated seconds of work (first item x items) below which a map stays in the stage process
+    inline_below_s: float = Field(default=0.5, ge=0.0, le=3600.0)
 
 
 class CleanParams(Section):
