@@ -2,10 +2,10 @@
 
 librosa compiles its numba kernels with ``cache=True`` into ``librosa/__pycache__``. Two
 processes compiling the same kernel at the same time into an empty cache (``pytest -n 2``,
-``dvc queue start -j 2`` or a process pool on a fresh environment) can leave a function's
-cache files from different compilations, and every later call then crashes with a
-segmentation fault (numba issues #4807, #10128; seen here: ``pYIN`` in ``eda``). ``make setup``
-runs this module once, serially, so that later processes only read the cache.
+``dvc queue start -j 2`` or a process pool on a fresh environment) can die with a
+segmentation fault, and can leave a function's cache files from different compilations that
+crash later calls too (numba issues #4807, #10128; seen here: ``pYIN`` in ``eda``).
+``make setup`` runs this module once, serially, so that later processes only read the cache.
 
 Run as ``python -m audiolens.warmup``; it calls every librosa function the package uses on
 0.5 s of a 220 Hz tone, in float32 and float64 (numba compiles per dtype).
