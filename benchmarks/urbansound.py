@@ -119,6 +119,14 @@ def load_clips(data: Path, labels: pd.DataFrame, sr: int) -> tuple[np.ndarray, n
     return clips, lengths
 
 
+def spectrogram_config(feats: dict):
+    """The recipe's ``features`` as a ``SpectrogramConfig`` and its mel basis (None for linear)."""
+    from audiolens.features import SpectrogramConfig
+
+    cfg = SpectrogramConfig(**{k: v for k, v in feats.items() if k not in ("window_s", "hop_s", "normalise")})
+    return cfg, (cfg.mel_basis() if cfg.kind == "mel" else None)
+
+
 def build_store(clips: np.ndarray, lengths: np.ndarray, labels: pd.DataFrame, feats: dict,
                 out: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log-mel dB of every window of every clip into a feature store under ``out``.
@@ -128,13 +136,12 @@ def build_store(clips: np.ndarray, lengths: np.ndarray, labels: pd.DataFrame, fe
     clip (4 s). Returns the windows' dB ``(m, F, T)``, each window's clip index ``(m,)``
     and the whole clips' dB ``(n, F, T4)`` (what the baselines summarise).
     """
-    from audiolens.features import SpectrogramConfig, spectrogram_db
+    from audiolens.features import spectrogram_db
     from audiolens.segments import segment_bounds
     from audiolens.shards import ShardWriter
 
     sr = feats["sample_rate"]
-    cfg = SpectrogramConfig(**{k: v for k, v in feats.items() if k not in ("window_s", "hop_s", "normalise")})
-    basis = cfg.mel_basis() if cfg.kind == "mel" else None
+    cfg, basis = spectrogram_config(feats)
     whole, _ = spectrogram_db(clips, config=cfg, mel_basis=basis)
     if not feats.get("window_s"):
         db, clip_of = whole, np.arange(len(clips))
@@ -179,19 +186,27 @@ def fold_split(labels: pd.DataFrame, test_fold: int, seed: int, val_fraction: fl
                     np.where(labels["fsID"].isin(val_groups), "val", "train"))
 
 
-def baselines(db: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> dict:
-    """Clip accuracy of 1-NN and logistic regression on per-band dB mean + std (train on ``train``)."""
+def band_stats(db: np.ndarray) -> np.ndarray:
+    """Per-band dB mean and standard deviation of each clip: ``(n, F, T)`` -> ``(n, 2F)``."""
+    return np.concatenate([db.mean(axis=2), db.std(axis=2)], axis=1)
+
+
+def baseline_predictions(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> dict:
+    """Test-clip predictions of 1-NN and logistic regression on standardised features ``x`` (n, d)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.preprocessing import StandardScaler
 
-    x = np.concatenate([db.mean(axis=2), db.std(axis=2)], axis=1)
     scaler = StandardScaler().fit(x[train])
     xtr, xte = scaler.transform(x[train]), scaler.transform(x[test])
-    knn = KNeighborsClassifier(n_neighbors=1).fit(xtr, y[train])
-    lr = LogisticRegression(max_iter=3000).fit(xtr, y[train])
-    return {"knn1": float((knn.predict(xte) == y[test]).mean()),
-            "logreg": float((lr.predict(xte) == y[test]).mean())}
+    return {"knn1": KNeighborsClassifier(n_neighbors=1).fit(xtr, y[train]).predict(xte),
+            "logreg": LogisticRegression(max_iter=3000).fit(xtr, y[train]).predict(xte)}
+
+
+def baselines(db: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> dict:
+    """Clip accuracy of 1-NN and logistic regression on per-band dB mean + std (train on ``train``)."""
+    preds = baseline_predictions(band_stats(db), y, train, test)
+    return {name: float((p == y[test]).mean()) for name, p in preds.items()}
 
 
 def main() -> None:

@@ -43,6 +43,9 @@ def _sibling(name: str):
     return mod
 
 
+us = _sibling("urbansound")  # its clip loader, spectrogram settings and statistics baseline
+
+
 def embed(clips: np.ndarray, model: Path, batch: int = 16) -> np.ndarray:
     """Embeddings of each clip's two 3 s windows, ``(n, 2, D)``, from a BirdNET TFLite file."""
     import tensorflow as tf
@@ -64,7 +67,10 @@ def embed(clips: np.ndarray, model: Path, batch: int = 16) -> np.ndarray:
 
 
 def fold_result(e: np.ndarray, stats: np.ndarray, labels: pd.DataFrame, test_fold: int, boot) -> dict:
-    """Clip accuracy of the embedding head and of the statistics baseline on one test fold."""
+    """Clip accuracy of the embedding head and of the statistics baseline on one test fold.
+
+    ``e``: embeddings ``(n, windows, D)``; ``stats``: the baseline's per-clip features ``(n, d)``.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -78,8 +84,7 @@ def fold_result(e: np.ndarray, stats: np.ndarray, labels: pd.DataFrame, test_fol
     head.fit(e[tr].reshape(-1, e.shape[-1]), np.repeat(y[tr], e.shape[1]))
     p = head.predict_proba(e[te].reshape(-1, e.shape[-1])).reshape(te.sum(), e.shape[1], -1).mean(axis=1)
     emb_ok = (head.classes_[p.argmax(1)] == y[te]).astype(float)
-    base = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(stats[tr], y[tr])
-    base_ok = (base.predict(stats[te]) == y[te]).astype(float)
+    base_ok = (us.baseline_predictions(stats, y, tr, te)["logreg"] == y[te]).astype(float)
     groups = labels["fsID"].to_numpy()[te]
     acc = lambda ok: float(np.mean(ok))  # noqa: E731
     return {"test_fold": test_fold, "n_test": int(te.sum()), "n_train": int(tr.sum()),
@@ -102,9 +107,8 @@ def main() -> None:
     if not model.is_file():
         sys.exit(f"--model: no such file: {model}")
     from audiolens.bootstrap import BootstrapSettings
-    from audiolens.features import SpectrogramConfig, spectrogram_db
+    from audiolens.features import spectrogram_db
 
-    us = _sibling("urbansound")
     labels = pd.read_csv(data / "labels.csv")
     t0, c0 = time.perf_counter(), time.process_time()
     clips48, _ = us.load_clips(data, labels, SR)
@@ -113,9 +117,8 @@ def main() -> None:
     embed_s = time.perf_counter() - t0
     feats = us.RECIPE["features"]
     clips16, _ = us.load_clips(data, labels, feats["sample_rate"])
-    cfg = SpectrogramConfig(**{k: v for k, v in feats.items() if k not in ("window_s", "hop_s", "normalise")})
-    whole, _ = spectrogram_db(clips16, config=cfg, mel_basis=cfg.mel_basis())
-    stats = np.concatenate([whole.mean(axis=2), whole.std(axis=2)], axis=1)  # as urbansound.baselines
+    cfg, basis = us.spectrogram_config(feats)
+    stats = us.band_stats(spectrogram_db(clips16, config=cfg, mel_basis=basis)[0])
     boot = BootstrapSettings(resamples=args.resamples, seed=0)
     folds = [fold_result(e, stats, labels, int(k), boot) for k in args.folds.split(",")]
     for f in folds:

@@ -73,14 +73,13 @@ def test_roundtrip_probs_and_wavs(tmp_path):
     ys = [signal(0.5, seed=s) for s in range(2)]
     x, ref = spectrogram_db(np.stack(ys), config=cfg)
 
-    predict = low_band_predict
     masks = np.zeros_like(x)
     masks[:, :20] = 1.0
     kw = dict(config=cfg, ref_amplitude=ref, source_audio=ys)
-    p, none = roundtrip_probs(predict, x, np.ones_like(x), complement=False, **kw)
+    p, none = roundtrip_probs(low_band_predict, x, np.ones_like(x), complement=False, **kw)
     assert none is None
-    np.testing.assert_allclose(p, predict(x), atol=1e-3)     # unmasked round trip is faithful
-    p_in, p_out = roundtrip_probs(predict, x, masks, **kw)
+    np.testing.assert_allclose(p, low_band_predict(x), atol=1e-3)     # unmasked round trip is faithful
+    p_in, p_out = roundtrip_probs(low_band_predict, x, masks, **kw)
     np.testing.assert_allclose(p_in, p, atol=1e-2)           # the low band carries the evidence (up to leakage)
     assert (p_out[:, 1] < p[:, 1]).all()                     # removing the low band lowers p_1
     paths = write_example_wavs(tmp_path, "ex0", original=ys[0], masked_in=ys[0] * 0.5, masked_out=ys[0] * 0.1,
@@ -98,12 +97,11 @@ def test_roundtrip_removed_bins_take_the_given_fill():
     cfg = spectrogram_settings(kind="linear", sample_rate=SR, n_fft=256, hop_length=64)
     ys = [signal(0.5, seed=s) for s in range(2)]
     x, ref = spectrogram_db(np.stack(ys), config=cfg)
-    predict = low_band_predict
     kw = dict(config=cfg, ref_amplitude=ref, source_audio=ys)
-    p = roundtrip_probs(predict, x, np.ones_like(x), complement=False, **kw)[0]
+    p = roundtrip_probs(low_band_predict, x, np.ones_like(x), complement=False, **kw)[0]
     nothing = np.zeros_like(x)
-    p_fill, p_fill_out = roundtrip_probs(predict, x, nothing, fill=x, **kw)
+    p_fill, p_fill_out = roundtrip_probs(low_band_predict, x, nothing, fill=x, **kw)
     np.testing.assert_allclose(p_fill, p, atol=1e-3)        # every bin removed, each refilled with itself
     np.testing.assert_allclose(p_fill_out, p, atol=1e-3)    # the complement keeps everything
-    p_floor = roundtrip_probs(predict, x, nothing, complement=False, **kw)[0]
+    p_floor = roundtrip_probs(low_band_predict, x, nothing, complement=False, **kw)[0]
     assert (np.abs(p_floor[:, 1] - p[:, 1]) > 0.05).all()   # without the fill: the floor, a different input

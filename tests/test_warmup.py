@@ -1,7 +1,7 @@
 """`python -m audiolens.warmup` (run by `make setup`) must call every librosa function the package uses.
 
-A librosa function whose numba kernels are first compiled by two processes at once can leave a
-mismatched cache that segfaults every later call (numba #10128); the warm-up compiles them once,
+Two processes compiling the same librosa numba kernel into an empty cache at once can crash, and can
+leave mismatched cache files that crash later calls (numba #10128); the warm-up compiles them once,
 serially. A new librosa call in the package must either be warmed or be listed here as numba-free.
 """
 import re
