@@ -64,7 +64,7 @@ def model_settings(**overrides):
     from audiolens.config.settings import to_settings
     from audiolens.models.settings import ModelSettings
 
-    if overrides.get("arch") == "small_cnn":
+    if overrides.get("arch") in ("small_cnn", "musicnn_vgg"):
         overrides.setdefault("pool", "gap")
     return to_settings(ModelParams(**overrides), ModelSettings)
 

@@ -68,7 +68,7 @@ def test_pooling_options(pool, dim):
     from audiolens.models.settings import ModelSettings
 
     bad = ModelSettings(arch="compact_cnn", width=0.25, dense_units=8, dropout=0.3, conv_dropout=0.0,
-                        weights=None, pool="max")
+                        weights=None, pool="max", freeze_blocks=0)
     with pytest.raises(ValueError, match="pool: unknown value 'max'"):
         build_model(bad, input_shape=(128, 40, 1), n_classes=2, normalise="per_sample", stats=None)
 
@@ -106,12 +106,12 @@ def test_bad_arguments_are_named():
     from audiolens.models.settings import ModelSettings
 
     vgg = ModelSettings(arch="vgg", width=0.5, dense_units=8, dropout=0.3, conv_dropout=0.0, weights=None,
-                        pool="gap")
+                        pool="gap", freeze_blocks=0)
     with pytest.raises(ParameterError, match="unknown architecture 'vgg'"):
         build_model(vgg, input_shape=(64, 40, 1), n_classes=2, normalise="per_sample", stats=None)
     with pytest.raises(ValueError, match=r"input_shape must be \(F, T, 1\)"):
         build_test_model(arch="seed_cnn", input_shape=(64, 40, 3), n_classes=2)
-    with pytest.raises(ValueError, match="only supported for efficientnet_b0"):
+    with pytest.raises(ValueError, match="only supported for efficientnet_b0 and musicnn_vgg"):
         build_test_model(arch="seed_cnn", input_shape=(64, 40, 1), n_classes=2, weights="w.h5")
     with pytest.raises(ValueError, match="would download"):
         build_test_model(arch="efficientnet_b0", input_shape=(64, 40, 1), n_classes=2, weights="imagenet")
@@ -187,7 +187,7 @@ def test_small_cnn_logits_decompose_exactly_over_the_last_feature_map():
     from audiolens.models.settings import ModelSettings
 
     bad = ModelSettings(arch="small_cnn", width=0.25, dense_units=8, dropout=0.3, conv_dropout=0.0,
-                        weights=None, pool="flatten")
+                        weights=None, pool="flatten", freeze_blocks=0)
     with pytest.raises(ParameterError, match="pool='flatten'"):
         build_model(bad, input_shape=SHAPES["mel"], n_classes=3, normalise="per_sample", stats=None)
 

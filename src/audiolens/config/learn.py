@@ -46,19 +46,23 @@ class SplitParams(Section):
 class ModelParams(Section):
     """``model``: architecture and its hyper-parameters."""
 
-    arch: Literal["seed_cnn", "compact_cnn", "resnet_small", "efficientnet_b0", "small_cnn"] = "seed_cnn"
+    arch: Literal["seed_cnn", "compact_cnn", "resnet_small", "efficientnet_b0", "small_cnn",
+                  "musicnn_vgg"] = "seed_cnn"
     width: float = Field(default=0.5, gt=0.0, le=8.0)
     dense_units: int = Field(default=64, ge=1)
     dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
     conv_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     weights: str | None = None
     pool: Literal["gap", "time", "flatten"] = "time"
+    freeze_blocks: int = Field(default=0, ge=0, le=5)
 
     @model_validator(mode="after")
-    def _small_cnn_pool(self) -> "ModelParams":
-        if self.arch == "small_cnn" and self.pool not in ("gap", "time"):
-            raise ValueError("model.pool must be 'gap' or 'time' with model.arch small_cnn "
+    def _cam_head_pool(self) -> "ModelParams":
+        if self.arch in ("small_cnn", "musicnn_vgg") and self.pool not in ("gap", "time"):
+            raise ValueError(f"model.pool must be 'gap' or 'time' with model.arch {self.arch} "
                              "(its pooled heads keep CAM exact)")
+        if self.freeze_blocks and self.arch != "musicnn_vgg":
+            raise ValueError(f"model.freeze_blocks is for musicnn_vgg's pretrained trunk, not {self.arch!r}; use 0")
         return self
 
 

@@ -12,7 +12,7 @@ import keras
 
 from audiolens.errors import ModelError, ParameterError
 from audiolens.models.settings import ModelSettings
-from audiolens.models import compact_cnn, efficientnet_b0, resnet_small, seed_cnn, small_cnn
+from audiolens.models import compact_cnn, efficientnet_b0, musicnn_vgg, resnet_small, seed_cnn, small_cnn
 from audiolens.models import layers as _layers  # noqa: F401  (registers custom layers)
 
 __all__ = ["ARCHS", "ModelSettings", "build_model", "load_model", "save_model"]
@@ -23,6 +23,7 @@ ARCHS: dict[str, Callable[..., keras.Model]] = {
     "resnet_small": resnet_small.build,
     "efficientnet_b0": efficientnet_b0.build,
     "small_cnn": small_cnn.build,
+    "musicnn_vgg": musicnn_vgg.build,
 }
 
 
@@ -48,8 +49,10 @@ def build_model(settings: ModelSettings, *, input_shape: tuple[int, int, int], n
               normalise=normalise, stats=stats)
     if s.arch == "efficientnet_b0":
         return efficientnet_b0.build(**kw, weights=s.weights)
+    if s.arch == "musicnn_vgg":
+        return musicnn_vgg.build(**kw, weights=s.weights, freeze_blocks=s.freeze_blocks)
     if s.weights is not None:
-        raise ParameterError(f"weights is only supported for efficientnet_b0, not {s.arch!r}")
+        raise ParameterError(f"weights is only supported for efficientnet_b0 and musicnn_vgg, not {s.arch!r}")
     return ARCHS[s.arch](**kw)
 
 

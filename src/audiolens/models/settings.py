@@ -27,9 +27,11 @@ class ModelSettings:
     conv_dropout : float
         Spatial dropout after each conv block, 0..1.
     weights : str or None
-        Local weights file (``efficientnet_b0`` backbone only; never downloaded).
+        Local weights file (``efficientnet_b0`` backbone or ``musicnn_vgg`` trunk; never downloaded).
     pool : {"gap", "time", "flatten"}
         How the last feature map becomes a vector (:func:`audiolens.models.blocks.pool_features`).
+    freeze_blocks : int
+        ``musicnn_vgg`` with weights: the first k pretrained blocks keep their weights (0..5).
     """
 
     arch: str
@@ -39,3 +41,4 @@ class ModelSettings:
     conv_dropout: float
     weights: str | None
     pool: str
+    freeze_blocks: int

@@ -23,7 +23,7 @@ from audiolens.errors import ParameterError
 from audiolens.models.blocks import scaled, spectrogram_input
 from audiolens.models.introspect import EMBEDDING, HEAD_DROPOUT, LOGITS, PROBS
 
-__all__ = ["build"]
+__all__ = ["build", "cam_head"]
 
 CHANNELS = (16, 32, 64, 128)
 # moving statistics settle within ~20 steps (Keras' 0.99 needs ~300): small datasets have ~20
@@ -36,6 +36,26 @@ def _conv_bn_relu(x, filters: int, kernel: int, name: str):
     x = keras.layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
+
+
+def cam_head(x, *, n_classes: int, dense_units: int, dropout: float, pool: str):
+    """Feature map ``(batch, F', T', C)`` -> ``probs``, linear in the ``cam`` map (CAM exact).
+
+    A 1x1 Conv-BatchNorm-ReLU to ``dense_units`` channels (``cam_conv``), then ``embedding``:
+    the mean over (f, t) (``pool="gap"``, ``(D,)``) or over t per frequency row
+    (``pool="time"``, ``(F' * D,)``); then ``head_dropout``, linear ``logits`` and ``probs``.
+    """
+    if pool not in POOLS:
+        raise ParameterError(f"the CAM head pools with one of {POOLS}; got pool={pool!r}")
+    x = _conv_bn_relu(x, int(dense_units), 1, "cam")
+    if pool == "gap":
+        x = keras.layers.GlobalAveragePooling2D(name=EMBEDDING)(x)
+    else:
+        x = keras.layers.AveragePooling2D(pool_size=(1, int(x.shape[2])), name="time_pool")(x)
+        x = keras.layers.Flatten(name=EMBEDDING)(x)
+    x = keras.layers.Dropout(dropout, name=HEAD_DROPOUT)(x)
+    x = keras.layers.Dense(n_classes, name=LOGITS, dtype="float32")(x)
+    return keras.layers.Activation("softmax", name=PROBS, dtype="float32")(x)
 
 
 def build(*, input_shape, n_classes: int, width: float, dense_units: int, dropout: float,
@@ -56,13 +76,5 @@ def build(*, input_shape, n_classes: int, width: float, dense_units: int, dropou
         x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
         if conv_dropout > 0:
             x = keras.layers.SpatialDropout2D(conv_dropout, name=f"conv_dropout{i}")(x)
-    x = _conv_bn_relu(x, int(dense_units), 1, "cam")
-    if pool == "gap":
-        x = keras.layers.GlobalAveragePooling2D(name=EMBEDDING)(x)
-    else:
-        x = keras.layers.AveragePooling2D(pool_size=(1, int(x.shape[2])), name="time_pool")(x)
-        x = keras.layers.Flatten(name=EMBEDDING)(x)
-    x = keras.layers.Dropout(dropout, name=HEAD_DROPOUT)(x)
-    x = keras.layers.Dense(n_classes, name=LOGITS, dtype="float32")(x)
-    outputs = keras.layers.Activation("softmax", name=PROBS, dtype="float32")(x)
+    outputs = cam_head(x, n_classes=n_classes, dense_units=dense_units, dropout=dropout, pool=pool)
     return keras.Model(inputs, outputs, name="small_cnn")
