@@ -80,3 +80,16 @@ def test_members_train_with_the_pipeline_ensemble_seeds(bench):
     seeds = [bench.member_settings(ts, i).seed for i in range(3)]
     assert seeds == [member_seed(ts.seed, i) for i in range(3)] == [ts.seed, ts.seed + 1000, ts.seed + 2000]
     assert bench.member_settings(ts, 1).epochs == ts.epochs  # only the seed changes
+
+
+def test_recipe_pretrained_trunk_resolves_and_builds(bench):
+    """The recipe's vendored weights resolve against the repository root, whatever the cwd, and load."""
+    from audiolens.models.registry import build_model
+
+    _, ms = bench.settings(bench.RECIPE)
+    assert ms.arch == "musicnn_vgg" and Path(ms.weights).is_absolute() and Path(ms.weights).is_file()
+    f = bench.RECIPE["features"]
+    frames = 1 + int(f["window_s"] * f["sample_rate"]) // f["hop_length"]
+    m = build_model(ms, input_shape=(f["n_mels"], frames, 1), n_classes=10, normalise="per_sample", stats=None)
+    frozen = [m.get_layer(f"block{i}_conv").trainable for i in range(1, 6)]
+    assert frozen == [i > ms.freeze_blocks for i in range(1, 6)]
