@@ -93,3 +93,22 @@ def test_recipe_pretrained_trunk_resolves_and_builds(bench):
     m = build_model(ms, input_shape=(f["n_mels"], frames, 1), n_classes=10, normalise="per_sample", stats=None)
     frozen = [m.get_layer(f"block{i}_conv").trainable for i in range(1, 6)]
     assert frozen == [i > ms.freeze_blocks for i in range(1, 6)]
+
+
+def test_clip_correct_agrees_with_the_pipeline_scoring_and_intervals_pair(bench):
+    """Per-clip correctness (mean window probability) gives evaluate's recording accuracy exactly."""
+    from audiolens.evaluation.scoring import fold_metrics
+
+    rng = np.random.default_rng(0)
+    clip = np.repeat(np.arange(40), rng.integers(1, 6, 40))
+    y = rng.integers(0, 4, 40)
+    probs = rng.dirichlet(np.ones(4), size=len(clip))
+    ok = bench.clip_correct(probs, clip, y)
+    assert ok.shape == (40,)
+    assert ok.mean() == pytest.approx(fold_metrics(y[clip], probs, np.array([f"c{i}" for i in clip]))
+                                      ["recording_accuracy"], abs=1e-12)
+    base = np.where(rng.random(40) < 0.5, ok, 1 - ok)
+    ci = bench.intervals(ok, base, sources=np.arange(40) // 2, resamples=200)
+    assert ci["cnn"]["value"] == pytest.approx(ok.mean()) and ci["cnn"]["n_recordings"] == 20
+    assert ci["difference"]["diff"] == pytest.approx(ok.mean() - base.mean())
+    assert ci["difference"]["lo"] <= ci["difference"]["diff"] <= ci["difference"]["hi"]
