@@ -95,3 +95,15 @@ def test_bad_weights_and_settings_are_named(tmp_path):
         build_test_model(arch="small_cnn", freeze_blocks=1, input_shape=SHAPE, n_classes=3)
     with pytest.raises(ParameterError, match="input sides >= 16"):
         build_test_model(arch="musicnn_vgg", input_shape=(96, 8, 1), n_classes=3)
+
+
+def test_input_unlike_the_trunk_training_is_warned_about(caplog):
+    """The trunk runs on any F >= 16, but says when the bands differ from the 96 mels it learned on."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="audiolens.models.musicnn_vgg"):
+        _pretrained()
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING, logger="audiolens.models.musicnn_vgg"):
+        build_test_model(arch="musicnn_vgg", width=1.0, weights=str(WEIGHTS), input_shape=(129, 32, 1), n_classes=3)
+    assert any("saw 96 mel bands" in r.getMessage() and "F=129" in r.getMessage() for r in caplog.records)

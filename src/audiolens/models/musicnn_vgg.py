@@ -19,6 +19,7 @@ match what its filters saw. ``freeze_blocks`` keeps the first k blocks' weights 
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import keras
@@ -28,11 +29,14 @@ from audiolens.errors import ParameterError
 from audiolens.models.blocks import scaled, spectrogram_input
 from audiolens.models.small_cnn import BN_MOMENTUM, cam_head
 
-__all__ = ["BLOCKS", "CHANNELS", "build", "read_weights"]
+__all__ = ["BLOCKS", "CHANNELS", "TRAINED_BANDS", "build", "read_weights"]
+
+log = logging.getLogger(__name__)
 
 BLOCKS = 5
 CHANNELS = 128
 MIN_SIDE = 16  # four stride-2 poolings
+TRAINED_BANDS = 96  # mel bands of the spectrograms the weights were trained on (16 kHz, n_fft 512)
 _BN = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
@@ -91,6 +95,9 @@ def build(*, input_shape, n_classes: int, width: float, dense_units: int, dropou
             raise ParameterError("features.normalise must be per_sample or dataset with pretrained "
                                  "musicnn_vgg weights (its filters expect standardised input)")
         arrays = read_weights(weights)
+        if f != TRAINED_BANDS:
+            log.warning("musicnn_vgg: the pretrained filters saw %d mel bands at 16 kHz; this input has F=%d "
+                        "bins (features.kind: mel with n_mels: %d matches them)", TRAINED_BANDS, f, TRAINED_BANDS)
     elif freeze_blocks:
         raise ParameterError("model.freeze_blocks > 0 needs model.weights (freezing random filters)")
     inputs, x = spectrogram_input(input_shape, normalise=normalise, stats=stats)
