@@ -224,10 +224,11 @@ def clip_correct(probs: np.ndarray, clip: np.ndarray, y: np.ndarray) -> np.ndarr
     ``probs``: window probabilities ``(n_windows, K)``; ``clip``: each window's clip index; ``y``:
     every clip's class (indexed by clip index).
     """
-    clips, inverse = np.unique(clip, return_inverse=True)
-    mean = np.zeros((len(clips), probs.shape[1]))
-    np.add.at(mean, inverse, probs)
-    return (mean.argmax(axis=1) == y[clips]).astype(float)
+    from audiolens.evaluation.metrics import aggregate_recordings
+
+    ids, _, pred = aggregate_recordings(clip, probs, method="mean_prob")  # ids sorted as strings
+    clips = ids.astype(int)
+    return (pred == y[clips]).astype(float)[np.argsort(clips)]
 
 
 def intervals(cnn_ok: np.ndarray, base_ok: np.ndarray, sources: np.ndarray, resamples: int) -> dict:
@@ -298,7 +299,7 @@ def main() -> None:
             m = fold_metrics(y[clip_of][test], member_probs[0], rec_ids[test])
             ens = fold_metrics(y[clip_of][test], np.mean(member_probs, axis=0), rec_ids[test])
             test_clips = clip_split == "test"
-            base_pred = baselines(whole, y, clip_split != "test", test_clips)
+            base_pred = baselines(whole, y, ~test_clips, test_clips)
             base = {b: float((p == y[test_clips]).mean()) for b, p in base_pred.items()}
             best = max(base, key=base.get)
             acc = m["recording_accuracy"]
@@ -306,7 +307,7 @@ def main() -> None:
             assert abs(cnn_ok.mean() - acc) < 1e-9, (cnn_ok.mean(), acc)
             ci = intervals(cnn_ok, (base_pred[best] == y[test_clips]).astype(float),
                            labels["fsID"].to_numpy()[test_clips], args.resamples)
-            folds.append({"test_fold": k, "n_test": int((clip_split == "test").sum()),
+            folds.append({"test_fold": k, "n_test": int(test_clips.sum()),
                           "n_train": int((clip_split == "train").sum()), "n_val": int((clip_split == "val").sum()),
                           "n_train_windows": meta["n_train"], "cnn_accuracy": acc,
                           "cnn_window_accuracy": m["accuracy"],

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from audiolens.models.musicnn_vgg import read_weights
+
 BN = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
@@ -47,6 +49,7 @@ def main() -> None:
     arrays = convert(args.checkpoint)
     tmp = args.out.with_name(args.out.name + ".tmp.npz")
     np.savez(tmp, **arrays)
+    read_weights(tmp)  # the keys and shapes the architecture reads (raises ParameterError otherwise)
     tmp.replace(args.out)
     print(f"{args.out}: {len(arrays)} arrays, {sum(a.size for a in arrays.values())} values")
 
