@@ -49,3 +49,4 @@ bench: setup
 	$(RUN) python benchmarks/preprocess.py
 	$(RUN) python benchmarks/uncertainty.py
 	$(RUN) python benchmarks/fsdd_speaker.py
+	$(RUN) python benchmarks/fsdd_gate.py

@@ -47,6 +47,18 @@ def fsdd_params(data: Path) -> dict:
     return params
 
 
+def run_stages(work: Path, stages: list[str]) -> dict[str, float]:
+    """Run the pipeline's stage scripts in ``work`` (its ``params.yaml``) in order; seconds per stage."""
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    timings = {}
+    for stage in stages:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(ROOT / "stages" / f"{stage}.py"), "--params", "params.yaml"],
+                       cwd=work, env=env, check=True)
+        timings[stage] = round(time.perf_counter() - t0, 1)
+    return timings
+
+
 def duration_baseline(work: Path) -> float:
     """Test accuracy of a logistic regression on clip duration alone (same split): shows how much
     of the CNN's accuracy a duration shortcut (short clips are zero-padded) could explain."""
@@ -77,14 +89,8 @@ def main() -> None:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="fsdd_bench_"))
     work.mkdir(parents=True, exist_ok=True)
     (work / "params.yaml").write_text(yaml.safe_dump(fsdd_params(data), sort_keys=False))
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    timings = {}
     try:
-        for stage in STAGES:
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, str(ROOT / "stages" / f"{stage}.py"), "--params", "params.yaml"],
-                           cwd=work, env=env, check=True)
-            timings[stage] = round(time.perf_counter() - t0, 1)
+        timings = run_stages(work, STAGES)
         metrics = json.loads((work / "reports" / "eval" / "metrics.json").read_text())
         meta = json.loads((work / "models" / "train_meta.json").read_text())
         counts = (work / "data" / "processed" / "split" / "counts.csv").read_text()

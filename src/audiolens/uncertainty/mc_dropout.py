@@ -134,7 +134,7 @@ class MCDropout:
         self._trunk_fn = tf.function(self._run_trunk, reduce_retracing=True, autograph=False)
         self._tail_fn = tf.function(self._run_tail, reduce_retracing=True, autograph=False,
                                     jit_compile=jit)
-        log.info("MC dropout from %r: %d tail layer(s), %d boundary tensor(s)",
+        log.debug("MC dropout from %r: %d tail layer(s), %d boundary tensor(s)",
                  self.start.name, len(tail), len(self._boundary))
 
     def _run_trunk(self, x):
