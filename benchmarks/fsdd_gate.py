@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,9 @@ def accept_rates(cnn: pd.DataFrame, base: pd.DataFrame, resamples: int) -> dict:
         groups = (sub["speaker"] + ":" + sub["digit"]).to_numpy()
         a, b = sub["accepted"].to_numpy(), sub["accepted_base"].to_numpy()
         out[g] = {"speakers": sorted(sub["speaker"].unique()), "n_recordings": len(sub),
+                  "by_speaker": {s: {"n": int(len(r)), "cnn": float(r["accepted"].mean()),
+                                     "baseline": float(r["accepted_base"].mean())}
+                                 for s, r in sub.groupby("speaker", sort=True)},
                   "n_speaker_digits": len(set(groups)),
                   **{k: _groups_named(v) for k, v in (
                       ("cnn", bootstrap_ci(np.mean, a, groups=groups, settings=boot)),
@@ -135,9 +139,13 @@ def whole_gate(work: Path, data: Path, cnn: pd.DataFrame) -> dict:
         rs = [results[f] for f in cnn.loc[cnn["group"] == g, "filename"]]
         decisions = [r.get("decision", "error") for r in rs]
         reasons = [(r.get("ood") or {}).get("reason") or "uncertain" for r in rs if r.get("decision") == "abstain"]
+        errors = [f"exit {r['error']['code']}: " + re.sub(r"\d+(\.\d+)?", "#", r["error"]["message"]
+                                                          .replace(r["file"], "").lstrip(": "))
+                  for r in rs if "error" in r]  # numbers masked: one count per kind of error
         out[g] = {"n": len(rs), "decisions": {d: decisions.count(d) for d in sorted(set(decisions))},
                   "accept_rate": decisions.count("accept") / len(rs),
-                  "abstain_reasons": {k: reasons.count(k) for k in sorted(set(reasons))}}
+                  "abstain_reasons": {k: reasons.count(k) for k in sorted(set(reasons))},
+                  "errors": {k: errors.count(k) for k in sorted(set(errors))}}
     return out
 
 
@@ -170,7 +178,9 @@ def main() -> None:
         cnn = recordings(work, "eval", metrics["operating_point"]["threshold"], table)
         base = recordings(work, "baseline", base_m["threshold"], table)
         rates = accept_rates(cnn, base, args.resamples)
+        t0 = time.perf_counter()
         gate = whole_gate(work, data, cnn)
+        timings["predict"] = round(time.perf_counter() - t0, 1)
         meta = json.loads((work / "models" / "train_meta.json").read_text())
     finally:
         if not args.keep:

@@ -82,3 +82,5 @@ def test_accept_rates_and_paired_difference(bench):
     u = out["unseen_impostors"]
     assert np.isclose(u["difference"]["diff"], 0.25 - 0.75)
     assert u["difference"]["hi"] < 0 and u["difference"]["distinguishable"] == 1
+    # per speaker: s0 is rows 0-19 of each group, s1 rows 20-39
+    assert u["by_speaker"] == {"s0": {"n": 20, "cnn": 0.5, "baseline": 1.0}, "s1": {"n": 20, "cnn": 0.0, "baseline": 0.5}}
