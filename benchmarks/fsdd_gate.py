@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from audiolens.io import atomic_write_json
+
 from fsdd_speaker import ROOT, fsdd_params, run_stages
 
 STAGES = ["ingest", "clean", "segment", "augment", "spectrogram", "split", "baseline", "train", "evaluate",
@@ -200,11 +202,7 @@ def main() -> None:
                               "epochs_run": meta["epochs_run"], "best_epoch": meta["best_epoch"]},
         "seconds": timings, "total_s": round(sum(timings.values()), 1), "cpu_count": os.cpu_count(),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    atomic_write_json(args.out, result)
     print(json.dumps({k: result[k] for k in ("accept_rates", "whole_gate", "total_s")}, indent=2))
 
 

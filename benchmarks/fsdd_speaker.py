@@ -26,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from audiolens.io import atomic_write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["ingest", "clean", "segment", "augment", "spectrogram", "split", "baseline", "train", "evaluate"]
 TARGET = 0.95
@@ -113,11 +115,7 @@ def main() -> None:
         "split_counts_csv": counts, "seconds": timings, "total_s": round(sum(timings.values()), 1),
         "cpu_count": os.cpu_count(),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    atomic_write_json(args.out, result)
     print(json.dumps({k: v for k, v in result.items() if k != "split_counts_csv"}, indent=2))
     if not result["passed"]:
         sys.exit(f"test accuracy {metrics['accuracy']:.4f} < target {TARGET}")
